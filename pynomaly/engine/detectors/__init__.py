@@ -1,0 +1,1 @@
+"""Native and adapter detectors; each module registers one detector family."""

@@ -1,0 +1,74 @@
+"""Name → detector class registry, with pydantic-validated parameters.
+
+>>> from pynomaly.engine.registry import create_detector, list_detectors
+>>> det = create_detector("robust_zscore")
+>>> det.name
+'robust_zscore'
+>>> create_detector("robust_zscore", alpha=2.0)  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: 1 validation error for RobustZScoreParams
+...
+"""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+from typing import Any
+
+from pynomaly.engine.base import Detector
+
+_REGISTRY: dict[str, type[Detector]] = {}
+
+#: Modules whose import registers detectors. Imported lazily on first lookup so
+#: that importing the engine stays cheap and free of side effects beyond this.
+_DETECTOR_MODULES: list[str] = [
+    "pynomaly.engine.detectors.robust_zscore",
+]
+
+
+def register(cls: type[Detector]) -> type[Detector]:
+    """Class decorator adding a detector to the registry under ``cls.name``."""
+    if not cls.name:
+        raise ValueError(f"{cls.__qualname__} has no registry name")
+    existing = _REGISTRY.get(cls.name)
+    if existing is not None and existing is not cls and existing.__qualname__ != cls.__qualname__:
+        raise ValueError(f"detector name {cls.name!r} already registered by {existing!r}")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _load_all() -> None:
+    for mod in _DETECTOR_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ImportError as exc:  # optional extras (torch) may be absent
+            if "torch" not in str(exc):
+                raise
+
+
+def list_detectors() -> list[str]:
+    """Sorted names of every registered detector."""
+    _load_all()
+    return sorted(_REGISTRY)
+
+
+def detector_class(name: str) -> type[Detector]:
+    """The class registered under ``name``; ``KeyError`` with the known names."""
+    _load_all()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown detector {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def create_detector(name: str, **params: Any) -> Detector:
+    """Build detector ``name`` with validated ``params``."""
+    return detector_class(name)(**params)
+
+
+def restore_detector(blob: bytes) -> Detector:
+    """Rebuild any detector from its ``snapshot()`` bytes."""
+    name = pickle.loads(blob)["detector"]
+    return detector_class(name).restore(blob)

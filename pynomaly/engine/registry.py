@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import importlib
 import pickle
+import pkgutil
 from typing import Any
 
 from pynomaly.engine.base import Detector
 
 _REGISTRY: dict[str, type[Detector]] = {}
 
-#: Modules whose import registers detectors. Imported lazily on first lookup so
-#: that importing the engine stays cheap and free of side effects beyond this.
-_DETECTOR_MODULES: list[str] = [
-    "pynomaly.engine.detectors.robust_zscore",
-]
+#: Optional third-party packages: a detector module that needs one of these is
+#: skipped (not registered) when the package is not installed.
+OPTIONAL_PACKAGES = ("torch",)
+_loaded = False
 
 
 def register(cls: type[Detector]) -> type[Detector]:
@@ -40,12 +40,19 @@ def register(cls: type[Detector]) -> type[Detector]:
 
 
 def _load_all() -> None:
-    for mod in _DETECTOR_MODULES:
+    """Import every module of ``pynomaly.engine.detectors`` once (lazily)."""
+    global _loaded
+    if _loaded:
+        return
+    import pynomaly.engine.detectors as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
         try:
-            importlib.import_module(mod)
-        except ImportError as exc:  # optional extras (torch) may be absent
-            if "torch" not in str(exc):
+            importlib.import_module(f"{pkg.__name__}.{info.name}")
+        except ModuleNotFoundError as exc:
+            if exc.name not in OPTIONAL_PACKAGES:
                 raise
+    _loaded = True
 
 
 def list_detectors() -> list[str]:

@@ -1,0 +1,2 @@
+"""The ``pynomaly`` command. Each module here with a ``register(subparsers)``
+function contributes one subcommand."""

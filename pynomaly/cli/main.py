@@ -7,7 +7,7 @@ taking the parsed ``argparse.Namespace`` and returning an exit code).
 Errors print as one line (``pynomaly: error: ...``) unless ``--debug`` is given.
 
 >>> from pynomaly.cli.main import build_parser
->>> "broker" in build_parser().format_help()
+>>> "bench" in build_parser().format_help()
 True
 """
 

@@ -13,7 +13,7 @@ stamp=".venv/.installed-$purpose"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
   if [ "$purpose" = "test" ]; then
-    .venv/bin/python -m pip install -q -e ".[dev]"
+    .venv/bin/python -m pip install -q -e ".[dev,torch]"
   else
     .venv/bin/python -m pip install -q -e .
   fi

@@ -1,0 +1,1 @@
+"""Bytewax sources and sinks: Kafka, files, Redis, webhooks, the live view."""

@@ -1,0 +1,1 @@
+"""Bytewax operators and the pure step functions they wrap."""

@@ -1,0 +1,117 @@
+"""Records that travel between steps: raw batches, parsed event batches and
+dead letters with their reason codes.
+
+Every step works on micro-batches (see ARCHITECTURE.md, "Speed by design"): a
+source hands over a :class:`RawBatch`, parsing turns it into one columnar
+:class:`EventBatch` plus a list of :class:`DeadLetter`.
+
+>>> from pynomaly.records import DeadLetter, Reason
+>>> dl = DeadLetter(Reason.MALFORMED_JSON, "unexpected character", b"{oops", "metrics/0@12")
+>>> dl.to_json()["reason"]
+'malformed_json'
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+
+class Reason(StrEnum):
+    """Why a record went to the dead-letter output."""
+
+    EMPTY = "empty"
+    TOO_LARGE = "too_large"
+    NOT_UTF8 = "not_utf8"
+    MALFORMED_JSON = "malformed_json"
+    NOT_OBJECT = "not_object"
+    MISSING_FIELD = "missing_field"
+    WRONG_TYPE = "wrong_type"
+    NON_FINITE = "non_finite"
+    OUT_OF_RANGE = "out_of_range"
+    BAD_TIMESTAMP = "bad_timestamp"
+    FUTURE_TIMESTAMP = "future_timestamp"
+    STALE_TIMESTAMP = "stale_timestamp"
+    LATE_EVENT = "late_event"
+    KEY_OVERFLOW = "key_overflow"
+
+
+@dataclass(slots=True)
+class RawBatch:
+    """Records as they came from a source.
+
+    ``payloads`` holds bytes (JSON) or already-decoded dicts (CSV/Parquet rows);
+    ``origin`` names where they came from and ``first_index`` the position
+    (offset or line) of the first one, so a dead letter can point back to it.
+    ``offsets`` (optional) gives each record's position when they are not
+    consecutive (Kafka offsets of one partition usually are).
+    """
+
+    payloads: list[Any]
+    origin: str
+    first_index: int = 0
+    offsets: list[int] | None = None
+    #: wall-clock time (epoch s) the source read the batch; used for lag metrics
+    read_at: float = 0.0
+
+    def position(self, i: int) -> str:
+        idx = self.offsets[i] if self.offsets is not None else self.first_index + i
+        return f"{self.origin}@{idx}"
+
+
+@dataclass(slots=True)
+class EventBatch:
+    """Parsed, valid events in columnar form: one row per event."""
+
+    keys: list[str]
+    times: np.ndarray  # float64 epoch seconds, event time
+    values: np.ndarray  # float64, shape (n, n_fields)
+    fields: tuple[str, ...]
+    read_at: float = 0.0
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    """A record that could not be processed, with the reason and its original bytes."""
+
+    reason: Reason
+    detail: str
+    raw: bytes
+    origin: str
+    key: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-safe form; the original bytes are kept as base64 and, when
+        they are valid UTF-8, also as text."""
+        out: dict[str, Any] = {
+            "reason": str(self.reason),
+            "detail": self.detail,
+            "origin": self.origin,
+            "key": self.key,
+            "raw_b64": base64.b64encode(self.raw).decode("ascii"),
+        }
+        if self.extra:
+            out["extra"] = self.extra
+        return out
+
+
+def raw_bytes(payload: Any) -> bytes:
+    """Bytes of a payload for a dead letter (dict rows are re-encoded as JSON)."""
+    if payload is None:
+        return b""
+    if isinstance(payload, bytes | bytearray | memoryview):
+        return bytes(payload)
+    import orjson
+
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+    except TypeError:
+        return repr(payload).encode()

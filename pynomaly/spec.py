@@ -1,0 +1,267 @@
+"""The declarative flow spec: a pydantic model, loadable from YAML or TOML.
+
+A spec says where events come from, how records look, how they are windowed,
+which detector scores them, how scores become alerts and where alerts go.
+An invalid spec fails at load time with the exact path of the bad field.
+
+Example
+-------
+>>> from pynomaly.spec import FlowSpec
+>>> spec = FlowSpec.model_validate({
+...     "name": "cpu",
+...     "source": {"type": "file", "path": "metrics.jsonl"},
+...     "record": {"key_field": "host", "value_fields": ["cpu"]},
+...     "sinks": [{"type": "stdout"}],
+... })
+>>> spec.detection.detector.name
+'robust_zscore'
+>>> FlowSpec.model_validate({"name": "x", "source": {"type": "file", "path": "a"},
+...     "record": {"value_fields": []}})  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: 1 validation error for FlowSpec
+record.value_fields
+  List should have at least 1 item after validation, not 0 ...
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- sources ------------------------------------------------------------------
+class KafkaSourceSpec(_Spec):
+    type: Literal["kafka"] = "kafka"
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topics: list[str] = Field(min_length=1)
+    #: start from the beginning of each partition when there is no recovery state
+    from_beginning: bool = True
+    #: keep waiting for new records at the end (False: stop at the end, for replays/tests)
+    tail: bool = True
+    batch_size: int = Field(5000, ge=1, le=1_000_000)
+    config: dict[str, str] = Field(default_factory=dict, description="extra librdkafka settings")
+
+
+class FileSourceSpec(_Spec):
+    type: Literal["file"] = "file"
+    path: str
+    format: Literal["auto", "jsonl", "csv", "parquet"] = "auto"
+    batch_size: int = Field(10_000, ge=1, le=1_000_000)
+    #: 0 = as fast as possible; N = replay at N x event-time speed
+    speed: float = Field(0.0, ge=0.0)
+
+
+SourceSpec = Annotated[KafkaSourceSpec | FileSourceSpec, Field(discriminator="type")]
+
+
+# -- records ------------------------------------------------------------------
+class RecordSpec(_Spec):
+    key_field: str = "key"
+    time_field: str = "ts"
+    time_format: Literal["iso", "epoch_s", "epoch_ms"] = "iso"
+    value_fields: list[str] = Field(min_length=1)
+    #: events further than this in the future of the wall clock are dead-lettered
+    max_future_s: float = Field(86_400.0, gt=0)
+    #: events older than this before the wall clock are dead-lettered (0 = no limit)
+    max_age_s: float = Field(0.0, ge=0)
+    #: records larger than this many bytes are dead-lettered without parsing
+    max_record_bytes: int = Field(1_000_000, ge=64)
+
+    @field_validator("value_fields")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("value_fields must not repeat a field")
+        return v
+
+
+# -- windowing ----------------------------------------------------------------
+class WindowSpec(_Spec):
+    kind: Literal["none", "tumbling", "sliding"] = "none"
+    size_s: float = Field(60.0, gt=0)
+    #: slide for sliding windows (defaults to size/2)
+    slide_s: float | None = Field(None, gt=0)
+    agg: Literal["mean", "sum", "min", "max", "last", "count"] = "mean"
+    #: events older than the key's newest event time minus this are late
+    allowed_lateness_s: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _check_slide(self) -> WindowSpec:
+        if self.kind == "sliding":
+            slide = self.slide_s or self.size_s / 2
+            if slide > self.size_s:
+                raise ValueError("slide_s must not exceed size_s")
+            if self.size_s / slide > 64:
+                raise ValueError("size_s / slide_s must be at most 64")
+        return self
+
+
+# -- detection and decision ----------------------------------------------------
+class DetectorSpec(_Spec):
+    name: str = "robust_zscore"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_detector(self) -> DetectorSpec:
+        from pynomaly.engine.registry import detector_class
+
+        try:
+            cls = detector_class(self.name)
+        except KeyError as exc:
+            raise ValueError(str(exc.args[0])) from None
+        cls.Params(**self.params)  # raises a ValidationError naming the bad parameter
+        return self
+
+
+class DetectionSpec(_Spec):
+    detector: DetectorSpec = Field(default_factory=DetectorSpec)
+    #: events per key scored before any alert may fire
+    warmup: int = Field(30, ge=0)
+    threshold: ThresholdSpec = Field(default_factory=lambda: ThresholdSpec())
+    #: do not learn from events flagged as anomalous
+    protect: bool = False
+
+
+class ThresholdSpec(_Spec):
+    kind: Literal["static", "probability"] = "static"
+    #: static: raw score at or above this alerts; probability: calibrated P(anomaly) at or above
+    value: float = 6.0
+    #: calibration window (probability thresholds)
+    calibration_window: int = Field(1000, ge=10)
+
+
+DetectionSpec.model_rebuild()
+
+
+class AlertPolicySpec(_Spec):
+    #: after an alert for a key, further alerts for it are suppressed this long (event time)
+    cooldown_s: float = Field(300.0, ge=0)
+    #: number of top contributing features in the explanation
+    explain_top: int = Field(3, ge=0, le=100)
+
+
+class KeysSpec(_Spec):
+    #: live keys per flow worker shard set; events of new keys beyond this are dead-lettered
+    max_keys: int = Field(1_000_000, ge=1)
+    #: keys idle this long (event time) are evicted (0 = never)
+    ttl_s: float = Field(0.0, ge=0)
+    #: keys are grouped into this many shards; each shard is one unit of state
+    shards: int = Field(64, ge=1, le=65_536)
+
+
+# -- sinks --------------------------------------------------------------------
+class KafkaSinkSpec(_Spec):
+    type: Literal["kafka"] = "kafka"
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic: str
+    config: dict[str, str] = Field(default_factory=dict)
+    #: seconds to wait for delivery confirmation of each batch
+    delivery_timeout_s: float = Field(30.0, gt=0)
+
+
+class JsonlSinkSpec(_Spec):
+    type: Literal["jsonl"] = "jsonl"
+    path: str
+
+
+class StdoutSinkSpec(_Spec):
+    type: Literal["stdout"] = "stdout"
+
+
+class RedisSinkSpec(_Spec):
+    type: Literal["redis"] = "redis"
+    url: str = "redis://127.0.0.1:6379/0"
+    stream: str = "pynomaly:alerts"
+    maxlen: int = Field(100_000, ge=1)
+
+
+class WebhookSinkSpec(_Spec):
+    type: Literal["webhook"] = "webhook"
+    url: str
+    timeout_s: float = Field(5.0, gt=0)
+    max_retries: int = Field(5, ge=0)
+
+
+class DashboardSinkSpec(_Spec):
+    type: Literal["dashboard"] = "dashboard"
+    url: str = "ws://127.0.0.1:8765/ingest"
+    #: token; defaults to $PYNOMALY_INGEST_TOKEN
+    token: str | None = None
+    #: also publish every scored point (not only alerts)
+    points: bool = True
+
+
+SinkSpec = Annotated[
+    KafkaSinkSpec
+    | JsonlSinkSpec
+    | StdoutSinkSpec
+    | RedisSinkSpec
+    | WebhookSinkSpec
+    | DashboardSinkSpec,
+    Field(discriminator="type"),
+]
+DeadLetterSpec = Annotated[
+    KafkaSinkSpec | JsonlSinkSpec | StdoutSinkSpec, Field(discriminator="type")
+]
+
+
+class FlowSpec(_Spec):
+    """A whole flow; see the module docstring."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,100}$")
+    source: SourceSpec
+    record: RecordSpec
+    window: WindowSpec = Field(default_factory=WindowSpec)
+    detection: DetectionSpec = Field(default_factory=DetectionSpec)
+    alerts: AlertPolicySpec = Field(default_factory=AlertPolicySpec)
+    keys: KeysSpec = Field(default_factory=KeysSpec)
+    sinks: list[SinkSpec] = Field(default_factory=lambda: [StdoutSinkSpec()])
+    dead_letter: DeadLetterSpec | None = None
+
+
+class SpecError(ValueError):
+    """A spec file that cannot be loaded; the message names the bad field."""
+
+
+def _format_validation(path: str, exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{loc}: {err['msg']}")
+    return f"{path}: invalid flow spec: " + "; ".join(parts)
+
+
+def parse_spec(data: dict[str, Any], origin: str = "<spec>") -> FlowSpec:
+    """Validate a spec given as a plain dict; raise :class:`SpecError`."""
+    try:
+        return FlowSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_format_validation(origin, exc)) from None
+
+
+def load_spec(path: str | Path) -> FlowSpec:
+    """Load a flow spec from a ``.yaml``/``.yml``/``.toml``/``.json`` file."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise SpecError(f"{p}: cannot read flow spec: {exc.strerror}") from None
+    try:
+        if p.suffix == ".toml":
+            data = tomllib.loads(text)
+        else:
+            data = yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise SpecError(f"{p}: not valid {p.suffix.lstrip('.') or 'YAML'}: {exc}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{p}: a flow spec must be a mapping at the top level")
+    return parse_spec(data, str(p))

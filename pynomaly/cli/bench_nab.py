@@ -1,0 +1,72 @@
+"""``pynomaly bench nab``: run and score the Numenta Anomaly Benchmark.
+
+``pynomaly bench nab --data DIR --detector SPEC --out DIR [--json]`` streams
+every series of a NAB-format corpus through the detector, writes NAB-format
+results and prints the three profile scores. ``--score-only RESULTS_DIR``
+scores existing results of one detector (NAB's own result folders included).
+
+>>> from pynomaly.cli.main import build_parser
+>>> args = build_parser().parse_args(["bench", "nab", "--score-only", "r"])
+>>> args.score_only, args.detector
+('r', 'default')
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("nab", help="Numenta Anomaly Benchmark: run a detector and score it")
+    p.add_argument("--data", help="NAB corpus root (holds data/, labels/, config/)")
+    p.add_argument(
+        "--detector",
+        default="default",
+        help="detector spec: default, NAME, NAME:k=v,..., or a JSON/YAML mapping",
+    )
+    p.add_argument("--out", default="out/nab", help="results folder (default out/nab)")
+    p.add_argument("--name", help="results name (default: the detector name)")
+    p.add_argument(
+        "--labels", help="label windows JSON (default: labels/combined_windows.json of the corpus)"
+    )
+    p.add_argument(
+        "--score-only", metavar="RESULTS_DIR", help="score existing results of one detector"
+    )
+    p.add_argument(
+        "--thresholds",
+        help="JSON {profile: threshold} fixing thresholds instead of optimising (score-only)",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pynomaly.nab import corpus
+    from pynomaly.nab.harness import format_report, run_benchmark, score_results
+
+    if args.score_only:
+        profiles = corpus.load_profiles(corpus.find_root(args.data)) if args.data else None
+        thresholds = json.loads(Path(args.thresholds).read_text()) if args.thresholds else None
+        labels = args.labels
+        if labels is None and args.data:
+            labels = corpus.find_windows_file(args.data)
+        report = score_results(
+            args.score_only, labels=labels, profiles=profiles, thresholds=thresholds
+        )
+    else:
+        if not args.data:
+            raise ValueError("--data is required unless --score-only is given")
+        report = run_benchmark(
+            args.data,
+            args.detector,
+            args.out,
+            labels=args.labels,
+            name=args.name,
+            progress=(not (args.no_progress or args.json) and sys.stderr.isatty()) or None,
+        )
+    print(json.dumps(report) if args.json else format_report(report))
+    return 0

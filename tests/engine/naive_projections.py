@@ -1,0 +1,56 @@
+"""Slow, obvious twins of the projection/hashing detectors' kernels.
+
+They keep every learned value (or exact cell counts in a dict) and recompute
+what the kernels maintain incrementally, in plain Python.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def naive_loda(X: np.ndarray, idx: np.ndarray, w: np.ndarray, n_bins: int) -> np.ndarray:
+    """LODA scores (score before learn) recounting each histogram from all values.
+
+    Every learned value keeps its bin number on its projection's grid; when the
+    grid doubles its width, each number is remapped (right: ``b // 2``; left:
+    ``(b + n_bins) // 2``). Counts are recounted from these lists.
+    """
+    n_proj = idx.shape[0]
+    bins: list[list[int]] = [[] for _ in range(n_proj)]
+    first = [0.0] * n_proj
+    low = [0.0] * n_proj
+    width = [0.0] * n_proj
+    scores = []
+    for x in X:
+        z = [sum(x[idx[r, k]] * w[r, k] for k in range(idx.shape[1])) for r in range(n_proj)]
+        n = len(bins[0])
+        total = 0.0
+        for r in range(n_proj):
+            if width[r] > 0.0:
+                b = math.floor((z[r] - low[r]) / width[r])
+                count = bins[r].count(b) if 0 <= b < n_bins else 0
+                total += -math.log((count + 1) / ((n + n_bins) * width[r]))
+        scores.append(total / n_proj)
+        for r in range(n_proj):
+            if n == 0:
+                first[r] = z[r]
+            if width[r] == 0.0 and z[r] != first[r]:
+                width[r] = abs(z[r] - first[r]) / (n_bins - 0.5)
+                low[r] = min(z[r], first[r])
+                b_first = math.floor((first[r] - low[r]) / width[r])
+                bins[r] = [b_first] * len(bins[r])
+            if width[r] == 0.0:
+                bins[r].append(0)
+                continue
+            while not 0 <= math.floor((z[r] - low[r]) / width[r]) < n_bins:
+                if z[r] < low[r]:
+                    low[r] -= n_bins * width[r]
+                    bins[r] = [(b + n_bins) // 2 for b in bins[r]]
+                else:
+                    bins[r] = [b // 2 for b in bins[r]]
+                width[r] *= 2.0
+            bins[r].append(math.floor((z[r] - low[r]) / width[r]))
+    return np.array(scores)

@@ -62,6 +62,8 @@ class RecordParser:
         if not isinstance(v, str):
             if isinstance(v, int | float) and not isinstance(v, bool):
                 return self._parse_s(v)
+            if isinstance(v, datetime):  # typed columns of CSV/Parquet files
+                return (v if v.tzinfo else v.replace(tzinfo=UTC)).timestamp()
             raise _Bad(Reason.BAD_TIMESTAMP, f"timestamp must be an ISO-8601 string, got {type(v).__name__}")
         cached = self._ts_cache.get(v)
         if cached is not None:

@@ -1,0 +1,263 @@
+"""Real services on loopback for tests and benchmarks: tansu, redis-server, Kafka reads.
+
+Used by ``tests/conftest.py``; benchmarks import it too (``from tests.services
+import ...`` from the repository root). Every service binds 127.0.0.1 on a free
+port and dies with the process that started it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import NamedTuple
+
+from pynomaly.connectors.broker import (
+    FAST_GROUP_CONFIG,
+    BrokerError,
+    EmbeddedBroker,
+    free_port,
+    kill_when_parent_dies,
+)
+from pynomaly.connectors.kafka_admin import ensure_topics
+
+__all__ = [
+    "FAST_GROUP_CONFIG",
+    "BrokerError",
+    "ConsumedRecord",
+    "EmbeddedBroker",
+    "RedisServer",
+    "create_topic",
+    "free_port",
+    "kafka_consume_all",
+    "start_broker",
+    "unique_name",
+]
+
+REDIS_MISSING = (
+    "redis-server is not installed: run `apt-get install redis-server` "
+    "(scripts/bootstrap.sh test installs it); tests that need Redis do not skip"
+)
+
+
+def unique_name(prefix: str = "t") -> str:
+    """A fresh topic/group/key name: ``prefix-<12 hex>``."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def start_broker(port: int | None = None) -> EmbeddedBroker:
+    """Start an embedded tansu broker on a free loopback port."""
+    return EmbeddedBroker(port=port).start()
+
+
+def create_topic(bootstrap: str, partitions: int = 1, prefix: str = "t") -> str:
+    """Create a uniquely named topic with ``partitions`` partitions; return its name."""
+    name = unique_name(prefix)
+    ensure_topics(bootstrap, {name: partitions})
+    return name
+
+
+# -- Kafka reads --------------------------------------------------------------------
+
+
+class ConsumedRecord(NamedTuple):
+    """One record read back from Kafka."""
+
+    key: bytes | None
+    value: bytes | None
+    partition: int
+    offset: int
+    timestamp_ms: int
+
+
+def kafka_consume_all(
+    bootstrap: str,
+    topic: str,
+    expected: int | None = None,
+    timeout: float = 15.0,
+) -> list[ConsumedRecord]:
+    """Read every record of ``topic`` with a real confluent-kafka consumer.
+
+    The consumer assigns all partitions from offset 0 (no group join, so no
+    rebalance wait) and reads up to the high watermarks. With ``expected``, it
+    keeps reading until at least that many records arrived (records may still be
+    in flight), then drains to the current high watermarks. On timeout it returns
+    what it read, so the caller's assertion shows the shortfall.
+
+    Returns
+    -------
+    list of ConsumedRecord
+        Ordered by partition, then offset.
+    """
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+    deadline = time.monotonic() + timeout
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": unique_name("consume-all"),
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "log_level": 0,
+        }
+    )
+    records: list[ConsumedRecord] = []
+    try:
+        partitions = _wait_partitions(consumer, topic, deadline, required=expected is not None)
+        if not partitions:
+            return records
+        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        while time.monotonic() < deadline:
+            highs = {
+                p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
+                for p in partitions
+            }
+            positions = _positions(records, partitions)
+            caught_up = all(positions[p] >= highs[p] for p in partitions)
+            if caught_up and (expected is None or len(records) >= expected):
+                break
+            for msg in consumer.consume(num_messages=10_000, timeout=0.2):
+                err = msg.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        continue
+                    raise RuntimeError(f"reading {topic!r}: {err.str()}")
+                records.append(
+                    ConsumedRecord(
+                        msg.key(), msg.value(), msg.partition(), msg.offset(), msg.timestamp()[1]
+                    )
+                )
+    finally:
+        consumer.close()
+    records.sort(key=lambda r: (r.partition, r.offset))
+    return records
+
+
+def _wait_partitions(consumer: object, topic: str, deadline: float, required: bool) -> list[int]:
+    while True:
+        metadata = consumer.list_topics(timeout=5)  # type: ignore[attr-defined]
+        info = metadata.topics.get(topic)
+        if info is not None and info.error is None and info.partitions:
+            return sorted(info.partitions)
+        if not required or time.monotonic() > deadline:
+            return []
+        time.sleep(0.05)
+
+
+def _positions(records: list[ConsumedRecord], partitions: list[int]) -> dict[int, int]:
+    pos = dict.fromkeys(partitions, 0)
+    for r in records:
+        pos[r.partition] = max(pos[r.partition], r.offset + 1)
+    return pos
+
+
+# -- Redis --------------------------------------------------------------------------
+
+
+def redis_server_binary() -> str:
+    """Path of Debian's ``redis-server``; raises with install advice when absent."""
+    path = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if os.access("/usr/bin/redis-server", os.X_OK) else None
+    )
+    if path is None:
+        raise RuntimeError(REDIS_MISSING)
+    return path
+
+
+class RedisServer:
+    """A throw-away ``redis-server`` on loopback: no persistence, dies with its parent.
+
+    Examples
+    --------
+    >>> with RedisServer() as server:
+    ...     server.ping()
+    True
+    """
+
+    def __init__(self, port: int | None = None, startup_timeout: float = 10.0) -> None:
+        self.port = port
+        self.startup_timeout = startup_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+        self._port = port
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self._port}/0"
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
+
+    def start(self) -> RedisServer:
+        binary = redis_server_binary()
+        attempts = 1 if self.port is not None else 3
+        error = ""
+        for _ in range(attempts):
+            self._port = self.port if self.port is not None else free_port()
+            self._dir = tempfile.TemporaryDirectory(prefix="redis-")
+            log = Path(self._dir.name) / "redis.log"
+            self._proc = subprocess.Popen(
+                [
+                    binary,
+                    "--bind", "127.0.0.1",
+                    "--port", str(self._port),
+                    "--save", "",
+                    "--appendonly", "no",
+                    "--daemonize", "no",
+                    "--dir", self._dir.name,
+                    "--logfile", str(log),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=kill_when_parent_dies,
+            )  # fmt: skip
+            deadline = time.monotonic() + self.startup_timeout
+            while time.monotonic() < deadline and self._proc.poll() is None:
+                if self.ping():
+                    return self
+                time.sleep(0.02)
+            error = f"redis-server did not start on port {self._port}: " + (
+                log.read_text(errors="replace")[-1000:] if log.exists() else ""
+            )
+            self.stop()
+        raise RuntimeError(error)
+
+    def ping(self) -> bool:
+        """Whether the server answers ``PING`` with ``+PONG``."""
+        try:
+            with socket.create_connection(("127.0.0.1", self._port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGTERM)
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._proc.pid, signal.SIGKILL)
+                self._proc.wait()
+            self._proc = None
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

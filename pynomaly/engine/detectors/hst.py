@@ -1,0 +1,208 @@
+"""Half-Space Trees: mass-based streaming anomaly detection (Tan, Ting & Liu 2011).
+
+Each of ``n_trees`` complete binary trees of height ``height`` splits the
+feature space with random axis-parallel cuts drawn inside per-feature limits
+(no data needed to build them). Every tree counts, at each node, how many
+events of the current window fell in that half-space (the *latest* mass) and
+keeps the counts of the previous full window (the *reference* mass). Every
+``window_size`` learned events the latest masses become the reference and the
+latest restart from zero. An event is scored on the reference masses along
+its path: dense regions score low, empty ones high.
+
+The trees, masses, window swap and score follow River's ``HalfSpaceTrees``
+exactly: same defaults, the same pre-order random draws from
+``random.Random(seed)`` (so the same trees for the same seed and limits), the
+same early stop at nodes with reference mass below ``0.1 * window_size``,
+and the same score ``1 - sum_t sum_depth r_mass * 2**depth / max_score``, in
+[0, 1], 0 during the first window. Given the same limits, seed and stream,
+scores agree with River's to rounding.
+
+``limits`` gives each feature's range as ``((lo, hi), ...)``; ``"unit"`` is
+River's default ``[0, 1]`` for every feature; ``"auto"`` (the default) takes
+each feature's range over the first window, widened by one range on each side
+(see :func:`auto_limits`), then builds the trees and learns that window. Since
+nothing is scored during the first window anyway, ``"auto"`` gives exactly
+the scores River would give with those limits.
+
+Example
+-------
+>>> import numpy as np
+>>> from pynomaly.engine import create_detector
+>>> det = create_detector("hst", n_trees=10, height=6, window_size=100, seed=3)
+>>> rng = np.random.default_rng(0)
+>>> s = det.score_learn_many(np.r_[rng.normal(size=(400, 2)), [[6.0, 0.0]]])
+>>> bool(s[-1] > np.quantile(s[100:-1], 0.99)), bool(np.all(s[:100] == 0.0))
+(True, True)
+>>> contributions = det.explain_one([6.0, 0.0])
+>>> bool(np.isclose(contributions.sum(), det.score_one([6.0, 0.0])))
+True
+
+References
+----------
+Tan, S. C., Ting, K. M. & Liu, T. F. (2011). Fast anomaly detection for
+streaming data. IJCAI 2011, 1511-1516. doi:10.5591/978-1-57735-516-8/IJCAI11-254
+(Algorithms 1-3; sizeLimit = 0.1 psi in §3.2).
+River ``river/anomaly/hst.py`` and ``river/tree/padded.py`` (padding 0.15).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from pynomaly.engine.base import Detector, DetectorParams
+from pynomaly.engine.detectors.hst_kernels import PADDING, build_trees, explain, score_learn
+from pynomaly.engine.registry import register
+
+#: Largest total node count (all trees) accepted; 2**25 nodes use ~256 MiB.
+MAX_NODES = 2**25
+
+#: Auto limits widen the first window's range by this many widths on each side.
+AUTO_MARGIN = 1.0
+
+Limits = tuple[tuple[float, float], ...]
+
+
+class HalfSpaceTreesParams(DetectorParams):
+    n_trees: int = Field(10, ge=1, description="number of trees")
+    height: int = Field(8, ge=1, le=24, description="tree height (2**(h+1) - 1 nodes)")
+    window_size: int = Field(250, ge=1, description="events per mass window")
+    limits: Literal["auto", "unit"] | Limits = Field(
+        "auto", description='"auto" (first window), "unit" ([0, 1]) or ((lo, hi), ...)'
+    )
+    seed: int = Field(0, description="seed of random.Random drawing the splits")
+
+    @field_validator("limits")
+    @classmethod
+    def _check_limits(cls, value: Any) -> Any:
+        if isinstance(value, tuple):
+            for lo, hi in value:
+                if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+                    raise ValueError(f"each limit needs finite lo < hi, got ({lo}, {hi})")
+        return value
+
+    @model_validator(mode="after")
+    def _check_size(self) -> HalfSpaceTreesParams:
+        if self.n_trees * (2 ** (self.height + 1) - 1) > MAX_NODES:
+            raise ValueError(f"n_trees * (2**(height+1) - 1) must be <= {MAX_NODES}")
+        return self
+
+
+def auto_limits(window: np.ndarray) -> np.ndarray:
+    """Per-feature ``[lo, hi]`` (shape ``(2, d)``) around the range of ``window``.
+
+    The observed range ``[min, max]`` of width ``w`` is widened by
+    ``AUTO_MARGIN * w`` on each side, so that some splits fall outside the data
+    and isolate events beyond it (Tan et al. 2011 build the workspace around a
+    random point of the unit range with width ``4 max(s, 1 - s)``, three data
+    ranges on average). A constant feature ``v`` gets ``v ± max(1, |v|) / 2``.
+
+    >>> auto_limits(np.array([[0.0, 2.0], [1.0, 2.0]])).tolist()
+    [[-1.0, 1.0], [2.0, 3.0]]
+    """
+    lo = window.min(axis=0)
+    hi = window.max(axis=0)
+    width = hi - lo
+    flat = ~(width > 0.0)
+    width[flat] = np.maximum(1.0, np.abs(lo[flat])) / (2.0 * AUTO_MARGIN)
+    return np.stack([lo - AUTO_MARGIN * width, hi + AUTO_MARGIN * width])
+
+
+def river_draws(seed: int, n_trees: int, height: int) -> np.ndarray:
+    """The uniforms River's tree builder takes from ``random.Random(seed)``.
+
+    Shape ``(n_trees, 2**height - 1, 2)``: per internal node in pre-order, the
+    draw of ``rng.choices`` (feature) then of ``rng.uniform`` (split).
+    """
+    rng = random.Random(seed)
+    n = n_trees * (2**height - 1) * 2
+    return np.array([rng.random() for _ in range(n)]).reshape(n_trees, -1, 2)
+
+
+@register
+class HalfSpaceTrees(Detector):
+    """Half-Space Trees with River's semantics; see the module docstring."""
+
+    name = "hst"
+    Params = HalfSpaceTreesParams
+
+    def _reset(self, n_features: int) -> None:
+        p = self.params
+        n_internal = 2**p.height - 1
+        self._feature = np.zeros((p.n_trees, n_internal), dtype=np.int32)
+        self._threshold = np.zeros((p.n_trees, n_internal))
+        self._l_mass = np.zeros((p.n_trees, 2 * n_internal + 1), dtype=np.int32)
+        self._r_mass = np.zeros_like(self._l_mass)
+        self._state = np.array([0, 1], dtype=np.int64)  # [counter, first_window]
+        self._pending = np.empty((0, n_features))
+        self._limits: np.ndarray | None = None
+        if p.limits == "unit":
+            self._build(np.stack([np.zeros(n_features), np.ones(n_features)]))
+        elif p.limits != "auto":
+            if len(p.limits) != n_features:
+                raise ValueError(f"hst: {len(p.limits)} limits for {n_features} features")
+            self._build(np.array(p.limits, dtype=np.float64).T.copy())
+
+    def _build(self, limits: np.ndarray) -> None:
+        p = self.params
+        self._limits = limits
+        draws = river_draws(p.seed, p.n_trees, p.height)
+        build_trees(limits[0], limits[1], draws, PADDING, p.height, self._feature, self._threshold)
+
+    def _kernel(self, X: np.ndarray, learn: bool) -> np.ndarray:
+        """Run the kernel; with ``learn`` false it writes nothing but ``out``."""
+        out = np.empty(X.shape[0])
+        p = self.params
+        score_learn(X, self._feature, self._threshold, self._l_mass, self._r_mass,
+                    p.height, p.window_size, self._state, learn, out)
+        return out
+
+    def _score_learn(self, X: np.ndarray, learn: bool) -> np.ndarray:
+        if self._limits is not None:
+            return self._kernel(X, learn)
+        if not learn:
+            return np.zeros(X.shape[0])
+        take = min(X.shape[0], self.params.window_size - self._pending.shape[0])
+        self._pending = np.concatenate([self._pending, X[:take]])
+        if self._pending.shape[0] < self.params.window_size:
+            return np.zeros(X.shape[0])
+        first, self._pending = self._pending, self._pending[:0]
+        self._build(auto_limits(first))
+        self._kernel(first, True)
+        return np.concatenate([np.zeros(take), self._kernel(X[take:], True)])
+
+    def _explain(self, x: np.ndarray) -> np.ndarray:
+        out = np.zeros(x.shape[0])
+        if self._state[1] == 0:
+            p = self.params
+            explain(x, self._feature, self._threshold, self._r_mass, p.height, p.window_size, out)
+        return out
+
+    def nbytes(self) -> int:
+        """Bytes held by the state arrays."""
+        arrays = (self._feature, self._threshold, self._l_mass, self._r_mass, self._pending)
+        return sum(a.nbytes for a in arrays)
+
+    def _get_state(self) -> dict[str, Any]:
+        mass_dtype = np.uint16 if self.params.window_size < 2**16 else np.int32
+        return {
+            "limits": None if self._limits is None else self._limits.copy(),
+            "pending": self._pending.copy(),
+            "feature": self._feature.copy(),
+            "threshold": self._threshold.copy(),
+            "l_mass": self._l_mass.astype(mass_dtype),
+            "r_mass": self._r_mass.astype(mass_dtype),
+            "state": self._state.copy(),
+        }
+
+    def _set_state(self, state: dict[str, Any], version: int) -> None:
+        self._limits = None if state["limits"] is None else np.array(state["limits"])
+        self._pending = np.array(state["pending"], dtype=np.float64)
+        self._feature = np.array(state["feature"], dtype=np.int32)
+        self._threshold = np.array(state["threshold"], dtype=np.float64)
+        self._l_mass = np.array(state["l_mass"], dtype=np.int32)
+        self._r_mass = np.array(state["r_mass"], dtype=np.int32)
+        self._state = np.array(state["state"], dtype=np.int64)

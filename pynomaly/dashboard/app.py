@@ -1,0 +1,363 @@
+"""The Starlette application of the live dashboard.
+
+Routes
+------
+``GET /``                   the single-page app shell (no secrets in it)
+``GET /sw.js``, ``/manifest.webmanifest``  service worker and web app manifest
+``GET /static/...``         scripts, styles, icons, the vendored ECharts build
+``GET /healthz``            liveness, public
+``POST /api/session``       exchange the view token (bearer) for a session cookie
+``GET /api/session``        204 with a valid session, else 401
+``GET /api/stats``          counters of ingest, fan-out and viewers (viewers only)
+``GET /api/keys?q=``        key search (viewers only)
+``GET /api/history/{key}``  backfill of one key (viewers only)
+``WS /ws/view``             live frames to a viewer (origin check, session or bearer)
+``WS /ws/ingest``           batches from the flow (bearer ingest token), see
+                            :mod:`pynomaly.dashboard.protocol`
+
+Refusals: a bad or missing token gets 401, a foreign ``Origin`` 403, a client
+over its connection limit 429 (as WebSocket denial responses on upgrades).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from pynomaly.dashboard.auth import (
+    SESSION_COOKIE,
+    ConnectionLimiter,
+    bearer_token,
+    make_session,
+    origin_allowed,
+    session_valid,
+    token_matches,
+)
+from pynomaly.dashboard.config import DashboardSettings
+from pynomaly.dashboard.history import RedisHistory, merge_backfill
+from pynomaly.dashboard.hub import Hub, encode
+from pynomaly.dashboard.protocol import PROTOCOL_VERSION, ProtocolError, decode_batch
+from pynomaly.dashboard.security import SecurityHeadersMiddleware
+from pynomaly.dashboard.series import decimate
+from pynomaly.dashboard.viewer import Viewer, ViewerOverflow
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+NO_STORE = {"cache-control": "no-store"}
+
+
+class Dashboard:
+    """Holds the hub, settings and admission state of one app instance."""
+
+    def __init__(self, settings: DashboardSettings) -> None:
+        self.settings = settings
+        self.hub = Hub(settings)
+        self.limiter = ConnectionLimiter(settings.max_connections_per_client)
+        self.history: RedisHistory | None = None
+        if settings.redis_url:
+            self.history = RedisHistory(settings.redis_url, settings.redis_prefix,
+                                        settings.history_points, settings.alert_history)
+        self.hub.counters["publisher_dropped"] = 0
+        self.ingest_connections = 0
+
+    # -------------------------------------------------------------- admission
+    def viewer_authorized(self, conn: HTTPConnection) -> bool:
+        token = bearer_token(conn.headers)
+        if token is not None:
+            return token_matches(token, self.settings.view_token)
+        return session_valid(conn.cookies.get(SESSION_COOKIE), self.settings.view_token)
+
+    def refusal(self, ws: WebSocket, role: str) -> Response | None:
+        """The denial response for an upgrade, or None when it may proceed."""
+        origin = ws.headers.get("origin")
+        if role == "ingest" and origin is not None and origin not in self.settings.allowed_origins:
+            return _deny(403, "ingest does not accept browser origins")
+        if not origin_allowed(origin, ws.headers.get("host"), ws.url.scheme,
+                              self.settings.allowed_origins):
+            return _deny(403, "origin not allowed")
+        if role == "ingest":
+            if not token_matches(bearer_token(ws.headers), self.settings.ingest_token):
+                return _deny(401, "ingest token required")
+        elif not self.viewer_authorized(ws):
+            return _deny(401, "view token or session required")
+        return None
+
+    # ----------------------------------------------------------------- ingest
+    async def ingest_endpoint(self, ws: WebSocket) -> None:
+        denial = self.refusal(ws, "ingest")
+        if denial is not None:
+            await ws.send_denial_response(denial)
+            return
+        client = _client(ws)
+        if not self.limiter.acquire("ingest", client):
+            await ws.send_denial_response(_deny(429, "too many connections from this client"))
+            return
+        hub = self.hub
+        last_seq: int | None = None
+        last_dropped = 0
+        accepted = False
+        try:
+            await ws.accept()
+            accepted = True
+            self.ingest_connections += 1
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                data = message.get("bytes") or message.get("text") or b""
+                try:
+                    batch = decode_batch(data)
+                except ProtocolError as exc:
+                    hub.counters["protocol_errors"] += 1
+                    if "version" in str(exc):
+                        await ws.close(code=1008, reason=f"protocol version {PROTOCOL_VERSION} only")
+                        break
+                    continue
+                if last_seq is not None and batch.seq > last_seq + 1:
+                    hub.counters["seq_gaps"] += batch.seq - last_seq - 1
+                last_seq = batch.seq
+                if batch.dropped > last_dropped:
+                    hub.counters["publisher_dropped"] += batch.dropped - last_dropped
+                    last_dropped = batch.dropped
+                hub.ingest(batch)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.ingest_connections -= 1 if accepted else 0
+            self.limiter.release("ingest", client)
+
+    # ----------------------------------------------------------------- viewer
+    async def view_endpoint(self, ws: WebSocket) -> None:
+        denial = self.refusal(ws, "view")
+        if denial is not None:
+            await ws.send_denial_response(denial)
+            return
+        client = _client(ws)
+        if not self.limiter.acquire("view", client):
+            await ws.send_denial_response(_deny(429, "too many connections from this client"))
+            return
+        viewer = Viewer(self.settings.viewer_queue_frames, client)
+        sender: asyncio.Task[None] | None = None
+        try:
+            await ws.accept()
+            viewer.push_control(encode(self.hub.attach(viewer)))
+            sender = asyncio.create_task(_send_loop(ws, viewer))
+            while True:
+                text = await ws.receive_text()
+                try:
+                    request = orjson.loads(text)
+                except orjson.JSONDecodeError:
+                    await ws.close(code=1003, reason="requests must be JSON")
+                    break
+                if isinstance(request, dict):
+                    await self.handle_request(viewer, request)
+        except (WebSocketDisconnect, ViewerOverflow, RuntimeError):
+            pass
+        finally:
+            if sender is not None:
+                sender.cancel()
+            self.hub.detach(viewer)
+            self.limiter.release("view", client)
+
+    async def handle_request(self, viewer: Viewer, request: dict[str, Any]) -> None:
+        op = request.get("op")
+        hub = self.hub
+        if op == "select":
+            keys = [str(k) for k in request.get("keys") or [] if isinstance(k, str | int)]
+            keys = list(dict.fromkeys(keys))[: self.settings.max_selected_keys]
+            for key in list(viewer.selected):
+                if key not in keys:
+                    del viewer.selected[key]
+            for key in keys:
+                if key not in viewer.selected:
+                    await self.backfill(viewer, key)
+        elif op == "search":
+            limit = min(int(request.get("limit") or 50), 200)
+            query = str(request.get("q") or "")[:200]
+            viewer.push_control(encode({"type": "keys", "q": query, "total": len(hub.series),
+                                        "items": hub.search(query, limit)}))
+        elif op == "pause":
+            viewer.paused = True
+        elif op == "resume" and viewer.paused:
+            viewer.paused = False
+            viewer.push_control(encode(hub.attach(viewer)))
+            for key in list(viewer.selected):
+                await self.backfill(viewer, key)
+
+    async def backfill(self, viewer: Viewer, key: str) -> None:
+        """Send ``key``'s recent history to ``viewer`` and stream it from there on."""
+        message = await self.key_history(key)
+        s = self.hub.series.get(key)
+        viewer.selected[key] = s.total if s is not None else 0
+        viewer.push_control(encode(message or {"type": "history", "key": key, "missing": True}))
+
+    async def key_history(self, key: str) -> dict[str, Any] | None:
+        message = self.hub.history(key)
+        if self.history is None or message is None:
+            return message
+        try:
+            stored = await self.history.load(key)
+        except Exception as exc:  # Redis down: backfill from memory
+            log.warning("redis backfill of %r failed: %s", key, exc)
+            return message
+        s = self.hub.series[key]
+        merged = merge_backfill(stored, s.columns(), self.settings.history_points)
+        message["points"] = decimate(merged, self.settings.history_points)
+        message["source"] = "redis" if stored is not None else "memory"
+        return message
+
+    # ------------------------------------------------------------------- http
+    async def session(self, request: Request) -> Response:
+        if request.method == "GET":
+            ok = self.viewer_authorized(request)
+            return Response(status_code=204 if ok else 401, headers=NO_STORE)
+        if request.method == "DELETE":
+            response = Response(status_code=204, headers=NO_STORE)
+            response.delete_cookie(SESSION_COOKIE, path="/")
+            return response
+        origin = request.headers.get("origin")
+        if not origin_allowed(origin, request.headers.get("host"), request.url.scheme,
+                              self.settings.allowed_origins):
+            return _deny(403, "origin not allowed")
+        if not token_matches(bearer_token(request.headers), self.settings.view_token):
+            return _deny(401, "view token required")
+        response = Response(status_code=204, headers=NO_STORE)
+        response.set_cookie(SESSION_COOKIE, make_session(self.settings.view_token,
+                                                         self.settings.session_ttl_s),
+                            max_age=self.settings.session_ttl_s, path="/", httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https")
+        return response
+
+    async def stats(self, request: Request) -> Response:
+        if not self.viewer_authorized(request):
+            return _deny(401, "view token or session required")
+        hub = self.hub
+        body = {"counters": hub.counters, "overview": hub.overview(), "keys": len(hub.series),
+                "ingest_connections": self.ingest_connections,
+                "connections_refused": self.limiter.refused,
+                "viewers": [v.counters() | {"id": v.id, "selected": list(v.selected)}
+                            for v in hub.viewers],
+                "redis_errors": self.history.errors if self.history else None}
+        return Response(orjson.dumps(body), media_type="application/json", headers=NO_STORE)
+
+    async def keys(self, request: Request) -> Response:
+        if not self.viewer_authorized(request):
+            return _deny(401, "view token or session required")
+        limit = min(int(request.query_params.get("limit", "50")), 200)
+        items = self.hub.search(request.query_params.get("q", ""), limit)
+        return Response(orjson.dumps({"total": len(self.hub.series), "items": items}),
+                        media_type="application/json", headers=NO_STORE)
+
+    async def key_history_http(self, request: Request) -> Response:
+        if not self.viewer_authorized(request):
+            return _deny(401, "view token or session required")
+        message = await self.key_history(request.path_params["key"])
+        if message is None:
+            return _deny(404, "unknown key")
+        return Response(encode(message), media_type="application/json", headers=NO_STORE)
+
+    # -------------------------------------------------------------- lifecycle
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        if self.history is not None:
+            try:
+                await self.history.restore(self.hub)
+            except Exception as exc:
+                log.warning("could not restore history from redis: %s", exc)
+        tasks = [asyncio.create_task(self._every(self.settings.tick_s, self._tick))]
+        if self.history is not None:
+            tasks.append(asyncio.create_task(self._every(1.0, self._flush)))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if self.history is not None:
+                await self._flush()
+                await self.history.close()
+
+    async def _tick(self) -> None:
+        self.hub.tick()
+
+    async def _flush(self) -> None:
+        assert self.history is not None
+        await self.history.flush(self.hub)
+
+    @staticmethod
+    async def _every(interval: float, action: Any) -> None:
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            next_at += interval
+            try:
+                await action()
+            except Exception:
+                log.exception("dashboard periodic task failed")
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+
+
+def _client(conn: HTTPConnection) -> str:
+    return conn.client.host if conn.client else "unknown"
+
+
+def _deny(status: int, detail: str) -> Response:
+    return JSONResponse({"error": detail}, status_code=status, headers=NO_STORE)
+
+
+async def _send_loop(ws: WebSocket, viewer: Viewer) -> None:
+    try:
+        while True:
+            message = await viewer.next_message()
+            viewer.bytes_sent += len(message)
+            await ws.send_text(message.decode())
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        return
+
+
+def _static_file(
+    name: str, media_type: str | None = None, cache: str = "no-cache"
+) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return FileResponse(STATIC / name, media_type=media_type, headers={"cache-control": cache})
+
+    return endpoint
+
+
+def create_app(settings: DashboardSettings | None = None) -> Starlette:
+    """Build the dashboard app; ``settings`` default to :meth:`DashboardSettings.from_env`.
+
+    The :class:`Dashboard` instance is reachable as ``app.state.dashboard``.
+    """
+    dash = Dashboard(settings or DashboardSettings.from_env())
+    routes = [
+        Route("/", _static_file("index.html", "text/html")),
+        Route("/sw.js", _static_file("sw.js", "text/javascript")),
+        Route("/manifest.webmanifest", _static_file("manifest.webmanifest",
+                                                     "application/manifest+json")),
+        Route("/healthz", lambda request: JSONResponse({"ok": True})),
+        Route("/api/session", dash.session, methods=["GET", "POST", "DELETE"]),
+        Route("/api/stats", dash.stats),
+        Route("/api/keys", dash.keys),
+        Route("/api/history/{key:path}", dash.key_history_http),
+        WebSocketRoute("/ws/view", dash.view_endpoint),
+        WebSocketRoute("/ws/ingest", dash.ingest_endpoint),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeadersMiddleware)],
+                    lifespan=dash.lifespan)
+    app.state.dashboard = dash
+    return app

@@ -176,3 +176,28 @@ def test_redis_server_stops_cleanly():
     assert pid is not None and server.ping()
     server.stop()
     assert not _alive(pid)
+
+
+def test_cli_start_status_stop(monkeypatch, tmp_path, capsys):
+    from pynomaly.cli.broker import read_state
+    from pynomaly.cli.main import main
+
+    monkeypatch.setenv("PYNOMALY_STATE_DIR", str(tmp_path))
+    port = socket.socket()
+    port.bind(("127.0.0.1", 0))
+    free = port.getsockname()[1]
+    port.close()
+    try:
+        assert main(["broker", "start", "--port", str(free)]) == 0
+        assert capsys.readouterr().out.strip() == f"127.0.0.1:{free}"
+        state = read_state()
+        assert state is not None and _alive(state["pid"])
+        assert main(["broker", "status"]) == 0
+        assert "answering" in capsys.readouterr().out
+        assert main(["broker", "start", "--port", str(free)]) == 1
+        assert "already running" in capsys.readouterr().err
+    finally:
+        assert main(["broker", "stop"]) == 0
+    assert not _alive(state["pid"])
+    assert main(["broker", "status"]) == 1
+    assert "no broker running" in capsys.readouterr().out

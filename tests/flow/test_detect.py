@@ -25,7 +25,7 @@ def stream(n=300, spike_at=(200,), key="k", seed=0):
 
 def test_alerts_on_spike_and_respects_cooldown():
     spec = make_spec(alerts={"cooldown_s": 3600})
-    st, out = DetectLogic(spec).process(None, stream(spike_at=(200, 210, 300 - 1)))
+    _, out = DetectLogic(spec).process(None, stream(spike_at=(200, 210, 300 - 1)))
     times = [a["event_time"] for a in out.alerts]
     # 210 is within the 1 h cooldown of 200; 299 is not
     assert len(out.alerts) == 2, times

@@ -1,5 +1,7 @@
 """The file-replay flow end to end through Bytewax, in 1 and 2 workers."""
 
+from pathlib import Path
+
 import orjson
 import pytest
 from jsonschema import Draft202012Validator
@@ -55,7 +57,7 @@ def test_parquet_and_csv_replay_give_the_same_alerts(tmp_path):
     import pyarrow.parquet as pq
 
     rows = []
-    for line in open("flows/data/sample.jsonl", "rb"):
+    for line in Path("flows/data/sample.jsonl").read_bytes().splitlines():
         try:
             r = orjson.loads(line)
         except orjson.JSONDecodeError:

@@ -3,6 +3,7 @@ and dead-letter topics, read back with a real consumer."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import orjson
 import pytest
@@ -17,7 +18,7 @@ MALFORMED = [b"{broken", b"", b'{"key":"x","ts":"2026-01-01T00:00:00Z","cpu":"ho
 
 
 def _produce(bootstrap, topic):
-    lines = [line for line in open("flows/data/sample.jsonl", "rb").read().splitlines()]
+    lines = Path("flows/data/sample.jsonl").read_bytes().splitlines()
     p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     for i, line in enumerate(lines):
         key = orjson.loads(line)["key"].encode() if line.startswith(b'{"key"') else None

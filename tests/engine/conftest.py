@@ -88,6 +88,18 @@ def univariate_reference_stream(
 
 
 @pytest.fixture(scope="session")
+def reference_warmup() -> int:
+    """Events at the start of each reference stream that hold no anomaly."""
+    return REFERENCE_WARMUP
+
+
+@pytest.fixture(scope="session")
+def min_reference_roc_auc() -> float:
+    """The ROC-AUC every detector must reach on its reference stream."""
+    return MIN_REFERENCE_ROC_AUC
+
+
+@pytest.fixture(scope="session")
 def reference_stream() -> tuple[np.ndarray, np.ndarray]:
     """The default multivariate reference stream (4 features)."""
     return multivariate_reference_stream()

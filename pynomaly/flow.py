@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import bytewax.operators as op
@@ -88,9 +89,11 @@ def _parse_step(parser: RecordParser):
 
 def build_flow(spec: FlowSpec, *, source: Source | None = None,
                alert_sinks: list[DynamicSink] | None = None,
-               dead_letter_sink: DynamicSink | None = None) -> Dataflow:
+               dead_letter_sink: DynamicSink | None = None,
+               on_batch: Callable[[RawBatch], None] | None = None) -> Dataflow:
     """The dataflow for ``spec``. ``source``/``alert_sinks``/``dead_letter_sink``
-    replace the spec's (tests and benchmarks use this)."""
+    replace the spec's (tests and benchmarks use this); ``on_batch`` is called
+    with every raw batch read (progress bars)."""
     parser = RecordParser(spec.record)
     wants_points = any(isinstance(s, DashboardSinkSpec) and s.points for s in spec.sinks)
     logic = DetectLogic(spec, keep_points=wants_points)
@@ -98,6 +101,8 @@ def build_flow(spec: FlowSpec, *, source: Source | None = None,
 
     flow = Dataflow(spec.name)
     raw = op.input("source", flow, source if source is not None else make_source(spec))
+    if on_batch is not None:
+        op.inspect("progress", raw, lambda _step, batch: on_batch(batch))
     parsed = op.map("parse", raw, _parse_step(parser))
     parse_dead = op.flat_map("parse-dead", parsed, lambda r: r[1])
     keyed = op.flat_map("shard", parsed, lambda r: split_by_shard(r[0], shards))

@@ -52,7 +52,13 @@ from pynomaly.engine.base import SNAPSHOT_FORMAT, Detector
 from pynomaly.engine.calibration import Calibrator, make_calibrator
 from pynomaly.engine.calibration_conformal import ConformalParams
 from pynomaly.engine.calibration_spot import DSpotParams, SpotParams
-from pynomaly.engine.drift import DriftEvent, DriftMonitor, DriftMonitorConfig, DriftPolicy
+from pynomaly.engine.drift import (
+    MONITORS,
+    DriftEvent,
+    DriftMonitor,
+    DriftMonitorConfig,
+    DriftPolicy,
+)
 from pynomaly.engine.registry import create_detector, detector_class, restore_detector
 from pynomaly.engine.thresholds import (
     ProbabilityThresholdParams,
@@ -289,13 +295,9 @@ class ScoringPipeline:
         return expl
 
     # -- snapshot ----------------------------------------------------------
-    def snapshot(self) -> bytes:
-        """Versioned bytes of the whole pipeline state; see :meth:`restore`."""
-        payload = {
-            "format": SNAPSHOT_FORMAT,
-            "component": "pipeline",
-            "state_version": PIPELINE_STATE_VERSION,
-            "config": self.config.model_dump(mode="json"),
+    def state(self) -> dict[str, Any]:
+        """Picklable state without the config (a bank of keys stores one config)."""
+        return {
             "detector": self.detector.snapshot(),
             "calibrator": self.calibrator.snapshot(),
             "threshold": self.threshold.snapshot(),
@@ -305,6 +307,35 @@ class ScoringPipeline:
             "n_seen": self.n_seen,
             "warm_start": self.warm_start,
         }
+
+    @classmethod
+    def from_state(cls, config: PipelineConfig | dict[str, Any], state: dict[str, Any]) -> ScoringPipeline:
+        """Rebuild a pipeline from its ``config`` and a :meth:`state` dict."""
+        pipe = cls(config)
+        pipe.detector = restore_detector(state["detector"])
+        pipe.calibrator = type(pipe.calibrator).restore(state["calibrator"])  # type: ignore[assignment]
+        pipe.threshold = type(pipe.threshold).restore(state["threshold"])  # type: ignore[assignment]
+        pipe.score_monitors = [
+            (k, type(m).restore(b))  # type: ignore[misc]
+            for (k, m), b in zip(pipe.score_monitors, state["score_monitors"], strict=True)
+        ]
+        if state["input_monitors"] is not None:
+            pipe.input_monitors = [
+                (k, f, MONITORS[k].restore(b)) for k, f, b in state["input_monitors"]  # type: ignore[misc]
+            ]
+        pipe.n_seen = int(state["n_seen"])
+        pipe.warm_start = int(state["warm_start"])
+        return pipe
+
+    def snapshot(self) -> bytes:
+        """Versioned bytes of the config and the whole state; see :meth:`restore`."""
+        payload = {
+            "format": SNAPSHOT_FORMAT,
+            "component": "pipeline",
+            "state_version": PIPELINE_STATE_VERSION,
+            "config": self.config.model_dump(mode="json"),
+            "state": self.state(),
+        }
         return pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
 
     @classmethod
@@ -313,23 +344,7 @@ class ScoringPipeline:
         payload = pickle.loads(blob)
         if payload.get("format") != SNAPSHOT_FORMAT or payload.get("component") != "pipeline":
             raise ValueError("not a pipeline snapshot of a supported format")
-        pipe = cls(payload["config"])
-        pipe.detector = restore_detector(payload["detector"])
-        pipe.calibrator = type(pipe.calibrator).restore(payload["calibrator"])  # type: ignore[assignment]
-        pipe.threshold = type(pipe.threshold).restore(payload["threshold"])  # type: ignore[assignment]
-        pipe.score_monitors = [
-            (k, type(m).restore(b))  # type: ignore[misc]
-            for (k, m), b in zip(pipe.score_monitors, payload["score_monitors"], strict=True)
-        ]
-        if payload["input_monitors"] is not None:
-            from pynomaly.engine.drift import MONITORS
-
-            pipe.input_monitors = [
-                (k, f, MONITORS[k].restore(b)) for k, f, b in payload["input_monitors"]  # type: ignore[misc]
-            ]
-        pipe.n_seen = int(payload["n_seen"])
-        pipe.warm_start = int(payload["warm_start"])
-        return pipe
+        return cls.from_state(payload["config"], payload["state"])
 
 
 class _Replay:

@@ -54,3 +54,43 @@ def naive_loda(X: np.ndarray, idx: np.ndarray, w: np.ndarray, n_bins: int) -> np
                 width[r] *= 2.0
             bins[r].append(math.floor((z[r] - low[r]) / width[r]))
     return np.array(scores)
+
+
+def naive_rshash(
+    X: np.ndarray,
+    mins: np.ndarray,
+    maxes: np.ndarray,
+    scales: np.ndarray,
+    dims: np.ndarray,
+    n_dims: np.ndarray,
+    shifts: np.ndarray,
+    decay: float,
+) -> np.ndarray:
+    """RS-Stream scores with exact per-cell decayed counts in a dict (no sketch).
+
+    Returns PySAD's sign convention: ``-mean_c log2(1 + count_c)``.
+    """
+    ranges = np.where(maxes - mins > 0, maxes - mins, 1.0)
+    table: dict[tuple[int, ...], tuple[float, int]] = {}
+    scores = []
+    for index, x in enumerate(X, start=1):
+        norm = (x - mins) / ranges
+        cells = [
+            (
+                c,
+                *(
+                    math.floor((norm[dims[c, t]] + shifts[c, t]) / scales[c])
+                    for t in range(n_dims[c])
+                ),
+            )
+            for c in range(len(scales))
+        ]
+
+        def decayed(cell: tuple[int, ...], now: int) -> float:
+            count, stamp = table.get(cell, (0.0, now))
+            return count * 2.0 ** (-decay * (now - stamp))
+
+        scores.append(-sum(math.log2(1.0 + decayed(cell, index)) for cell in cells) / len(cells))
+        for cell in cells:
+            table[cell] = (decayed(cell, index) + 1.0, index)
+    return np.array(scores)

@@ -18,8 +18,8 @@ is winsorised at ``clip_z`` so a spike does not shift the profile.
 The phase. The engine has no clock, so by default the phase is the event
 counter: event ``t`` (0-based, counted per detector) lies in bin
 ``floor((t mod period) * n_bins / period)``; ``period`` is the number of events
-per season (24 for hourly data with daily seasonality). ``score_many`` without
-learning treats its rows as the next events (``t, t+1, ...``). With
+per season (24 for hourly data with daily seasonality). ``score_many`` (no learning)
+scores every row as a candidate for the next event, in phase ``t``. With
 ``phase_feature=True`` the *last* feature carries the phase instead (for
 example the hour of day with ``period=24``, or seconds of the week with
 ``period=604800, n_bins=168``); it is used only for binning, never scored,
@@ -77,12 +77,7 @@ def _seasonal_kernel(
     """Score rows of X before learning each; returns the updated event counter."""
     n_bins, d = loc.shape
     for i in range(X.shape[0]):
-        if phase_feature:
-            phase = X[i, d]
-        elif learn:
-            phase = float(t)
-        else:  # rows scored without learning are the next events
-            phase = float(t + i)
+        phase = X[i, d] if phase_feature else float(t)
         b = _phase_bin(phase, period, n_bins)
         nb = seen[b]
         best = 0.0

@@ -33,6 +33,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pynomaly.engine.pipeline import PipelineConfig
+
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -106,40 +108,9 @@ class WindowSpec(_Spec):
 
 
 # -- detection and decision ----------------------------------------------------
-class DetectorSpec(_Spec):
-    name: str = "robust_zscore"
-    params: dict[str, Any] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _check_detector(self) -> DetectorSpec:
-        from pynomaly.engine.registry import detector_class
-
-        try:
-            cls = detector_class(self.name)
-        except KeyError as exc:
-            raise ValueError(str(exc.args[0])) from None
-        cls.Params(**self.params)  # raises a ValidationError naming the bad parameter
-        return self
-
-
-class DetectionSpec(_Spec):
-    detector: DetectorSpec = Field(default_factory=DetectorSpec)
-    #: events per key scored before any alert may fire
-    warmup: int = Field(30, ge=0)
-    threshold: ThresholdSpec = Field(default_factory=lambda: ThresholdSpec())
-    #: do not learn from events flagged as anomalous
-    protect: bool = False
-
-
-class ThresholdSpec(_Spec):
-    kind: Literal["static", "probability"] = "static"
-    #: static: raw score at or above this alerts; probability: calibrated P(anomaly) at or above
-    value: float = 6.0
-    #: calibration window (probability thresholds)
-    calibration_window: int = Field(1000, ge=10)
-
-
-DetectionSpec.model_rebuild()
+#: detector → calibrator → threshold → drift monitors, per key; see
+#: :class:`pynomaly.engine.pipeline.PipelineConfig` for every field.
+DetectionSpec = PipelineConfig
 
 
 class AlertPolicySpec(_Spec):
@@ -221,7 +192,7 @@ class FlowSpec(_Spec):
     source: SourceSpec
     record: RecordSpec
     window: WindowSpec = Field(default_factory=WindowSpec)
-    detection: DetectionSpec = Field(default_factory=DetectionSpec)
+    detection: PipelineConfig = Field(default_factory=PipelineConfig)
     alerts: AlertPolicySpec = Field(default_factory=AlertPolicySpec)
     keys: KeysSpec = Field(default_factory=KeysSpec)
     sinks: list[SinkSpec] = Field(default_factory=lambda: [StdoutSinkSpec()])

@@ -12,7 +12,8 @@ Example
 >>> from pynomaly.records import EventBatch
 >>> from pynomaly.spec import FlowSpec
 >>> spec = FlowSpec.model_validate({"name": "demo", "source": {"type": "file", "path": "x"},
-...     "record": {"value_fields": ["v"]}, "detection": {"warmup": 20}})
+...     "record": {"value_fields": ["v"]}, "detection": {"warmup": 20,
+...     "threshold": {"kind": "static", "value": 8.0}}})
 >>> logic = DetectLogic(spec)
 >>> v = np.r_[np.random.default_rng(0).normal(size=100), 40.0].reshape(-1, 1)
 >>> batch = EventBatch(["k"] * 101, np.arange(101.0) * 60, v, ("v",))
@@ -30,8 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from pynomaly.engine.base import Detector
-from pynomaly.engine.registry import create_detector
+from pynomaly.engine.pipeline import PipelineConfig, ScoringPipeline
 from pynomaly.operators.alert_record import make_alert
 from pynomaly.operators.windowing import KeyWindows
 from pynomaly.records import DeadLetter, EventBatch, Reason, raw_bytes
@@ -66,21 +66,30 @@ def split_by_shard(batch: EventBatch, shards: int) -> list[tuple[str, EventBatch
 class KeyState:
     """Everything kept for one key."""
 
-    __slots__ = ("cooldown_until", "detector", "last_time", "seen", "windows")
+    __slots__ = ("cooldown_until", "last_time", "pipeline", "seen", "windows")
 
-    def __init__(self, detector: Detector, windows: KeyWindows | None) -> None:
-        self.detector = detector
+    def __init__(self, pipeline: ScoringPipeline, windows: KeyWindows | None) -> None:
+        self.pipeline = pipeline
         self.windows = windows
         self.seen = 0
         self.last_time = -np.inf
         self.cooldown_until = -np.inf
 
     def __getstate__(self) -> dict[str, Any]:
-        return {s: getattr(self, s) for s in self.__slots__}
+        st = {s: getattr(self, s) for s in self.__slots__ if s != "pipeline"}
+        st["pipeline"] = self.pipeline.state()
+        return st
 
     def __setstate__(self, st: dict[str, Any]) -> None:
         for k, v in st.items():
-            setattr(self, k, v)
+            if k != "pipeline":
+                setattr(self, k, v)
+        self.pipeline = ScoringPipeline.from_state(_config_for_restore, st["pipeline"])
+
+
+#: Set by DetectLogic before state is unpickled (recovery): pipelines store
+#: their state without the config, which comes from the flow spec.
+_config_for_restore: PipelineConfig | None = None
 
 
 @dataclass
@@ -101,8 +110,11 @@ class ShardOutput:
 
     alerts: list[dict] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
-    #: scored events for live views: (key, event times, values, scores)
-    points: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    #: scored events for live views: (key, event times, values, scores,
+    #: probabilities, thresholds, anomaly flags)
+    points: list[tuple] = field(default_factory=list)
+    #: drift events: {"key", "ts", "monitor", "stream", "detail"}
+    drift: list[dict] = field(default_factory=list)
     scored: int = 0
     read_at: float = 0.0
 
@@ -114,14 +126,12 @@ class DetectLogic:
         self.spec = spec
         self.flow = spec.name
         self.det_name = spec.detection.detector.name
-        self.det_params = dict(spec.detection.detector.params)
+        self.threshold_kind = spec.detection.threshold.kind
         self.fields = tuple(spec.record.value_fields)
         self.max_keys_per_shard = max(1, spec.keys.max_keys // spec.keys.shards)
         self.keep_points = keep_points
-        thr = spec.detection.threshold
-        if thr.kind != "static":
-            raise ValueError(f"threshold kind {thr.kind!r} is not supported by this flow step")
-        self.threshold = thr.value
+        global _config_for_restore
+        _config_for_restore = spec.detection
         w = spec.window
         self._window_args = (
             None if w.kind == "none"
@@ -130,12 +140,12 @@ class DetectLogic:
         )
 
     def _new_key(self) -> KeyState:
-        det = create_detector(self.det_name, **self.det_params)
+        pipe = ScoringPipeline(self.spec.detection)
         windows = None
         if self._window_args is not None:
             size, slide, lateness, agg = self._window_args
             windows = KeyWindows(size, slide, lateness, agg, len(self.fields))
-        return KeyState(det, windows)
+        return KeyState(pipe, windows)
 
     def mapper(self, state: ShardState | None, batch: EventBatch) -> tuple[ShardState, ShardOutput]:
         return self.process(state, batch)
@@ -209,43 +219,37 @@ class DetectLogic:
                 times, X = times[keep], X[keep]
                 if len(times) == 0:
                     return
-        scores = ks.detector.score_learn_many(X)
+        res = ks.pipeline.process_many(X)
+        scores = res.scores
         out.scored += len(scores)
         if self.keep_points:
-            out.points.append((key, times, X, scores))
-        start = ks.seen
+            out.points.append((key, times, X, scores, res.probability, res.threshold,
+                               res.is_anomaly))
+        for ev in res.drift_events:
+            out.drift.append({"key": key, "ts": float(times[ev.index - res.start]),
+                              "monitor": ev.monitor, "stream": ev.stream, "detail": ev.detail})
         ks.seen += len(scores)
         ks.last_time = max(ks.last_time, float(times.max()))
-        warm = self.spec.detection.warmup
-        flagged = np.flatnonzero(scores >= self.threshold)
-        if warm > start:
-            flagged = flagged[flagged + start >= warm]
+        flagged = np.flatnonzero(res.is_anomaly)
         if len(flagged) == 0:
             return
         cooldown = self.spec.alerts.cooldown_s
         now = time.time()
-        for j in flagged:
+        for j in flagged.tolist():
             t = float(times[j])
             if t < ks.cooldown_until:
                 continue
             ks.cooldown_until = t + cooldown
             out.alerts.append(make_alert(
                 self.flow, key, t, dict(zip(self.fields, X[j].tolist(), strict=True)),
-                float(scores[j]), None, self.threshold, "static", self.det_name,
-                self._explanation(ks.detector, X[j]), emit_time=now,
+                float(scores[j]), float(res.probability[j]), float(res.threshold[j]),
+                self.threshold_kind, self.det_name,
+                self._explanation(res.explanations.get(j)), emit_time=now,
             ))
 
-    def _explanation(self, det: Detector, x: np.ndarray) -> dict[str, float]:
+    def _explanation(self, share: np.ndarray | None) -> dict[str, float]:
         top = self.spec.alerts.explain_top
-        if top == 0:
+        if top == 0 or share is None:
             return {}
-        contrib = det.explain_one(x)
-        if contrib is None:
-            return {}
-        c = np.nan_to_num(np.abs(np.asarray(contrib, dtype=np.float64)), nan=0.0, posinf=1e300)
-        total = c.sum()
-        if total <= 0:
-            return {}
-        share = c / total
         order = np.argsort(-share)[:top]
         return {self.fields[i]: round(float(share[i]), 6) for i in order if share[i] > 0}

@@ -11,7 +11,8 @@ from pynomaly.spec import FlowSpec
 
 def make_spec(**over):
     d = {"name": "t", "source": {"type": "file", "path": "x"},
-         "record": {"value_fields": ["v"]}, "detection": {"warmup": 20}}
+         "record": {"value_fields": ["v"]},
+         "detection": {"warmup": 20, "threshold": {"kind": "static", "value": 6.0}}}
     d.update(over)
     return FlowSpec.model_validate(d)
 
@@ -50,7 +51,7 @@ def test_batching_does_not_change_results():
 
 
 def test_warmup_suppresses_early_alerts():
-    spec = make_spec(detection={"warmup": 100})
+    spec = make_spec(detection={"warmup": 100, "threshold": {"kind": "static", "value": 6.0}})
     _, out = DetectLogic(spec).process(None, stream(spike_at=(50,)))
     assert out.alerts == []
 
@@ -117,3 +118,27 @@ def test_window_lateness_accepts_within_and_rejects_beyond():
     # 20 arrives at watermark 95: 20 < 95-30 → late
     assert late == [4]
     assert closed == [(60.0, [2.0])]
+
+
+def test_probability_threshold_with_conformal_calibration():
+    spec = make_spec(detection={"warmup": 50, "calibration": {"kind": "conformal", "window": 2000},
+                                "threshold": {"kind": "probability", "level": 0.999}})
+    _, out = DetectLogic(spec).process(None, stream(n=1200, spike_at=(1100,)))
+    assert [a["event_time"] for a in out.alerts] == ["1970-01-01T18:20:00.000Z"]
+    a = out.alerts[0]
+    assert a["threshold_kind"] == "probability" and a["probability"] >= 0.999
+    assert a["threshold"] == 0.999
+
+
+def test_state_survives_pickling_with_pipelines():
+    spec = make_spec(window={"kind": "tumbling", "size_s": 120})
+    logic = DetectLogic(spec)
+    b = stream(n=400, spike_at=(300,))
+    half = EventBatch(b.keys[:200], b.times[:200], b.values[:200], ("v",))
+    rest = EventBatch(b.keys[200:], b.times[200:], b.values[200:], ("v",))
+    st, _ = logic.process(None, half)
+    st2 = pickle.loads(pickle.dumps(st))
+    _, out_a = logic.process(st, rest)
+    _, out_b = DetectLogic(spec).process(st2, rest)
+    assert [x["id"] for x in out_a.alerts] == [x["id"] for x in out_b.alerts]
+    assert out_a.scored == out_b.scored == 100

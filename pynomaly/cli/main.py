@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(cli_pkg.__path__), key=lambda i: i.name):
-        if info.name in ("main",) or info.name.startswith("_"):
+        if info.name in ("main",) or info.name.startswith(("_", "bench_")):
             continue
         module = importlib.import_module(f"{cli_pkg.__name__}.{info.name}")
         register = getattr(module, "register", None)

@@ -136,8 +136,10 @@ def build_flow(spec: FlowSpec, *, source: Source | None = None,
 def _add_dashboard(flow: Dataflow, sink: DashboardSinkSpec, outputs: Any, spec: FlowSpec) -> None:
     from pynomaly.connectors.live_view import LiveViewSink
 
-    op.output("dashboard", outputs, LiveViewSink(sink.url, sink.token, flow=spec.name,
-                                                  points=sink.points))
+    scale = "probability" if spec.detection.threshold.kind == "probability" else "score"
+    op.output("dashboard", outputs, LiveViewSink(
+        sink.url, sink.token, flow=spec.name, points=sink.points,
+        fields=spec.record.value_fields, threshold_on=scale))
 
 
 __all__ = ["ShardOutput", "build_flow", "make_sink", "make_source"]

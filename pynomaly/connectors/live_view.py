@@ -8,7 +8,8 @@ counted when it is full) and a background thread sends them, reconnecting with
 capped exponential backoff when the dashboard is away. The dashboard learns of
 drops from the ``dropped`` field of each batch.
 
-:class:`LiveViewSink` wraps one publisher per Bytewax worker.
+:class:`LiveViewSink` wraps one publisher per Bytewax worker; it takes protocol
+events or the outputs of the flow's detect step, and adds stats events.
 
 Examples
 --------
@@ -25,12 +26,14 @@ Nothing listens on port 9 here; publishing still returns at once:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import ClientConnection, connect
@@ -212,35 +215,186 @@ class LiveViewPublisher:
             self.batches += 1
 
 
+def _column(value: Any, n: int) -> list[float | None]:
+    """``value`` (None, a scalar or an array of n) as n floats or Nones."""
+    if value is None:
+        return [None] * n
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    return [None if not np.isfinite(x) else x for x in arr.tolist()]
+
+
+def detect_output_events(
+    output: Any, fields: Sequence[str] | None = None, threshold: float | None = None,
+    points: bool = True, threshold_on: str = "score",
+) -> list[dict[str, Any]]:
+    """Protocol events for one output of the flow's detect step.
+
+    ``output`` has ``alerts`` (alert records), ``drift`` (``{"key", "ts" (epoch
+    s), "monitor", "detail"}``) and ``points``: tuples ``(key, event times in
+    epoch s, values (n, fields), scores[, probabilities[, thresholds[, ...]]])``
+    where probabilities and thresholds are arrays, scalars or None. Field names
+    come from ``fields`` (else ``value`` or ``f0``, ``f1``, ...); ``threshold``
+    is used when the tuple carries none, on the scale ``threshold_on``
+    (``"score"`` or ``"probability"``).
+
+    >>> import numpy as np
+    >>> from types import SimpleNamespace
+    >>> out = SimpleNamespace(alerts=[{"id": "x", "key": "k"}], drift=[], points=[
+    ...     ("k", np.array([1.0]), np.array([[0.5, 2.0]]), np.array([3.0]))])
+    >>> events = detect_output_events(out, fields=["cpu", "mem"], threshold=8.0)
+    >>> events[0]
+    {'type': 'point', 'key': 'k', 'ts': 1000.0, 'value': {'cpu': 0.5, 'mem': 2.0}, 'score': 3.0, 'probability': None, 'threshold': 8.0, 'threshold_on': 'score'}
+    >>> events[1]["type"]
+    'alert'
+    """
+    events: list[dict[str, Any]] = []
+    if points:
+        for item in getattr(output, "points", ()):
+            key, times, values, scores = item[:4]
+            x = np.asarray(values, dtype=np.float64)
+            if x.ndim == 1:
+                x = x[:, None]
+            n = len(x)
+            names = list(fields) if fields and len(fields) == x.shape[1] else (
+                ["value"] if x.shape[1] == 1 else [f"f{j}" for j in range(x.shape[1])])
+            ts = (np.asarray(times, dtype=np.float64) * 1000.0).tolist()
+            sc = _column(scores, n)
+            pr = _column(item[4] if len(item) > 4 else None, n)
+            th = _column(item[5] if len(item) > 5 and item[5] is not None else threshold, n)
+            for i, row in enumerate(x.tolist()):
+                events.append({"type": "point", "key": str(key), "ts": ts[i],
+                               "value": dict(zip(names, row, strict=True)), "score": sc[i],
+                               "probability": pr[i], "threshold": th[i],
+                               "threshold_on": threshold_on})
+    for alert in getattr(output, "alerts", ()):
+        events.append({"type": "alert", **alert})
+    for drift in getattr(output, "drift", ()):
+        events.append({"type": "drift", "key": drift.get("key"), "ts": float(drift["ts"]) * 1000.0,
+                       "monitor": drift.get("monitor") or "drift",
+                       "detail": drift.get("detail")})
+    return events
+
+
+class FlowStats:
+    """Stats events (events/s, event-time lag, alert rate, active keys) measured
+    from what passes through the sink, one every ``interval_s``."""
+
+    def __init__(self, interval_s: float = 1.0) -> None:
+        self.interval_s = interval_s
+        self._start = time.monotonic()
+        self._events = 0
+        self._alerts = 0
+        self._drift = 0
+        self._keys: set[str] = set()
+        self._max_event_time: float | None = None
+
+    def observe(self, events: list[dict[str, Any]], scored: int) -> dict[str, Any] | None:
+        """Account for ``events``; returns a stats event when one is due."""
+        self._events += scored
+        for e in events:
+            kind = e.get("type")
+            if kind == "point":
+                self._keys.add(e["key"])
+                t = e["ts"]
+                if self._max_event_time is None or t > self._max_event_time:
+                    self._max_event_time = t
+            elif kind == "alert":
+                self._alerts += 1
+            elif kind == "drift":
+                self._drift += 1
+        elapsed = time.monotonic() - self._start
+        if elapsed < self.interval_s:
+            return None
+        lag = None if self._max_event_time is None else time.time() - self._max_event_time / 1000.0
+        stats = {"type": "stats", "events_per_s": self._events / elapsed,
+                 "lag_s": lag, "alert_rate": self._alerts / self._events if self._events else 0.0,
+                 "active_keys": len(self._keys), "drift_events": self._drift, "sinks": {}}
+        self._start = time.monotonic()
+        self._events = self._alerts = 0
+        self._keys = set()
+        return stats
+
+
 class _LiveViewPartition(StatelessSinkPartition[Any]):
-    def __init__(self, publisher: LiveViewPublisher) -> None:
+    def __init__(self, publisher: LiveViewPublisher, fields: Sequence[str] | None,
+                 threshold: float | None, points: bool, stats_interval_s: float,
+                 threshold_on: str = "score") -> None:
         self.publisher = publisher
+        self.fields = fields
+        self.threshold = threshold
+        self.points = points
+        self.threshold_on = threshold_on
+        self.stats = FlowStats(stats_interval_s)
 
     def write_batch(self, items: list[Any]) -> None:
-        self.publisher.publish_batch(items)
+        events: list[dict[str, Any]] = []
+        scored = 0
+        for item in items:
+            if isinstance(item, dict):
+                events.append(item)
+                scored += item.get("type") == "point"
+            else:
+                events.extend(detect_output_events(item, self.fields, self.threshold, self.points,
+                                                   self.threshold_on))
+                scored += int(getattr(item, "scored", 0))
+        stats = self.stats.observe(events, scored)
+        if stats is not None:
+            events.append(stats)
+        self.publisher.publish_batch(events)
 
     def close(self) -> None:
         self.publisher.close(timeout=2.0)
 
 
 class LiveViewSink(DynamicSink[Any]):
-    """Bytewax sink publishing dashboard events (one publisher per worker).
+    """Bytewax sink publishing to the live dashboard (one publisher per worker).
 
-    Items are dicts (or pydantic models) shaped as in
-    :mod:`pynomaly.dashboard.protocol`. Writing never blocks the dataflow.
+    Items are protocol events (dicts, see :mod:`pynomaly.dashboard.protocol`) or
+    outputs of the flow's detect step (objects with ``alerts``, ``points`` and
+    ``scored``), converted by :func:`detect_output_events`. A stats event
+    measured from the items is added every ``stats_interval_s``. Writing never
+    blocks the dataflow.
 
     Parameters
     ----------
-    url, token
-        The dashboard ingest endpoint and token.
+    url
+        The dashboard ingest endpoint.
+    token
+        The ingest token; default ``$PYNOMALY_DASHBOARD_INGEST_TOKEN`` (or
+        ``$PYNOMALY_INGEST_TOKEN``).
+    flow
+        Name of the flow (for logs).
+    points
+        Publish every scored point, not only alerts.
+    fields, threshold, threshold_on
+        Value field names, and the threshold with its scale (``"score"`` or
+        ``"probability"``), attached to points when the outputs carry none.
     **publisher_options
         Passed to :class:`LiveViewPublisher`.
     """
 
-    def __init__(self, url: str, token: str, **publisher_options: Any) -> None:
+    def __init__(self, url: str, token: str | None = None, *, flow: str = "",
+                 points: bool = True, fields: Sequence[str] | None = None,
+                 threshold: float | None = None, threshold_on: str = "score",
+                 stats_interval_s: float = 1.0, **publisher_options: Any) -> None:
+        token = token or os.environ.get("PYNOMALY_DASHBOARD_INGEST_TOKEN") or \
+            os.environ.get("PYNOMALY_INGEST_TOKEN")
+        if not token:
+            raise ValueError(f"dashboard sink of flow {flow!r} needs an ingest token "
+                             "(token= or $PYNOMALY_DASHBOARD_INGEST_TOKEN)")
         self.url = url
         self.token = token
+        self.flow = flow
+        self.points = points
+        self.fields = list(fields) if fields else None
+        self.threshold = threshold
+        self.threshold_on = threshold_on
+        self.stats_interval_s = stats_interval_s
         self.publisher_options = publisher_options
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _LiveViewPartition:
-        return _LiveViewPartition(LiveViewPublisher(self.url, self.token, **self.publisher_options))
+        publisher = LiveViewPublisher(self.url, self.token, **self.publisher_options)
+        return _LiveViewPartition(publisher, self.fields, self.threshold, self.points,
+                                  self.stats_interval_s, self.threshold_on)

@@ -12,7 +12,7 @@ Routes
 ``GET /api/keys?q=``        key search (viewers only)
 ``GET /api/history/{key}``  backfill of one key (viewers only)
 ``WS /ws/view``             live frames to a viewer (origin check, session or bearer)
-``WS /ws/ingest``           batches from the flow (bearer ingest token), see
+``WS /ws/ingest``, ``/ingest``  batches from the flow (bearer ingest token), see
                             :mod:`pynomaly.dashboard.protocol`
 
 Refusals: a bad or missing token gets 401, a foreign ``Origin`` 403, a client
@@ -70,7 +70,6 @@ class Dashboard:
         if settings.redis_url:
             self.history = RedisHistory(settings.redis_url, settings.redis_prefix,
                                         settings.history_points, settings.alert_history)
-        self.hub.counters["publisher_dropped"] = 0
         self.ingest_connections = 0
 
     # -------------------------------------------------------------- admission
@@ -355,6 +354,7 @@ def create_app(settings: DashboardSettings | None = None) -> Starlette:
         Route("/api/history/{key:path}", dash.key_history_http),
         WebSocketRoute("/ws/view", dash.view_endpoint),
         WebSocketRoute("/ws/ingest", dash.ingest_endpoint),
+        WebSocketRoute("/ingest", dash.ingest_endpoint),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeadersMiddleware)],

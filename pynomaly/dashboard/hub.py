@@ -59,7 +59,7 @@ def _to_list(obj: Any) -> Any:
 
 def _rank(series: KeySeries) -> tuple[float, float]:
     p = series.last_probability
-    return (-(p if p is not None else math.inf), series.last_score or 0.0)
+    return (p if p is not None else -math.inf, series.last_score or 0.0)
 
 
 class Hub:
@@ -79,7 +79,8 @@ class Hub:
         self.dirty: set[str] = set()
         self.counters: dict[str, int] = dict.fromkeys(
             ("batches", "events", "points", "alerts", "drift", "stats", "rejected",
-             "protocol_errors", "seq_gaps", "keys_refused", "frames", "frames_skipped"), 0)
+             "protocol_errors", "seq_gaps", "publisher_dropped", "keys_refused", "frames",
+             "frames_skipped"), 0)
         self.overview_history: deque[dict[str, Any]] = deque(maxlen=300)
         self._touched: set[str] = set()
         self._touched_windows: deque[set[str]] = deque(maxlen=int(ACTIVE_WINDOW_S // 10))
@@ -112,7 +113,7 @@ class Hub:
                 if s is None:
                     continue
                 s.append(event["ts"], event["value"], event["score"], event["probability"],
-                         event["threshold"])
+                         event["threshold"], event["threshold_on"])
                 touched.add(key)
                 dirty.add(key)
                 self.counters["points"] += 1
@@ -162,6 +163,7 @@ class Hub:
         if s is None:
             return None
         return {"type": "history", "key": key, "fields": s.fields, "total": s.total,
+                "threshold_on": s.threshold_on,
                 "points": decimate(s.columns(), self.settings.history_points),
                 "alerts": list(s.alerts), "drift": list(s.drifts), "summary": s.summary()}
 
@@ -206,6 +208,7 @@ class Hub:
             "drift_total": self.counters["drift"],
             "rejected": self.counters["rejected"],
             "seq_gaps": self.counters["seq_gaps"],
+            "publisher_dropped": self.counters["publisher_dropped"],
             "viewers": len(self.viewers),
         }
 
@@ -239,6 +242,7 @@ class Hub:
             cols = s.columns(since_total=sent)
             viewer.points_missed += cols["missed"]
             points[key] = decimate(cols, self.settings.max_points_per_frame)
+            points[key]["threshold_on"] = s.threshold_on
             viewer.selected[key] = s.total
         frame: dict[str, Any] = {"type": "frame", "now": now, "points": points,
                                  "overview": self._overview}

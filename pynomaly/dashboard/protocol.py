@@ -14,9 +14,12 @@ dashboard can show losses it never saw. Each entry of ``events`` is a small JSON
 ``point``
     ``{"type": "point", "key": str, "ts": ISO-8601 str or epoch ms,
     "value": number or {field: number}, "score": number | null,
-    "probability": number | null, "threshold": number | null}``.
-    ``probability`` is the calibrated tail probability (p-value, small = rare);
-    ``threshold`` is on the same scale as ``score``.
+    "probability": number | null, "threshold": number | null,
+    "threshold_on": "score" | "probability"}``.
+    ``probability`` is the calibrated probability of anomaly (``1 - p`` where
+    ``p`` is the tail probability; higher = more anomalous, as in
+    :mod:`pynomaly.engine.calibration`); ``threshold`` is on the scale named by
+    ``threshold_on`` (default ``"score"``).
 ``alert``
     The alert record: ``{"type": "alert", "id", "flow", "key", "event_time",
     "emit_time", "values", "score", "probability", "threshold", "detector",
@@ -195,7 +198,7 @@ def normalize(event: dict[str, Any]) -> dict[str, Any]:
     event breaks the contract.
 
     >>> normalize({"type": "point", "key": "k", "ts": 5, "value": {"cpu": 2}, "score": 1})
-    {'type': 'point', 'key': 'k', 'ts': 5.0, 'value': {'cpu': 2.0}, 'score': 1.0, 'probability': None, 'threshold': None}
+    {'type': 'point', 'key': 'k', 'ts': 5.0, 'value': {'cpu': 2.0}, 'score': 1.0, 'probability': None, 'threshold': None, 'threshold_on': 'score'}
     """
     kind = event.get("type")
     if kind == "point":
@@ -207,6 +210,7 @@ def normalize(event: dict[str, Any]) -> dict[str, Any]:
             "score": _number(event.get("score")),
             "probability": _number(event.get("probability")),
             "threshold": _number(event.get("threshold")),
+            "threshold_on": "probability" if event.get("threshold_on") == "probability" else "score",
         }
     if kind == "alert":
         return _normalize_alert(event)

@@ -56,6 +56,7 @@ class KeySeries:
         "last_threshold",
         "last_ts",
         "last_value",
+        "threshold_on",
         "total",
     )
 
@@ -77,6 +78,7 @@ class KeySeries:
         self.last_probability: float | None = None
         self.last_threshold: float | None = None
         self.last_value: dict[str, float | None] = {}
+        self.threshold_on = "score"
 
     def __len__(self) -> int:
         return min(self.total, self.capacity)
@@ -93,6 +95,7 @@ class KeySeries:
         score: float | None,
         probability: float | None,
         threshold: float | None,
+        threshold_on: str = "score",
     ) -> None:
         """Add one point (already normalized by :func:`pynomaly.dashboard.protocol.normalize`)."""
         if not self._fields:
@@ -115,6 +118,7 @@ class KeySeries:
         self.last_probability = probability
         self.last_threshold = threshold
         self.last_value = value
+        self.threshold_on = threshold_on
 
     def _grow(self, width: int) -> None:
         size = min(self.capacity, max(self._initial, 2 * len(self._ts)))
@@ -168,6 +172,7 @@ class KeySeries:
             "score": self.last_score,
             "probability": self.last_probability,
             "threshold": self.last_threshold,
+            "threshold_on": self.threshold_on,
             "alerts": self.alert_count,
             "points": self.total,
         }

@@ -1,0 +1,383 @@
+/* Pynomaly live view. Talks to /ws/view (see pynomaly/dashboard/app.py).
+ * Data from the server is only ever placed with textContent or ECharts data, never as HTML. */
+(() => {
+  "use strict";
+  const $ = (id) => document.getElementById(id);
+  const esc = (s) => echarts.format.encodeHTML(String(s));
+  const SNAPSHOT_KEY = "pynomaly.snapshot.v1";
+  const SELECTED_KEY = "pynomaly.selected.v1";
+  const MAX_ALERTS = 200;
+  const COLORS = ["#58a6ff", "#bc8cff", "#39c5cf", "#e3b341"];
+
+  const S = {
+    ws: null, live: false, paused: false, retry: 500,
+    limits: { max_selected_keys: 8, history_points: 240 },
+    selected: loadSelected(), series: new Map(), alerts: [], overview: null, top: [],
+    results: null, query: "", lastDataAt: null, dirty: new Set(), listDirty: true,
+    feedDirty: true, overviewDirty: true,
+  };
+
+  function loadSelected() {
+    try { return JSON.parse(localStorage.getItem(SELECTED_KEY) || "[]").slice(0, 8); } catch { return []; }
+  }
+  function saveSelected() { localStorage.setItem(SELECTED_KEY, JSON.stringify(S.selected)); }
+
+  // ------------------------------------------------------------------ formatting
+  const fmtNum = (x, d = 2) => (x === null || x === undefined || Number.isNaN(x)) ? "–"
+    : Math.abs(x) >= 1e5 ? x.toExponential(1) : Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(d);
+  const fmtP = (p) => (p === null || p === undefined) ? "–" : p < 1e-3 ? p.toExponential(1) : p.toFixed(p > 0.99 ? 4 : 3);
+  const fmtTime = (ms) => ms ? new Date(ms).toLocaleTimeString([], { hour12: false }) : "–";
+  const fmtRate = (x) => x === null || x === undefined ? "–" : x >= 1000 ? (x / 1000).toFixed(1) + "k" : x.toFixed(x < 10 ? 1 : 0);
+  const fmtLag = (s) => s === null || s === undefined ? "–" : s < 1 ? (s * 1000).toFixed(0) + " ms" : s < 120 ? s.toFixed(1) + " s" : (s / 60).toFixed(1) + " min";
+
+  // ------------------------------------------------------------------ series store
+  function newSeries(key) {
+    return { key, fields: [], t: [], s: [], p: [], h: [], v: {}, alerts: [], drift: [], total: 0, chart: null, el: null };
+  }
+  function cap() { return S.limits.history_points * 2; }
+  function setHistory(m) {
+    const ser = S.series.get(m.key) || newSeries(m.key);
+    S.series.set(m.key, ser);
+    const pts = m.points || { t: [], s: [], p: [], h: [], v: {} };
+    ser.fields = m.fields && m.fields.length ? m.fields : Object.keys(pts.v || {});
+    ser.t = pts.t.slice(); ser.s = pts.s.slice(); ser.p = pts.p.slice(); ser.h = pts.h.slice();
+    ser.v = {}; for (const f of ser.fields) ser.v[f] = (pts.v[f] || []).slice();
+    ser.alerts = (m.alerts || []).slice(); ser.drift = (m.drift || []).slice();
+    ser.total = m.total || ser.t.length; ser.missing = !!m.missing;
+    ser.thresholdOn = m.threshold_on || "score";
+    S.dirty.add(m.key);
+  }
+  function appendPoints(key, pts) {
+    let ser = S.series.get(key);
+    if (!ser) { ser = newSeries(key); S.series.set(key, ser); }
+    if (!ser.fields.length) ser.fields = Object.keys(pts.v || {});
+    for (const c of ["t", "s", "p", "h"]) ser[c].push(...pts[c]);
+    for (const f of ser.fields) { (ser.v[f] = ser.v[f] || []).push(...((pts.v || {})[f] || [])); }
+    const extra = ser.t.length - cap();
+    if (extra > 0) {
+      for (const c of ["t", "s", "p", "h"]) ser[c].splice(0, extra);
+      for (const f of ser.fields) ser.v[f].splice(0, extra);
+    }
+    ser.total += (pts.decimated_from || pts.t.length); ser.missing = false;
+    if (pts.threshold_on) ser.thresholdOn = pts.threshold_on;
+    S.dirty.add(key);
+  }
+
+  // ------------------------------------------------------------------ messages
+  function onMessage(m) {
+    if (m.type === "welcome") {
+      S.limits = m.limits || S.limits;
+      S.alerts = (m.alerts || []).slice().reverse();
+      S.overview = m.overview; S.top = m.top || [];
+      S.feedDirty = S.overviewDirty = S.listDirty = true;
+      send({ op: "select", keys: S.selected });
+      if (S.query) send({ op: "search", q: S.query });
+    } else if (m.type === "history") {
+      setHistory(m);
+    } else if (m.type === "keys") {
+      if (m.q === S.query) { S.results = m.items; S.listDirty = true; }
+    } else if (m.type === "frame") {
+      if (S.paused) return;
+      S.lastDataAt = Date.now();
+      for (const [key, pts] of Object.entries(m.points || {})) appendPoints(key, pts);
+      for (const a of (m.alerts || [])) addAlert(a, true);
+      for (const d of (m.drift || [])) addDrift(d);
+      if (m.overview) { S.overview = m.overview; S.overviewDirty = true; }
+      if (m.top) { S.top = m.top; S.listDirty = true; }
+      if (m.viewer) S.viewer = m.viewer;
+    }
+  }
+  function addAlert(a, fresh) {
+    a.fresh = fresh;
+    S.alerts.unshift(a);
+    if (S.alerts.length > MAX_ALERTS) S.alerts.length = MAX_ALERTS;
+    const ser = S.series.get(a.key);
+    if (ser) { ser.alerts.push({ t: a.event_time, score: a.score, probability: a.probability, id: a.id }); S.dirty.add(a.key); }
+    S.feedDirty = true;
+  }
+  function addDrift(d) {
+    for (const ser of S.series.values()) {
+      if (d.key === null || d.key === ser.key) { ser.drift.push({ t: d.ts, monitor: d.monitor }); S.dirty.add(ser.key); }
+    }
+    S.alerts.unshift({ drift: true, ...d }); S.feedDirty = true;
+  }
+
+  // ------------------------------------------------------------------ selection
+  function toggleKey(key, on) {
+    const has = S.selected.includes(key);
+    if (on === undefined) on = !has;
+    if (on && !has) {
+      S.selected.unshift(key);
+      if (S.selected.length > S.limits.max_selected_keys) S.selected.length = S.limits.max_selected_keys;
+    } else if (!on && has) {
+      S.selected = S.selected.filter((k) => k !== key);
+    }
+    for (const k of [...S.series.keys()]) if (!S.selected.includes(k)) dropChart(k);
+    saveSelected(); send({ op: "select", keys: S.selected });
+    S.listDirty = true; S.dirty.add(key);
+  }
+  function dropChart(key) {
+    const ser = S.series.get(key);
+    if (ser && ser.chart) { ser.chart.dispose(); ser.el.remove(); }
+    S.series.delete(key);
+  }
+
+  // ------------------------------------------------------------------ rendering
+  function render() {
+    if (S.overviewDirty) renderOverview();
+    if (S.listDirty) renderKeyList();
+    if (S.feedDirty) renderFeed();
+    for (const key of S.dirty) renderChart(key);
+    S.dirty.clear(); S.overviewDirty = S.listDirty = S.feedDirty = false;
+    $("charts-empty").hidden = S.selected.length > 0;
+    if (S.lastDataAt) $("updated").textContent = "updated " + fmtTime(S.lastDataAt);
+    requestAnimationFrame(render);
+  }
+
+  function renderOverview() {
+    const o = S.overview; if (!o) return;
+    const eps = o.events_per_s ?? null;
+    $("m-eps").textContent = fmtRate(eps ?? o.ingest_points_per_s);
+    $("m-eps-sub").textContent = `dashboard receives ${fmtRate(o.ingest_points_per_s)} pts/s`;
+    const lag = $("m-lag"); lag.textContent = fmtLag(o.lag_s);
+    lag.className = "metric" + (o.lag_s > 30 ? " bad" : o.lag_s > 5 ? " warn" : "");
+    const ar = o.alert_rate;
+    $("m-alert").textContent = ar === null || ar === undefined ? fmtRate(o.ingest_alerts_per_s * 60) + "/min"
+      : ar < 1 ? (ar * 100).toFixed(2) + "%" : fmtRate(ar) + "/s";
+    $("m-alert-sub").textContent = `${o.alerts_total} alerts seen`;
+    $("m-keys").textContent = fmtRate(Math.round(o.active_keys ?? o.keys_active));
+    $("m-keys-sub").textContent = `${o.keys} keys known`;
+    $("m-drift").textContent = o.drift_events ?? o.drift_total;
+    $("m-drift-sub").textContent = o.flow_stats_stale ? "flow stats not reported" : "reported by the flow";
+    const sinks = $("m-sinks"); sinks.textContent = "";
+    const names = Object.keys(o.sinks || {});
+    if (!names.length) { const s = document.createElement("span"); s.className = "muted"; s.textContent = "no report yet"; sinks.append(s); }
+    for (const name of names) {
+      const s = document.createElement("span"); s.className = "sink " + o.sinks[name];
+      s.textContent = `${name} · ${o.sinks[name]}`; sinks.append(s);
+    }
+    const v = S.viewer || {};
+    $("m-dropped").textContent = `dropped: publisher ${o.publisher_dropped ?? 0} · seq gaps ${o.seq_gaps} · this view ${(v.points_missed || 0) + (v.alerts_skipped || 0)} · rejected ${o.rejected}`;
+  }
+
+  function renderKeyList() {
+    const list = $("key-list"); list.textContent = "";
+    const items = S.query ? (S.results || []) : S.top;
+    $("search-hint").textContent = S.query ? `${items.length} match${items.length === 1 ? "" : "es"}` : "Most anomalous right now";
+    for (const it of items) {
+      const li = document.createElement("li");
+      li.dataset.key = it.key;
+      if (S.selected.includes(it.key)) li.classList.add("selected");
+      const k = document.createElement("span"); k.className = "k"; k.textContent = it.key; k.title = it.key;
+      const s = document.createElement("span"); s.className = "s";
+      const hot = it.score !== null && it.threshold !== null && it.score > it.threshold;
+      if (hot) s.classList.add("hot");
+      s.textContent = "score " + fmtNum(it.score) + (it.probability !== null ? " · " + fmtP(it.probability) : "");
+      li.append(k, s); li.addEventListener("click", () => toggleKey(it.key)); list.append(li);
+    }
+    const chips = $("selected"); chips.textContent = "";
+    for (const key of S.selected) {
+      const li = document.createElement("li"); li.textContent = key + " ×"; li.title = "Stop watching " + key;
+      li.addEventListener("click", () => toggleKey(key, false)); chips.append(li);
+    }
+    $("sel-count").textContent = `${S.selected.length}/${S.limits.max_selected_keys}`;
+  }
+
+  function contributions(expl) {
+    const entries = Object.entries(expl || {}).sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
+    const total = entries.reduce((acc, [, v]) => acc + Math.abs(v), 0) || 1;
+    return entries.slice(0, 3).map(([f, v]) => [f, Math.abs(v) / total]);
+  }
+
+  function renderFeed() {
+    const ol = $("alerts"); ol.textContent = "";
+    const n = S.alerts.filter((a) => !a.drift).length;
+    $("alert-count").textContent = n ? `(${n})` : "";
+    for (const a of S.alerts.slice(0, 100)) {
+      const li = document.createElement("li"); li.className = "alert" + (a.drift ? " drift-item" : "") + (a.fresh ? " fresh" : "");
+      a.fresh = false;
+      const row1 = document.createElement("div"); row1.className = "row1";
+      const key = document.createElement("span"); key.className = "key";
+      key.textContent = a.drift ? `drift · ${a.key ?? "all keys"}` : a.key;
+      const time = document.createElement("span"); time.className = "time"; time.textContent = fmtTime(a.drift ? a.ts : a.event_time);
+      row1.append(key, time); li.append(row1);
+      const row2 = document.createElement("div"); row2.className = "row2";
+      if (a.drift) {
+        row2.textContent = `${a.monitor}` + (a.detail ? " · " + JSON.stringify(a.detail).slice(0, 80) : "");
+      } else {
+        const parts = [["score", fmtNum(a.score)], ["prob", fmtP(a.probability)], ["threshold", fmtNum(a.threshold)]];
+        for (const [label, val] of parts) {
+          row2.append(label + " "); const b = document.createElement("b"); b.textContent = val; row2.append(b, " · ");
+        }
+        row2.append(a.detector || "detector");
+      }
+      li.append(row2);
+      for (const [f, share] of a.drift ? [] : contributions(a.explanation)) {
+        const row = document.createElement("div"); row.className = "contrib";
+        const name = document.createElement("span"); name.className = "f"; name.textContent = f; name.title = f;
+        const bar = document.createElement("span"); bar.className = "bar";
+        const fill = document.createElement("i"); fill.style.width = (share * 100).toFixed(0) + "%"; bar.append(fill);
+        const pct = document.createElement("span"); pct.className = "pct"; pct.textContent = (share * 100).toFixed(0) + "%";
+        row.append(name, bar, pct); li.append(row);
+      }
+      if (a.key !== null && a.key !== undefined) li.addEventListener("click", () => toggleKey(a.key, true));
+      ol.append(li);
+    }
+  }
+
+  function chartOption(ser) {
+    const pair = (col) => ser.t.map((t, i) => [t, col[i]]);
+    const onProb = ser.thresholdOn === "probability";
+    const lower = onProb ? ser.p : ser.s;
+    const lowerName = onProb ? "probability" : "score";
+    const valueAt = (t) => { const i = ser.t.indexOf(t); return i >= 0 && ser.fields.length ? ser.v[ser.fields[0]][i] : null; };
+    const driftLines = { symbol: "none", silent: true, animation: false,
+      lineStyle: { color: "#d29922", type: "dashed", width: 1.5 },
+      label: { color: "#d29922", formatter: (p) => p.name, fontSize: 10 },
+      data: ser.drift.map((d) => ({ xAxis: d.t, name: d.monitor })) };
+    const twoAxes = ser.fields.length > 1;
+    const valueSeries = ser.fields.map((f, j) => ({ name: f, type: "line", xAxisIndex: 0, yAxisIndex: twoAxes && j > 0 ? 2 : 0, showSymbol: false,
+      data: pair(ser.v[f]), lineStyle: { width: 1.6 }, color: COLORS[j % COLORS.length], connectNulls: false,
+      markLine: j === 0 ? driftLines : undefined }));
+    return {
+      animation: false, backgroundColor: "transparent", textStyle: { color: "#8b98a8" },
+      grid: [{ left: 52, right: 52, top: 24, height: "42%" }, { left: 52, right: 52, top: "61%", bottom: 26 }],
+      legend: { top: 0, right: 10, itemWidth: 14, itemHeight: 6, textStyle: { color: "#8b98a8", fontSize: 11 } },
+      tooltip: { trigger: "axis", backgroundColor: "#151b23", borderColor: "#2a3441", textStyle: { color: "#e6edf3", fontSize: 12 },
+        formatter: (items) => items.length ? esc(fmtTime(items[0].value[0])) + "<br>" + items.map((it) =>
+          `${it.marker}${esc(it.seriesName)}: ${esc(fmtNum(it.value[1], 3))}`).join("<br>") : "" },
+      axisPointer: { link: [{ xAxisIndex: "all" }], lineStyle: { color: "#58a6ff" } },
+      xAxis: [0, 1].map((g) => ({ type: "time", gridIndex: g, axisLabel: { show: g === 1, color: "#8b98a8", hideOverlap: true },
+        axisLine: { lineStyle: { color: "#2a3441" } }, splitLine: { show: false } })),
+      yAxis: [
+        ...[0, 1].map((g) => ({ type: "value", gridIndex: g, scale: true, name: g ? lowerName : ser.fields[0] || "value",
+          nameTextStyle: { color: g ? "#8b98a8" : COLORS[0], fontSize: 10, align: "left" }, axisLabel: { color: "#8b98a8", fontSize: 10 },
+          splitLine: { lineStyle: { color: "#1f2731" } } })),
+        { type: "value", gridIndex: 0, scale: true, position: "right", show: twoAxes, name: twoAxes ? ser.fields.slice(1).join(", ") : "",
+          nameTextStyle: { color: COLORS[1], fontSize: 10, align: "right" }, axisLabel: { color: "#8b98a8", fontSize: 10 }, splitLine: { show: false } },
+      ],
+      series: [
+        ...valueSeries,
+        { name: "threshold", type: "line", step: "end", xAxisIndex: 1, yAxisIndex: 1, showSymbol: false, data: pair(ser.h),
+          color: "#3fb950", lineStyle: { type: "dashed", width: 1 }, areaStyle: { color: "rgba(63,185,80,0.10)", origin: "start" } },
+        { name: lowerName, type: "line", xAxisIndex: 1, yAxisIndex: 1, showSymbol: false, data: pair(lower), color: "#58a6ff",
+          lineStyle: { width: 1.4 }, markLine: driftLines },
+        { name: "alert", type: "scatter", xAxisIndex: 1, yAxisIndex: 1, symbolSize: 10, color: "#f85149", z: 5,
+          data: ser.alerts.map((a) => [a.t, onProb ? a.probability : a.score]) },
+        { name: "anomaly", type: "scatter", xAxisIndex: 0, yAxisIndex: 0, symbol: "diamond", symbolSize: 11, color: "#f85149", z: 5,
+          data: ser.alerts.map((a) => [a.t, valueAt(a.t)]).filter((d) => d[1] !== null && d[1] !== undefined) },
+      ],
+    };
+  }
+
+  function renderChart(key) {
+    const ser = S.series.get(key);
+    if (!ser || !S.selected.includes(key)) return;
+    if (!ser.chart) {
+      const node = $("chart-tpl").content.firstElementChild.cloneNode(true);
+      node.dataset.key = key;
+      node.querySelector(".chart-key").textContent = key;
+      node.querySelector(".chart-close").addEventListener("click", () => toggleKey(key, false));
+      $("charts").append(node);
+      ser.el = node;
+      ser.chart = echarts.init(node.querySelector(".chart"), null, { renderer: "canvas" });
+    }
+    ser.chart.setOption(chartOption(ser), { notMerge: true, lazyUpdate: true });
+    const last = ser.t.length - 1;
+    const f0 = ser.fields[0];
+    ser.el.dataset.points = String(ser.t.length);
+    ser.el.dataset.alerts = String(ser.alerts.length);
+    ser.el.querySelector(".chart-meta").textContent = ser.missing && last < 0 ? "waiting for data…" :
+      `${ser.t.length} pts · ${f0 || "value"} ${fmtNum(last >= 0 && f0 ? ser.v[f0][last] : null)} · score ${fmtNum(ser.s[last])}` +
+      ` · prob ${fmtP(ser.p[last])} · ${ser.alerts.length} alerts`;
+  }
+
+  // ------------------------------------------------------------------ offline snapshot
+  function saveSnapshot() {
+    if (!S.lastDataAt) return;
+    const series = {};
+    for (const [key, ser] of S.series) {
+      const n = S.limits.history_points;
+      series[key] = { fields: ser.fields, t: ser.t.slice(-n), s: ser.s.slice(-n), p: ser.p.slice(-n), h: ser.h.slice(-n),
+        v: Object.fromEntries(ser.fields.map((f) => [f, ser.v[f].slice(-n)])), alerts: ser.alerts.slice(-50), drift: ser.drift.slice(-50) };
+    }
+    try {
+      localStorage.setItem(SNAPSHOT_KEY, JSON.stringify({ savedAt: S.lastDataAt, overview: S.overview, top: S.top,
+        alerts: S.alerts.slice(0, 50), series }));
+    } catch { /* storage full: keep the previous snapshot */ }
+  }
+  function restoreSnapshot() {
+    let snap; try { snap = JSON.parse(localStorage.getItem(SNAPSHOT_KEY) || "null"); } catch { snap = null; }
+    if (!snap) return null;
+    S.overview = snap.overview; S.top = snap.top || []; S.alerts = snap.alerts || [];
+    for (const [key, ser] of Object.entries(snap.series || {})) {
+      if (S.selected.includes(key)) setHistory({ key, fields: ser.fields, points: ser, alerts: ser.alerts, drift: ser.drift });
+    }
+    S.overviewDirty = S.listDirty = S.feedDirty = true;
+    return snap.savedAt;
+  }
+
+  // ------------------------------------------------------------------ connection
+  function setConn(state, text) {
+    const pill = $("conn"); pill.dataset.state = state; pill.textContent = text;
+    pill.className = "pill " + ({ live: "pill-live", paused: "pill-paused", offline: "pill-offline", denied: "pill-bad" }[state] || "pill-idle");
+  }
+  function banner(text) { const b = $("banner"); b.hidden = !text; b.textContent = text || ""; }
+  function send(obj) { if (S.ws && S.ws.readyState === WebSocket.OPEN) S.ws.send(JSON.stringify(obj)); }
+
+  async function login(token) {
+    const r = await fetch("/api/session", { method: "POST", headers: { Authorization: "Bearer " + token }, credentials: "same-origin" });
+    return r.status === 204;
+  }
+
+  async function connect() {
+    let status;
+    try { status = (await fetch("/api/session", { cache: "no-store", credentials: "same-origin" })).status; }
+    catch { return offline(); }
+    if (status === 401) { setConn("denied", "sign in"); $("login").hidden = false; $("token").focus(); return; }
+    const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/view");
+    S.ws = ws;
+    ws.onopen = () => { S.live = true; S.retry = 500; banner(""); setConn(S.paused ? "paused" : "live", S.paused ? "paused" : "live"); if (S.paused) send({ op: "pause" }); };
+    ws.onmessage = (ev) => onMessage(JSON.parse(ev.data));
+    ws.onclose = () => { S.live = false; S.ws = null; offline(); };
+  }
+  function offline() {
+    setConn("offline", "offline");
+    banner(S.lastDataAt ? `Connection lost — showing the last data received (${fmtTime(S.lastDataAt)}). Reconnecting…` : "Cannot reach the dashboard server. Reconnecting…");
+    setTimeout(connect, S.retry); S.retry = Math.min(S.retry * 2, 10000);
+  }
+
+  $("login-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const ok = await login($("token").value).catch(() => false);
+    if (ok) { $("login").hidden = true; $("token").value = ""; connect(); }
+    else { const e = $("login-error"); e.hidden = false; e.textContent = "That token was not accepted."; }
+  });
+  $("pause").addEventListener("click", () => {
+    S.paused = !S.paused;
+    $("pause").textContent = S.paused ? "Resume" : "Pause"; $("pause").setAttribute("aria-pressed", String(S.paused));
+    send({ op: S.paused ? "pause" : "resume" });
+    if (S.live) setConn(S.paused ? "paused" : "live", S.paused ? "paused" : "live");
+  });
+  let searchTimer = null;
+  $("search").addEventListener("input", (ev) => {
+    S.query = ev.target.value.trim(); S.results = null; S.listDirty = true;
+    clearTimeout(searchTimer); if (S.query) searchTimer = setTimeout(() => send({ op: "search", q: S.query, limit: 100 }), 150);
+  });
+  window.addEventListener("resize", () => { for (const ser of S.series.values()) if (ser.chart) ser.chart.resize(); });
+
+  async function boot() {
+    const savedAt = restoreSnapshot();
+    if (savedAt) { S.lastDataAt = savedAt; banner(`Showing the last data received (${fmtTime(savedAt)}) while connecting…`); }
+    requestAnimationFrame(render);
+    setInterval(saveSnapshot, 3000);
+    if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
+    const m = location.hash.match(/token=([^&]+)/);
+    if (m) {
+      history.replaceState(null, "", location.pathname + location.search);
+      try { await login(decodeURIComponent(m[1])); } catch { /* offline: fall through */ }
+    }
+    connect();
+  }
+  boot();
+})();

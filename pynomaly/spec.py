@@ -164,7 +164,7 @@ class WebhookSinkSpec(_Spec):
 
 class DashboardSinkSpec(_Spec):
     type: Literal["dashboard"] = "dashboard"
-    url: str = "ws://127.0.0.1:8765/ingest"
+    url: str = "ws://127.0.0.1:8765/ws/ingest"
     #: token; defaults to $PYNOMALY_INGEST_TOKEN
     token: str | None = None
     #: also publish every scored point (not only alerts)

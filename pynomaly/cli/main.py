@@ -49,6 +49,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(exc: BaseException) -> str:
+    """The root cause of ``exc`` as one line (Bytewax wraps step errors in
+    several layers; the innermost one says what went wrong).
+
+    >>> try:
+    ...     try:
+    ...         raise ValueError("bad value")
+    ...     except ValueError as e:
+    ...         raise RuntimeError("step failed") from e
+    ... except RuntimeError as outer:
+    ...     one_line(outer)
+    'bad value (in: step failed)'
+    """
+    chain = [exc]
+    while chain[-1].__cause__ is not None and len(chain) < 20:
+        chain.append(chain[-1].__cause__)
+
+    def text(e: BaseException) -> str:
+        t = str(e).strip()
+        return t.splitlines()[0] if t else type(e).__name__
+
+    root = text(chain[-1])
+    if len(chain) > 1 and not isinstance(chain[-1], CLIError):
+        root = f"{root} (in: {text(chain[0])})"
+    return root
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -68,8 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"pynomaly: error: {msg}", file=sys.stderr)
+        print(f"pynomaly: error: {one_line(exc)}", file=sys.stderr)
         return 1
 
 

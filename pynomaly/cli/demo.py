@@ -1,0 +1,175 @@
+"""``pynomaly demo``: the whole product on one machine in one command.
+
+Starts the embedded Kafka-protocol broker on 127.0.0.1, the live dashboard,
+a synthetic metrics producer (with injected anomalies and some malformed
+records) and the detection flow, then prints alerts as they arrive on the
+alerts topic. Ctrl-C stops everything (children die with this process even
+if it is killed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    fh = open(log, "ab")  # noqa: SIM115 - handed to the child for its lifetime
+    return subprocess.Popen([sys.executable, "-m", "pynomaly.cli.main", *args], env=env,
+                            stdout=fh, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+
+
+def demo_spec(bootstrap: str, ingest_url: str | None, out_dir: Path) -> dict[str, Any]:
+    """The flow the demo runs (also a good starting point for a real one)."""
+    sinks: list[dict[str, Any]] = [
+        {"type": "kafka", "bootstrap_servers": bootstrap, "topic": "alerts"},
+        {"type": "jsonl", "path": str(out_dir / "alerts.jsonl")},
+    ]
+    if ingest_url:
+        sinks.append({"type": "dashboard", "url": ingest_url})
+    return {
+        "name": "demo",
+        "source": {"type": "kafka", "bootstrap_servers": bootstrap, "topics": ["metrics"],
+                   "batch_size": 2000},
+        "record": {"value_fields": ["cpu", "latency_ms"], "max_future_s": 30 * 86400},
+        "detection": {"detector": {"name": "robust_zscore", "params": {"alpha": 0.02}},
+                      "calibration": {"kind": "conformal", "window": 2000},
+                      "threshold": {"kind": "probability", "level": 0.9995},
+                      "warmup": 60},
+        "alerts": {"cooldown_s": 3600, "explain_top": 2},
+        "keys": {"shards": 8},
+        "sinks": sinks,
+        "dead_letter": {"type": "kafka", "bootstrap_servers": bootstrap, "topic": "dead-letters"},
+    }
+
+
+def _format_alert(a: dict[str, Any]) -> str:
+    vals = " ".join(f"{k}={v:g}" for k, v in a["values"].items())
+    why = ", ".join(f"{k} {v:.0%}" for k, v in a["explanation"].items())
+    prob = f"p={a['probability']:.5f}" if a.get("probability") is not None else ""
+    return f"ALERT {a['key']:<10} {a['event_time']}  {vals}  score={a['score']:.1f} {prob}  [{why}]"
+
+
+def _tail_alerts(bootstrap: str, procs: dict[str, subprocess.Popen], duration: float,
+                 logs: Path) -> int:
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"demo-{os.getpid()}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe(["alerts"])
+    t0 = time.monotonic()
+    seen = 0
+    try:
+        while duration <= 0 or time.monotonic() - t0 < duration:
+            for name, p in procs.items():
+                code = p.poll()
+                if code is not None and not (name == "producer" and code == 0):
+                    raise RuntimeError(f"{name} exited with code {code}; see {logs / (name + '.log')}")
+            for msg in consumer.consume(100, 0.5):
+                if msg.error() is None:
+                    seen += 1
+                    if seen == 1:
+                        print(f"first alert after {time.monotonic() - t0:.1f}s")
+                    print(_format_alert(orjson.loads(msg.value())), flush=True)
+    finally:
+        consumer.close()
+    return seen
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    from pynomaly.connectors.broker import EmbeddedBroker
+    from pynomaly.connectors.kafka_admin import ensure_topics
+
+    work = Path(args.work_dir or tempfile.mkdtemp(prefix="pynomaly-demo-"))
+    work.mkdir(parents=True, exist_ok=True)
+    procs: dict[str, subprocess.Popen] = {}
+    dashboard = None
+    broker = EmbeddedBroker(port=args.port).start()
+    try:
+        bootstrap = broker.bootstrap_servers
+        ensure_topics(bootstrap, {"metrics": 4, "alerts": 1, "dead-letters": 1})
+        env = dict(os.environ)
+        ingest_url = None
+        if not args.no_dashboard:
+            from pynomaly.dashboard.config import DashboardSettings
+            from pynomaly.dashboard.server import DashboardServer
+
+            ingest_token = secrets.token_urlsafe(24)
+            settings = DashboardSettings(ingest_token=ingest_token,
+                                         view_token=args.view_token or secrets.token_urlsafe(24))
+            dashboard = DashboardServer(settings, port=args.dashboard_port).start()
+            ingest_url = dashboard.ingest_url
+            env["PYNOMALY_DASHBOARD_INGEST_TOKEN"] = ingest_token
+        spec_path = work / "demo-flow.json"
+        spec_path.write_bytes(orjson.dumps(demo_spec(bootstrap, ingest_url, work),
+                                           option=orjson.OPT_INDENT_2))
+        start = (datetime.now(UTC) - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        procs["producer"] = _spawn(
+            ["produce", "--to", f"kafka://{bootstrap}/metrics", "--keys", str(args.keys),
+             "--rate", str(args.rate), "--interval", "30", "--start", start,
+             "--anomaly-rate", str(args.anomaly_rate), "--malformed-rate", "0.001",
+             "--labels", str(work / "labels.jsonl"), "--no-progress", "--seed", "7",
+             *(["--duration", str(args.duration)] if args.duration > 0 else [])],
+            env, work / "producer.log")
+        procs["flow"] = _spawn(["run", str(spec_path)], env, work / "flow.log")
+        print(f"broker     {bootstrap}  (topics: metrics, alerts, dead-letters)")
+        if dashboard is not None:
+            print(f"dashboard  {dashboard.viewer_url}")
+        print(f"flow spec  {spec_path}")
+        print(f"logs       {work}/{{producer,flow}}.log   alerts also in {work / 'alerts.jsonl'}")
+        print(f"producing {args.rate} records/s for {args.keys} keys; Ctrl-C stops everything\n",
+              flush=True)
+        seen = _tail_alerts(bootstrap, procs, args.duration, work)
+        print(f"\n{seen} alerts")
+    except KeyboardInterrupt:
+        print("\nstopping…", file=sys.stderr)
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + 10
+        for p in procs.values():
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if dashboard is not None:
+            dashboard.stop()
+        broker.stop()
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("demo", help="broker + producer + flow + dashboard, all local")
+    p.add_argument("--keys", type=int, default=50, help="entities to simulate")
+    p.add_argument("--rate", type=float, default=1000, help="records per second")
+    p.add_argument("--anomaly-rate", type=float, default=0.0005)
+    p.add_argument("--port", type=int, default=None, help="broker port (default: a free one)")
+    p.add_argument("--dashboard-port", type=int, default=8765)
+    p.add_argument("--view-token", default=None, help="dashboard viewer token (default: random)")
+    p.add_argument("--no-dashboard", action="store_true")
+    p.add_argument("--duration", type=float, default=0, help="stop after N seconds (0 = never)")
+    p.add_argument("--work-dir", default=None, help="where logs, spec and labels go")
+    p.set_defaults(func=_cmd)

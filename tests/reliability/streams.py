@@ -1,0 +1,62 @@
+"""Deterministic test streams for the reliability suite: metric events with
+known anomalies, hostile records of every kind, and a batch-wise producer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import orjson
+from confluent_kafka import Producer
+
+#: 2026-01-01T00:00:00Z
+T0 = 1_767_225_600.0
+
+
+def metric_events(n_keys: int, n_per_key: int, *, seed: int = 7, spike_every: int = 400,
+                  step_s: float = 1.0) -> list[tuple[bytes, bytes]]:
+    """``(key, json)`` records, key-major interleaved by time: every key gets
+    ``n_per_key`` events one ``step_s`` apart, N(50, 1) noise, and a +40 spike
+    on every ``spike_every``-th event (offset per key so spikes differ in time).
+    """
+    rng = np.random.default_rng(seed)
+    values = rng.normal(50.0, 1.0, size=(n_per_key, n_keys))
+    for k in range(n_keys):
+        values[(k * 37) % spike_every + spike_every // 2::spike_every, k] += 40.0
+    keys = [f"host-{k:03d}" for k in range(n_keys)]
+    out = []
+    for i in range(n_per_key):
+        ts = T0 + i * step_s
+        for k in range(n_keys):
+            out.append((keys[k].encode(),
+                        orjson.dumps({"key": keys[k], "ts": ts, "cpu": round(float(values[i, k]), 4)})))
+    return out
+
+
+def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes | None, bytes]],
+            **config: object) -> int:
+    """Produce ``(key, value)`` records with one idempotent producer, batch-wise;
+    raise unless every record was acknowledged. Returns the number produced."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20,
+                         "batch.num.messages": 10_000, "enable.idempotence": True,
+                         "queue.buffering.max.messages": 500_000, **config})
+    failed: list[str] = []
+
+    def on_delivery(err, _msg):
+        if err is not None:
+            failed.append(str(err))
+
+    n = 0
+    for key, value in records:
+        while True:
+            try:
+                producer.produce(topic, value, key, on_delivery=on_delivery)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        n += 1
+        if n % 20_000 == 0:
+            producer.poll(0)
+    left = producer.flush(60)
+    assert left == 0 and not failed, f"{left} unflushed, {len(failed)} failed: {failed[:3]}"
+    return n

@@ -1,0 +1,419 @@
+"""``pynomaly bench detectors``: native detectors side by side with their peers.
+
+In one process and on one seeded stream with injected anomalies, each native
+detector runs in batch mode (``score_learn_many`` on micro-batches) and in
+per-event mode (``score_one`` + ``learn_one`` in a Python loop); its peer runs
+its own per-event API (River ``score_one``/``learn_one``, PySAD
+``fit_score_partial``, the ``rrcf`` streaming recipe) on the first events of
+the same stream. Reported per pair: events/s of each, the ratios native/peer,
+and ROC-AUC of both on the events the peer saw (after the warm-up). Detectors
+not registered and peers not installed are skipped with a note.
+
+>>> from pynomaly.cli.main import build_parser
+>>> args = build_parser().parse_args(["bench", "detectors", "--events", "500", "--json"])
+>>> args.events, args.features, args.json
+(500, 4, True)
+>>> X, y = make_stream(1000, 2, seed=0)
+>>> X.shape, int(y.sum()), bool(y[:WARMUP].any())
+((1000, 2), 14, False)
+>>> report = run_benchmark(events=700, per_event_events=50, repeats=1, only=["robust_zscore"])
+>>> row = report["results"][0]
+>>> row["peer"], row["peer_events"], row["auc"] == row["auc_on_peer_events"]
+('river EWMean/EWVar z', 700, True)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Events before the first injected anomaly; also excluded from every ROC-AUC.
+WARMUP = 300
+
+Step = Callable[[np.ndarray], float]
+
+
+def make_stream(n: int, d: int, seed: int, rate: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
+    """Correlated Gaussian events with a slow sinusoidal drift; anomalies after WARMUP.
+
+    Features are scaled to unit spread over the first WARMUP events. Half of the
+    anomalies move one feature by ``±(3..5)``; the other half move every feature
+    by ``±(1.5..3) * sqrt(2 / d)``, ordinary per feature but off the correlation
+    structure.
+    """
+    rng = np.random.default_rng(seed)
+    mix = rng.normal(size=(d, d)) / np.sqrt(d) + np.eye(d)
+    X = rng.normal(size=(n, d)) @ mix
+    X += np.sin(2 * np.pi * np.arange(n) / 2000.0)[:, None] * 0.5
+    X /= X[:WARMUP].std(axis=0)
+    y = np.zeros(n, dtype=bool)
+    if n > WARMUP:
+        count = max(1, int(rate * (n - WARMUP)))
+        at = rng.choice(np.arange(WARMUP, n), size=min(count, n - WARMUP), replace=False)
+        y[at] = True
+        for i in at:
+            if rng.random() < 0.5:
+                X[i, rng.integers(d)] += rng.uniform(3.0, 5.0) * rng.choice([-1.0, 1.0])
+            else:
+                X[i] += rng.uniform(1.5, 3.0) * rng.choice([-1.0, 1.0], size=d) * np.sqrt(2.0 / d)
+    return X, y
+
+
+# -- peers: factories returning a score-then-learn step over one event ----------
+
+
+def _river_hst(X: np.ndarray, limits: np.ndarray) -> Step:
+    from river.anomaly import HalfSpaceTrees
+
+    model = HalfSpaceTrees(
+        n_trees=10,
+        height=8,
+        window_size=250,
+        limits={j: (float(limits[0, j]), float(limits[1, j])) for j in range(X.shape[1])},
+        seed=0,
+    )
+
+    def step(x: Any) -> float:
+        s = model.score_one(x)
+        model.learn_one(x)
+        return s
+
+    return step
+
+
+def _pysad(cls_name: str, **kwargs: Any) -> Callable[[], Step]:
+    def make() -> Step:
+        import pysad.models
+
+        return getattr(pysad.models, cls_name)(**kwargs).fit_score_partial
+
+    return make
+
+
+def _rrcf_module() -> Any:
+    """``rrcf.rrcf`` loaded from its file: the package ``__init__`` needs
+    ``pkg_resources``, which current setuptools no longer ships."""
+    spec = importlib.util.find_spec("rrcf")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("rrcf", name="rrcf")
+    path = Path(spec.origin).with_name("rrcf.py")
+    module_spec = importlib.util.spec_from_file_location("_rrcf_tree", path)
+    module = importlib.util.module_from_spec(module_spec)  # type: ignore[arg-type]
+    module_spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def _rrcf(n_trees: int = 40, tree_size: int = 256) -> Step:
+    """The streaming recipe from rrcf's README (forget oldest, insert, CoDisp)."""
+    rrcf = _rrcf_module()
+    np.random.seed(0)
+    forest = [rrcf.RCTree() for _ in range(n_trees)]
+    index = [0]
+
+    def step(x: np.ndarray) -> float:
+        i = index[0]
+        total = 0.0
+        for tree in forest:
+            if len(tree.leaves) > tree_size:
+                tree.forget_point(i - tree_size)
+            tree.insert_point(x, index=i)
+            total += tree.codisp(i)
+        index[0] = i + 1
+        return total / n_trees
+
+    return step
+
+
+def _river_ewma_zscore(alpha: float = 0.02) -> Callable[[int], Step]:
+    def make(d: int) -> Step:
+        from river import stats
+
+        means = [stats.EWMean(fading_factor=alpha) for _ in range(d)]
+        vars_ = [stats.EWVar(fading_factor=alpha) for _ in range(d)]
+
+        def step(x: np.ndarray) -> float:
+            z = 0.0
+            for j, v in enumerate(x.tolist()):
+                sd = vars_[j].get() ** 0.5
+                z = max(z, abs(v - means[j].get()) / (sd + 1e-12))
+                means[j].update(v)
+                vars_[j].update(v)
+            return z
+
+        return step
+
+    return make
+
+
+def _numpy_rolling_mad(window: int = 128) -> Step:
+    from collections import deque
+
+    recent: deque[np.ndarray] = deque(maxlen=window)
+
+    def step(x: np.ndarray) -> float:
+        score = 0.0
+        if len(recent) >= 16:
+            W = np.asarray(recent)
+            med = np.median(W, axis=0)
+            mad = np.median(np.abs(W - med), axis=0)
+            score = float(np.max(np.abs(x - med) / (1.4826 * mad + 1e-9)))
+        recent.append(x)
+        return score
+
+    return step
+
+
+@dataclass
+class Pair:
+    native: str
+    params: dict[str, Any]
+    peer: str | None = None
+    make_peer: Callable[[], Step] | None = None
+    slow: bool = False
+    dict_input: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def build_pairs(X: np.ndarray) -> list[Pair]:
+    """The native/peer pairs, configured for stream ``X`` (same limits and sizes)."""
+    d = X.shape[1]
+    lo, hi = X[:256].min(axis=0), X[:256].max(axis=0)
+    try:
+        from pynomaly.engine.detectors.hst import auto_limits
+
+        limits = auto_limits(X[:250])
+    except ImportError:
+        limits = np.stack([lo - (hi - lo), hi + (hi - lo)])
+    hst = {"n_trees": 10, "height": 8, "window_size": 250, "seed": 0}
+    hst["limits"] = tuple((float(a), float(b)) for a, b in limits.T)
+    bounds = {"feature_mins": lo.tolist(), "feature_maxes": hi.tolist()}
+    return [
+        Pair("hst", hst, "river.HalfSpaceTrees", lambda: _river_hst(X, limits), dict_input=True),
+        Pair(
+            "hst",
+            hst,
+            "pysad.HalfSpaceTrees",
+            _pysad(
+                "HalfSpaceTrees",
+                feature_mins=limits[0],
+                feature_maxes=limits[1],
+                window_size=250,
+                num_trees=10,
+                max_depth=8,
+                random_state=0,
+            ),
+        ),
+        Pair("rcf", {"n_trees": 40, "tree_size": 256}, "rrcf", _rrcf, slow=True),
+        Pair(
+            "rcf",
+            {"n_trees": 40, "tree_size": 256},
+            "pysad.RobustRandomCutForest",
+            _pysad("RobustRandomCutForest", num_trees=40, tree_size=256, random_state=0),
+            slow=True,
+        ),
+        Pair("loda", {"n_projections": 100, "n_bins": 10}, "pysad.LODA", _pysad("LODA", random_state=0)),
+        Pair("rshash", bounds, "pysad.RSHash", _pysad("RSHash", feature_mins=lo, feature_maxes=hi, random_state=0)),
+        Pair("xstream", {}, "pysad.xStream", _pysad("xStream", random_state=0)),
+        Pair("robust_zscore", {"clip_z": 0.0}, "river EWMean/EWVar z", lambda: _river_ewma_zscore()(d)),
+        Pair("rolling_mad", {"window": 128}, "numpy rolling median/MAD", _numpy_rolling_mad),
+        Pair("seasonal", {"period": 24}),
+    ]  # fmt: skip
+
+
+def _auc(y: np.ndarray, s: np.ndarray) -> float | None:
+    from sklearn.metrics import roc_auc_score
+
+    y, s = y[WARMUP:], s[WARMUP:]
+    if y.all() or not y.any():
+        return None
+    return float(roc_auc_score(y, np.nan_to_num(s)))
+
+
+def _best_of(repeats: int, run: Callable[[], Any]) -> tuple[Any, float]:
+    """The result of the last run and the shortest wall time of ``repeats`` runs."""
+    best, result = np.inf, None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = run()
+        best = min(best, time.perf_counter() - t0)
+    return result, best
+
+
+def _time_native(
+    name: str, params: dict[str, Any], X: np.ndarray, batch: int, per_event: int, repeats: int
+) -> tuple[np.ndarray, float, float]:
+    from pynomaly.engine import create_detector
+
+    create_detector(name, **params).score_learn_many(X[: min(len(X), 600)])  # compile
+
+    def batches() -> np.ndarray:
+        det = create_detector(name, **params)
+        return np.concatenate(
+            [det.score_learn_many(X[i : i + batch]) for i in range(0, len(X), batch)]
+        )
+
+    def singles() -> None:
+        det = create_detector(name, **params)
+        for x in X[:per_event]:
+            det.score_one(x)
+            det.learn_one(x)
+
+    scores, batch_s = _best_of(repeats, batches)
+    _, single_s = _best_of(repeats, singles)
+    return scores, len(X) / batch_s, len(X[:per_event]) / single_s
+
+
+def _time_peer(pair: Pair, X: np.ndarray, repeats: int) -> tuple[np.ndarray, float, int]:
+    """Peer scores and events/s, best of ``repeats`` runs when one run takes < 2 s."""
+    rows: list[Any] = [dict(enumerate(x.tolist())) for x in X] if pair.dict_input else list(X)
+
+    def once() -> np.ndarray:
+        step = pair.make_peer()  # type: ignore[misc]
+        return np.array([step(x) for x in rows])
+
+    out, seconds = _best_of(1, once)
+    runs = 1
+    if seconds < 2.0 and repeats > 1:
+        out, again = _best_of(repeats - 1, once)
+        seconds, runs = min(seconds, again), repeats
+    return out, len(rows) / seconds, runs
+
+
+def run_benchmark(
+    events: int = 20_000,
+    features: int = 4,
+    seed: int = 0,
+    batch: int = 256,
+    per_event_events: int = 3000,
+    peer_events: int = 4000,
+    slow_peer_events: int = 1000,
+    repeats: int = 3,
+    only: list[str] | None = None,
+) -> dict[str, Any]:
+    """Run every pair; returns the report (see the module docstring)."""
+    from pynomaly.engine import list_detectors
+
+    X, y = make_stream(events, features, seed)
+    registered = set(list_detectors())
+    rows: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    cache: dict[str, tuple[np.ndarray, float, float]] = {}
+    for pair in build_pairs(X):
+        if only and pair.native not in only:
+            continue
+        if pair.native not in registered:
+            skipped.append(f"{pair.native}: not registered")
+            continue
+        key = json.dumps(pair.params, sort_keys=True) + pair.native
+        if key not in cache:
+            cache[key] = _time_native(pair.native, pair.params, X, batch, per_event_events, repeats)
+        scores, batch_eps, per_event_eps = cache[key]
+        row: dict[str, Any] = {
+            "detector": pair.native,
+            "params": pair.params,
+            "events": events,
+            "batch_eps": batch_eps,
+            "per_event_eps": per_event_eps,
+            "auc": _auc(y, scores),
+            "peer": pair.peer,
+        }
+        if pair.make_peer is not None:
+            n_peer = min(events, slow_peer_events if pair.slow else peer_events)
+            try:
+                peer_scores, peer_eps, peer_runs = _time_peer(pair, X[:n_peer], repeats)
+            except (ImportError, AttributeError) as exc:
+                skipped.append(f"{pair.peer}: {type(exc).__name__}: {exc}")
+                peer_scores = None
+            if peer_scores is not None:
+                row.update(
+                    peer_events=n_peer,
+                    peer_eps=peer_eps,
+                    peer_runs=peer_runs,
+                    batch_ratio=batch_eps / peer_eps,
+                    per_event_ratio=per_event_eps / peer_eps,
+                    auc_on_peer_events=_auc(y[:n_peer], scores[:n_peer]),
+                    peer_auc=_auc(y[:n_peer], peer_scores),
+                )
+        rows.append(row)
+    return {
+        "stream": {"events": events, "features": features, "seed": seed, "anomalies": int(y.sum())},
+        "batch": batch,
+        "repeats": repeats,
+        "machine": {"python": platform.python_version(), "processor": platform.machine()},
+        "results": rows,
+        "skipped": skipped,
+    }
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as a Markdown table."""
+    head = (
+        "| detector | peer | batch ev/s | per-event ev/s | peer ev/s (events) "
+        "| batch × | per-event × | AUC | AUC on peer events | peer AUC |"
+    )
+    lines = [head, "|" + "---|" * 10]
+    for r in report["results"]:
+        peer_eps = r.get("peer_eps")
+        peer_cell = "-" if peer_eps is None else f"{peer_eps:,.0f} ({r['peer_events']})"
+        lines.append(
+            f"| {r['detector']} | {r['peer'] or '-'} | {r['batch_eps']:,.0f} "
+            f"| {r['per_event_eps']:,.0f} | {peer_cell} | {_fmt(r.get('batch_ratio'), ',.0f')} "
+            f"| {_fmt(r.get('per_event_ratio'), ',.1f')} | {_fmt(r['auc'], '.3f')} "
+            f"| {_fmt(r.get('auc_on_peer_events'), '.3f')} | {_fmt(r.get('peer_auc'), '.3f')} |"
+        )
+    s = report["stream"]
+    lines.append("")
+    lines.append(
+        f"Stream: {s['events']} events x {s['features']} features, seed {s['seed']}, "
+        f"{s['anomalies']} anomalies; batches of {report['batch']}; "
+        f"native times best of {report['repeats']}, peers best of up to {report['repeats']} "
+        "(one run when it takes over 2 s)."
+    )
+    lines.extend(f"Skipped: {note}" for note in report["skipped"])
+    return "\n".join(lines)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("detectors", help="native detectors vs River/PySAD/rrcf peers")
+    p.add_argument("--events", type=int, default=20_000, help="stream length (default 20000)")
+    p.add_argument("--features", type=int, default=4, help="features per event (default 4)")
+    p.add_argument("--seed", type=int, default=0, help="stream seed (default 0)")
+    p.add_argument("--batch", type=int, default=256, help="micro-batch size (default 256)")
+    p.add_argument("--per-event-events", type=int, default=3000, help="events in per-event mode")
+    p.add_argument("--peer-events", type=int, default=4000, help="events given to each peer")
+    p.add_argument("--slow-peer-events", type=int, default=1000, help="events for rrcf peers")
+    p.add_argument("--repeats", type=int, default=3, help="timed runs, best kept (default 3)")
+    p.add_argument("--only", nargs="*", help="native detectors to run (default: all)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.events < 2 * WARMUP:
+        raise ValueError(f"--events must be at least {2 * WARMUP}")
+    report = run_benchmark(
+        events=args.events,
+        features=args.features,
+        seed=args.seed,
+        batch=args.batch,
+        per_event_events=args.per_event_events,
+        peer_events=args.peer_events,
+        slow_peer_events=args.slow_peer_events,
+        repeats=args.repeats,
+        only=args.only,
+    )
+    print(json.dumps(report) if args.json else format_report(report))
+    return 0

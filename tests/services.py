@@ -86,10 +86,14 @@ def kafka_consume_all(
     """Read every record of ``topic`` with a real confluent-kafka consumer.
 
     The consumer assigns all partitions from offset 0 (no group join, so no
-    rebalance wait) and reads up to the high watermarks. With ``expected``, it
-    keeps reading until at least that many records arrived (records may still be
-    in flight), then drains to the current high watermarks. On timeout it returns
-    what it read, so the caller's assertion shows the shortfall.
+    rebalance wait) and reads until every partition reports end-of-partition.
+    With ``expected``, it keeps reading until at least that many records arrived
+    (records may still be in flight). On timeout it returns what it read, so the
+    caller's assertion shows the shortfall.
+
+    End-of-partition comes from fetch responses: tansu's ListOffsets answers the
+    last batch's base offset + 1 as the high watermark, which is too low when the
+    last batch holds several records.
 
     Returns
     -------
@@ -104,7 +108,8 @@ def kafka_consume_all(
             "bootstrap.servers": bootstrap,
             "group.id": unique_name("consume-all"),
             "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
+            "enable.partition.eof": True,
+            "fetch.wait.max.ms": 50,
             "log_level": 0,
         }
     )
@@ -114,21 +119,18 @@ def kafka_consume_all(
         if not partitions:
             return records
         consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        at_end: set[int] = set()
         while time.monotonic() < deadline:
-            highs = {
-                p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
-                for p in partitions
-            }
-            positions = _positions(records, partitions)
-            caught_up = all(positions[p] >= highs[p] for p in partitions)
-            if caught_up and (expected is None or len(records) >= expected):
+            if len(at_end) == len(partitions) and (expected is None or len(records) >= expected):
                 break
-            for msg in consumer.consume(num_messages=10_000, timeout=0.2):
+            for msg in consumer.consume(num_messages=10_000, timeout=0.1):
                 err = msg.error()
                 if err is not None:
                     if err.code() == KafkaError._PARTITION_EOF:
+                        at_end.add(msg.partition())
                         continue
                     raise RuntimeError(f"reading {topic!r}: {err.str()}")
+                at_end.discard(msg.partition())
                 records.append(
                     ConsumedRecord(
                         msg.key(), msg.value(), msg.partition(), msg.offset(), msg.timestamp()[1]
@@ -149,13 +151,6 @@ def _wait_partitions(consumer: object, topic: str, deadline: float, required: bo
         if not required or time.monotonic() > deadline:
             return []
         time.sleep(0.05)
-
-
-def _positions(records: list[ConsumedRecord], partitions: list[int]) -> dict[int, int]:
-    pos = dict.fromkeys(partitions, 0)
-    for r in records:
-        pos[r.partition] = max(pos[r.partition], r.offset + 1)
-    return pos
 
 
 # -- Redis --------------------------------------------------------------------------

@@ -264,7 +264,7 @@ class EmbeddedBroker:
             f.seek(max(0, self._log_file.stat().st_size - n_bytes))
             return f.read().decode(errors="replace").strip()
 
-    def stop(self, timeout: float = 1.0) -> None:
+    def stop(self, timeout: float = 0.5) -> None:
         """Stop the broker: SIGTERM, then SIGKILL after ``timeout`` seconds.
 
         Idempotent. A paused broker is resumed so that it can handle SIGTERM.

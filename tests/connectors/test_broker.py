@@ -11,7 +11,7 @@ import time
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from services import FAST_GROUP_CONFIG, RedisServer, unique_name
+from services import FAST_GROUP_CONFIG, RedisServer, free_port, unique_name
 
 from pynomaly.connectors.broker import BrokerError, EmbeddedBroker, broker_reachable
 from pynomaly.connectors.kafka_admin import TopicError, ensure_topics, topic_partitions
@@ -42,11 +42,16 @@ def test_round_trip_over_several_partitions(bootstrap, topic_factory, kafka_cons
     _produce(bootstrap, topic, 500)
     records = kafka_consume_all(bootstrap, topic, expected=500)
     assert sorted(int(r.value) for r in records) == list(range(500))
+    assert kafka_consume_all(bootstrap, topic) == records  # no count given: reads to the end
     assert {r.partition for r in records} == {0, 1, 2}
     by_key: dict[bytes, set[int]] = {}
     for r in records:
         by_key.setdefault(r.key, set()).add(r.partition)
     assert all(len(parts) == 1 for parts in by_key.values())  # a key stays on one partition
+
+
+def test_consume_all_of_an_empty_topic(bootstrap, topic_factory, kafka_consume_all):
+    assert kafka_consume_all(bootstrap, topic_factory(partitions=2)) == []
 
 
 def test_consumer_group_reads_everything_and_commits(bootstrap, topic_factory):
@@ -178,26 +183,34 @@ def test_redis_server_stops_cleanly():
     assert not _alive(pid)
 
 
+def _cli(argv: list[str]) -> int:
+    """Run ``pynomaly broker ...`` through its own parser (the full CLI imports every flow)."""
+    import argparse
+
+    from pynomaly.cli import broker as broker_cli
+
+    parser = argparse.ArgumentParser(prog="pynomaly")
+    broker_cli.register(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
 def test_cli_start_status_stop(monkeypatch, tmp_path, capsys):
     from pynomaly.cli.broker import read_state
-    from pynomaly.cli.main import main
 
     monkeypatch.setenv("PYNOMALY_STATE_DIR", str(tmp_path))
-    port = socket.socket()
-    port.bind(("127.0.0.1", 0))
-    free = port.getsockname()[1]
-    port.close()
+    free = free_port()
     try:
-        assert main(["broker", "start", "--port", str(free)]) == 0
+        assert _cli(["broker", "start", "--port", str(free)]) == 0
         assert capsys.readouterr().out.strip() == f"127.0.0.1:{free}"
         state = read_state()
         assert state is not None and _alive(state["pid"])
-        assert main(["broker", "status"]) == 0
+        assert _cli(["broker", "status"]) == 0
         assert "answering" in capsys.readouterr().out
-        assert main(["broker", "start", "--port", str(free)]) == 1
-        assert "already running" in capsys.readouterr().err
+        with pytest.raises(RuntimeError, match="already running"):
+            _cli(["broker", "start", "--port", str(free)])
     finally:
-        assert main(["broker", "stop"]) == 0
+        assert _cli(["broker", "stop"]) == 0
     assert not _alive(state["pid"])
-    assert main(["broker", "status"]) == 1
+    assert _cli(["broker", "status"]) == 1
     assert "no broker running" in capsys.readouterr().out

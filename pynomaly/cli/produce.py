@@ -16,7 +16,7 @@ import argparse
 import sys
 from datetime import datetime
 
-from pynomaly.connectors.generator import GeneratorConfig
+from pynomaly.connectors.generator import DEFAULT_FIELDS, GeneratorConfig
 from pynomaly.connectors.generator_anomalies import ANOMALY_KINDS
 
 
@@ -26,8 +26,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.count is None and args.duration is None:
         raise ValueError("give --count N, or --duration S (with or without --rate)")
     kinds = tuple(k.strip() for k in args.anomaly_kinds.split(",") if k.strip())
+    wanted = [f.strip() for f in args.fields.split(",") if f.strip()]
+    known = {f.name: f for f in DEFAULT_FIELDS}
+    unknown = [f for f in wanted if f not in known]
+    if unknown or not wanted:
+        raise ValueError(f"--fields: choose from {','.join(known)}, got {args.fields!r}")
     config = GeneratorConfig(
         keys=args.keys,
+        fields=tuple(known[f] for f in wanted),
         seed=args.seed,
         interval_s=args.interval,
         start=datetime.fromisoformat(args.start.replace("Z", "+00:00")),
@@ -71,6 +77,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     how_many.add_argument("--rate", type=float, help="records per second (default: unpaced)")
     how_many.add_argument("--duration", type=float, help="seconds to run")
     p.add_argument("--keys", type=int, default=100, help="entities (default 100)")
+    p.add_argument("--fields", default=",".join(f.name for f in DEFAULT_FIELDS),
+                   help="value fields, comma list (default: all of cpu,latency_ms)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--interval", type=float, default=60.0,
                    help="event-time seconds between a key's records (default 60)")  # fmt: skip

@@ -272,6 +272,10 @@ def test_cli_produce_writes_records_and_labels(tmp_path, capsys):
     kinds = {orjson.loads(x)["kind"] for x in labels.read_bytes().splitlines()}
     assert kinds and kinds <= {"spike", "dip"}
     assert "wrote 5000 records" in capsys.readouterr().err
+    assert _cli(["produce", "--count", "3", "--to", str(out), "--fields", "latency_ms"]) == 0
+    assert set(orjson.loads(out.read_bytes().splitlines()[0])) == {"key", "ts", "latency_ms"}
+    with pytest.raises(ValueError, match="--fields"):
+        _cli(["produce", "--count", "3", "--to", str(out), "--fields", "mem"])
     with pytest.raises(ValueError, match="--count"):
         _cli(["produce", "--to", str(out)])
-    assert math.isfinite(float(orjson.loads(out.read_bytes().splitlines()[0])["cpu"]))
+    assert math.isfinite(orjson.loads(out.read_bytes().splitlines()[0])["latency_ms"])

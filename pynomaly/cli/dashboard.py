@@ -1,0 +1,57 @@
+"""``pynomaly dashboard``: serve the live dashboard.
+
+Tokens come from ``--ingest-token``/``--view-token`` or
+``PYNOMALY_DASHBOARD_INGEST_TOKEN``/``PYNOMALY_DASHBOARD_VIEW_TOKEN``; a token
+left unset is generated and printed once. Every other setting also has a
+``PYNOMALY_DASHBOARD_<NAME>`` variable (see :mod:`pynomaly.dashboard.config`).
+
+>>> from pynomaly.cli.main import build_parser
+>>> args = build_parser().parse_args(["dashboard", "--port", "9000", "--allowed-origin", "https://ops.example"])
+>>> args.port, args.allowed_origin
+(9000, ['https://ops.example'])
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    from pynomaly.dashboard.config import DashboardSettings
+    from pynomaly.dashboard.server import serve
+
+    settings = DashboardSettings.from_env(
+        ingest_token=args.ingest_token,
+        view_token=args.view_token,
+        redis_url=args.redis_url,
+        history_points=args.history_points,
+        max_connections_per_client=args.max_connections,
+        allowed_origins=tuple(args.allowed_origin) if args.allowed_origin else None,
+    )
+    shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    base = f"http://{shown_host}:{args.port}"
+    print(f"dashboard   {base}/#token={settings.view_token}")
+    print(f"ingest      ws://{shown_host}:{args.port}/ws/ingest")
+    if "ingest" in settings.generated_tokens:
+        print(f"ingest token (generated)  {settings.ingest_token}")
+        print("  flows: export PYNOMALY_DASHBOARD_INGEST_TOKEN=<that token>")
+    if settings.redis_url:
+        print(f"history     {settings.redis_url} (prefix {settings.redis_prefix})")
+    serve(settings, host=args.host, port=args.port, log_level=args.log_level or "warning")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("dashboard", help="serve the live dashboard (fed by flows)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    p.add_argument("--ingest-token", default=None, help="token flows publish with")
+    p.add_argument("--view-token", default=None, help="token viewers sign in with")
+    p.add_argument("--redis-url", default=None,
+                   help="keep history in Redis and backfill viewers from it")
+    p.add_argument("--history-points", type=int, default=None, help="points kept per key")
+    p.add_argument("--max-connections", type=int, default=None,
+                   help="open WebSockets allowed per client address")
+    p.add_argument("--allowed-origin", action="append", default=None,
+                   help="extra browser origin allowed to connect (repeatable)")
+    p.set_defaults(func=_cmd)

@@ -55,7 +55,7 @@ def demo_spec(bootstrap: str, ingest_url: str | None, out_dir: Path) -> dict[str
         "record": {"value_fields": ["cpu", "latency_ms"], "max_future_s": 30 * 86400},
         "detection": {"detector": {"name": "robust_zscore", "params": {"alpha": 0.02}},
                       "calibration": {"kind": "conformal", "window": 2000},
-                      "threshold": {"kind": "probability", "level": 0.9995},
+                      "threshold": {"kind": "static", "value": 7.0},
                       "warmup": 60},
         "alerts": {"cooldown_s": 3600, "explain_top": 2},
         "keys": {"shards": 8},

@@ -61,9 +61,24 @@ def list_detectors() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def _load_named(name: str) -> None:
+    """Import ``pynomaly.engine.detectors.<name>`` when such a module exists:
+    the cheap path for detectors whose module is named after them, which keeps
+    heavy optional libraries (PyOD, torch) out of flows that do not use them."""
+    if name.isidentifier() and not name.startswith("_"):
+        try:
+            importlib.import_module(f"pynomaly.engine.detectors.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"pynomaly.engine.detectors.{name}" and exc.name not in OPTIONAL_PACKAGES:
+                raise
+
+
 def detector_class(name: str) -> type[Detector]:
     """The class registered under ``name``; ``KeyError`` with the known names."""
-    _load_all()
+    if name not in _REGISTRY:
+        _load_named(name)
+    if name not in _REGISTRY:
+        _load_all()
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -56,7 +56,7 @@ def demo_spec(bootstrap: str, ingest_url: str | None, out_dir: Path) -> dict[str
         "detection": {"detector": {"name": "robust_zscore", "params": {"alpha": 0.02}},
                       "calibration": {"kind": "conformal", "window": 2000},
                       "threshold": {"kind": "static", "value": 7.0},
-                      "warmup": 60},
+                      "warmup": 30},
         "alerts": {"cooldown_s": 3600, "explain_top": 2},
         "keys": {"shards": 8},
         "sinks": sinks,
@@ -165,7 +165,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("demo", help="broker + producer + flow + dashboard, all local")
     p.add_argument("--keys", type=int, default=50, help="entities to simulate")
     p.add_argument("--rate", type=float, default=1000, help="records per second")
-    p.add_argument("--anomaly-rate", type=float, default=0.0005)
+    p.add_argument("--anomaly-rate", type=float, default=0.002)
     p.add_argument("--port", type=int, default=None, help="broker port (default: a free one)")
     p.add_argument("--dashboard-port", type=int, default=8765)
     p.add_argument("--view-token", default=None, help="dashboard viewer token (default: random)")

@@ -12,7 +12,7 @@ Examples
 >>> previous = metrics_hooks.install(counts)
 >>> metrics_hooks.current().delivered("kafka", "alerts", 3)
 >>> metrics_hooks.current().failed("kafka", "alerts", 1, "broker down")
->>> counts.totals
+>>> dict(counts.totals)
 {('delivered', 'kafka', 'alerts'): 3, ('failed', 'kafka', 'alerts'): 1}
 >>> _ = metrics_hooks.install(previous)
 """

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from naive_nab import best_score, sweep_rows
 
 from pynomaly.nab import corpus
 from pynomaly.nab.harness import score_results
 from pynomaly.nab.scorer import SeriesLabels, score_corpus, sweep
-from tests.nab.naive_nab import best_score, sweep_rows
 
 NAB = Path(__file__).resolve().parents[2].parent / "shared" / "nab"
 REFERENCE = NAB / "reference_results"

@@ -1,0 +1,174 @@
+"""Numba kernels of the default univariate detector (``univariate_ensemble``).
+
+Each function works on plain arrays and scalars; the detector class in
+:mod:`pynomaly.engine.detectors.univariate_ensemble` holds the state and
+explains the method. Every kernel has a slow twin in ``tests/nab/naive_univariate.py``.
+
+Example
+-------
+>>> import numpy as np
+>>> ring = np.array([1.0, 2.0, 2.1, 5.0])
+>>> float(rarity(ring, 4, 2.05, 0.1))  # 2 of 4 past values lie within 0.1: -log(3/5)
+0.5108256237659907
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def rarity(ring, n, x, bandwidth):
+    """``-log((c + 1) / (n + 1))``: c of the ``n`` values in ``ring[:n]`` lie within ``bandwidth`` of x."""
+    c = 0
+    for j in range(n):
+        if abs(ring[j] - x) <= bandwidth:
+            c += 1
+    return -math.log((c + 1.0) / (n + 1.0))
+
+
+@njit(cache=True, nogil=True)
+def best_period(x, min_lag, max_lag):
+    """The lag in ``[min_lag, min(max_lag, len(x) // 2))`` of highest autocorrelation.
+
+    Returns ``(lag, acf)``; ``(0, 0.0)`` for a constant or too short ``x``.
+    """
+    n = x.shape[0]
+    mu = 0.0
+    for i in range(n):
+        mu += x[i]
+    mu /= max(n, 1)
+    var = 0.0
+    for i in range(n):
+        var += (x[i] - mu) * (x[i] - mu)
+    best, best_acf = 0, 0.0
+    if var <= 0.0:
+        return best, best_acf
+    for lag in range(min_lag, min(max_lag, n // 2)):
+        s = 0.0
+        for i in range(lag, n):
+            s += (x[i] - mu) * (x[i - lag] - mu)
+        a = s / var
+        if a > best_acf:
+            best_acf = a
+            best = lag
+    return best, best_acf
+
+
+@njit(cache=True, nogil=True)
+def likelihood_z(raw, short, lik, ints, k, short_n, long_n, warmup, var_floor):
+    """HTM-style anomaly likelihood, as a z-score, for component ``k``; then learn.
+
+    ``short[k]`` is a ring of the last ``short_n`` raw scores, ``lik[k]`` a ring
+    of the last ``long_n`` short-window means; ``ints[k]`` holds
+    (events seen, ring heads) and the running sums sit in ``lik[k, long_n:]``.
+    Returns ``(m - mu) / sd``: the short mean ``m`` against the mean and
+    standard deviation of the past short means (0 until ``warmup`` of them).
+    """
+    seen = ints[k, 0]
+    short[k, seen % short_n] = raw
+    m_count = min(seen + 1, short_n)
+    s = 0.0
+    for j in range(m_count):
+        s += short[k, j]
+    m = s / m_count
+    hn = min(seen, long_n)
+    z = 0.0
+    if hn >= warmup:
+        mu = lik[k, long_n] / hn
+        var = lik[k, long_n + 1] / hn - mu * mu
+        if var < var_floor:
+            var = var_floor
+        z = (m - mu) / math.sqrt(var)
+    head = seen % long_n
+    if seen >= long_n:
+        old = lik[k, head]
+        lik[k, long_n] -= old
+        lik[k, long_n + 1] -= old * old
+    lik[k, head] = m
+    lik[k, long_n] += m
+    lik[k, long_n + 1] += m * m
+    ints[k, 0] = seen + 1
+    if (seen + 1) % long_n == 0:  # resum now and then: no drift from running sums
+        a = 0.0
+        b = 0.0
+        for j in range(long_n):
+            a += lik[k, j]
+            b += lik[k, j] * lik[k, j]
+        lik[k, long_n] = a
+        lik[k, long_n + 1] = b
+    return z
+
+
+@njit(cache=True, nogil=True)
+def ensemble_kernel(
+    X, dens, season, resid, short, lik, lik_ints, fl, it,
+    history, bandwidth, tolerance, warmup, short_n, long_n, lik_warmup, var_floor,
+    seasonal, min_lag, max_lag, min_acf, every, first,
+    alarm, z_scale, refractory, out,
+):  # fmt: skip
+    """Score each value of ``X`` before learning it; updates every state array in place.
+
+    ``fl`` = (min, max, residual min, residual max); ``it`` = (events seen,
+    period, residuals seen, quiet steps left).
+    """
+    season_n = season.shape[0]
+    for i in range(X.shape[0]):
+        x = X[i]
+        seen = it[0]
+        span = fl[1] - fl[0]
+        warm = seen >= warmup and span > 0.0
+        # 1. value rarity and range novelty
+        raw_v = rarity(dens, min(seen, history), x, bandwidth * span) if warm else 0.0
+        novel = warm and (x > fl[1] + tolerance * span or x < fl[0] - tolerance * span)
+        # 2. seasonal residual rarity (period re-estimated from the past only)
+        if seasonal and seen >= first and (seen - first) % every == 0:
+            m = min(seen, season_n)
+            past = np.empty(m)
+            for j in range(m):
+                past[j] = season[(seen - m + j) % season_n]
+            lag, acf = best_period(past, min_lag, max_lag)
+            it[1] = lag if acf >= min_acf else 0
+        raw_s = -1.0  # -1: the component has no score yet
+        period = it[1]
+        if period > 0 and seen >= period:
+            r = x - season[(seen - period) % season_n]
+            n_res = it[2]
+            rspan = fl[3] - fl[2]
+            if n_res >= warmup and rspan > 0.0:
+                raw_s = rarity(resid, min(n_res, history), r, bandwidth * rspan)
+            resid[n_res % history] = r
+            if n_res == 0 or r < fl[2]:
+                fl[2] = r
+            if n_res == 0 or r > fl[3]:
+                fl[3] = r
+            it[2] = n_res + 1
+        # 3. anomaly likelihood of each warm component, combined on one scale
+        z = 0.0
+        if warm:
+            z = likelihood_z(raw_v, short, lik, lik_ints, 0, short_n, long_n, lik_warmup, var_floor)
+        if raw_s >= 0.0:
+            z_s = likelihood_z(
+                raw_s, short, lik, lik_ints, 1, short_n, long_n, lik_warmup, var_floor
+            )
+            z = max(z, z_s)
+        score = 1.0 if novel else 1.0 - math.exp(-max(z, 0.0) / z_scale)
+        # 4. fire once, then stay quiet
+        if it[3] > 0:
+            out[i] = 0.0
+            it[3] -= 1
+        else:
+            out[i] = score
+            if score >= alarm:
+                it[3] = refractory
+        # 5. learn the value
+        dens[seen % history] = x
+        season[seen % season_n] = x
+        if seen == 0 or x < fl[0]:
+            fl[0] = x
+        if seen == 0 or x > fl[1]:
+            fl[1] = x
+        it[0] = seen + 1

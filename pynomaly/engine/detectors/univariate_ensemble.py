@@ -34,8 +34,9 @@ Example
 >>> x[2500] = 14.0
 >>> det = create_detector("univariate_ensemble")
 >>> s = det.score_learn_many(x.reshape(-1, 1))
->>> int(np.argmax(s)), float(s[2500]), float(s[2501:2501 + det.params.refractory].max())
-(2500, 1.0, 0.0)
+>>> alarms = np.flatnonzero(s >= det.alarm_level)
+>>> alarms[alarms > 1000].tolist(), float(s[2501:2501 + det.params.refractory].max())
+([2500], 0.0)
 
 References
 ----------

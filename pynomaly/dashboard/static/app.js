@@ -236,7 +236,7 @@
       label: { color: "#d29922", formatter: (p) => p.name, fontSize: 10 },
       data: ser.drift.map((d) => ({ xAxis: d.t, name: d.monitor })) };
     const twoAxes = ser.fields.length > 1;
-    const valueSeries = ser.fields.map((f, j) => ({ name: f, type: "line", xAxisIndex: 0, yAxisIndex: twoAxes && j > 0 ? 2 : 0, showSymbol: false,
+    const valueSeries = ser.fields.map((f, j) => ({ name: f, type: "line", xAxisIndex: 0, yAxisIndex: twoAxes && j > 0 ? 2 : 0, showSymbol: false, sampling: "lttb",
       data: pair(ser.v[f]), lineStyle: { width: 1.6 }, color: COLORS[j % COLORS.length], connectNulls: false,
       markLine: j === 0 ? driftLines : undefined }));
     return {
@@ -260,7 +260,7 @@
         ...valueSeries,
         { name: "threshold", type: "line", step: "end", xAxisIndex: 1, yAxisIndex: 1, showSymbol: false, data: pair(ser.h),
           color: "#3fb950", lineStyle: { type: "dashed", width: 1 }, areaStyle: { color: "rgba(63,185,80,0.10)", origin: "start" } },
-        { name: lowerName, type: "line", xAxisIndex: 1, yAxisIndex: 1, showSymbol: false, data: pair(lower), color: "#58a6ff",
+        { name: lowerName, type: "line", xAxisIndex: 1, yAxisIndex: 1, showSymbol: false, sampling: "lttb", data: pair(lower), color: "#58a6ff",
           lineStyle: { width: 1.4 }, markLine: driftLines },
         { name: "alert", type: "scatter", xAxisIndex: 1, yAxisIndex: 1, symbolSize: 10, color: "#f85149", z: 5,
           data: ser.alerts.map((a) => [a.t, onProb ? a.probability : a.score]) },
@@ -282,7 +282,10 @@
       ser.el = node;
       ser.chart = echarts.init(node.querySelector(".chart"), null, { renderer: "canvas" });
     }
-    ser.chart.setOption(chartOption(ser), { notMerge: true, lazyUpdate: true });
+    // full rebuild only when the chart's shape changes; otherwise merge the new data
+    const shape = ser.fields.join("\u0001") + "|" + ser.thresholdOn;
+    ser.chart.setOption(chartOption(ser), { notMerge: ser.shape !== shape, lazyUpdate: true, silent: true });
+    ser.shape = shape;
     const last = ser.t.length - 1;
     const f0 = ser.fields[0];
     ser.el.dataset.points = String(ser.t.length);

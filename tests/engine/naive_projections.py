@@ -94,3 +94,67 @@ def naive_rshash(
         for cell in cells:
             table[cell] = (decayed(cell, index) + 1.0, index)
     return np.array(scores)
+
+
+def naive_xstream(
+    X: np.ndarray,
+    proj: np.ndarray,
+    features: np.ndarray,
+    fractions: np.ndarray,
+    window: int,
+) -> np.ndarray:
+    """xStream scores (PySAD's sign) with exact bin counts in dicts keyed by tuples.
+
+    Each chain walks its splits, keeping a dict ``feature -> (value, bin)``;
+    the bin at depth ``l`` is the tuple of (feature, bin) pairs split so far
+    (sorted), and a count is looked up by ``(chain, l, that tuple)``.
+    """
+    n_chains, depth = features.shape
+    half = np.full(proj.shape[0], 0.5)
+
+    def bins_of(z: np.ndarray) -> list[tuple]:
+        out = []
+        for c in range(n_chains):
+            split: dict[int, float] = {}
+            for level in range(depth):
+                f = int(features[c, level])
+                shift = fractions[c, f] * half[f]
+                if f not in split:
+                    split[f] = (z[f] + shift) / half[f]
+                else:
+                    split[f] = 2.0 * split[f] - shift / half[f]
+                state = tuple(sorted((g, math.floor(u)) for g, u in split.items()))
+                out.append((c, level, state))
+        return out
+
+    reference: dict[tuple, int] = {}
+    current: dict[tuple, int] = {}
+    first: list[np.ndarray] = []
+    scores = []
+    for step, x in enumerate(X, start=1):
+        z = proj @ x
+        keys = bins_of(z)
+        counts = current if len(first) < window else reference
+        total = 0.0
+        for c in range(n_chains):
+            total += min(
+                math.log2(1 + counts.get(keys[c * depth + level], 0)) + level + 1
+                for level in range(depth)
+            )
+        scores.append(-total / n_chains)
+        for key in keys:
+            current[key] = current.get(key, 0) + 1
+        if len(first) < window:
+            first.append(z)
+        if step % window == 0:
+            if step == window:
+                Z = np.array(first)
+                half = (Z.max(axis=0) - Z.min(axis=0)) / 2.0
+                half[np.abs(half) <= 0.0001] = 1.0
+                current = {}
+                for z_old in Z:
+                    for key in bins_of(z_old):
+                        current[key] = current.get(key, 0) + 1
+                first.append(z)  # the first window is over
+            reference, current = current, {}
+    return np.array(scores)

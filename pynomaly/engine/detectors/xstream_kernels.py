@@ -1,0 +1,178 @@
+"""Numba kernels of :mod:`pynomaly.engine.detectors.xstream`.
+
+Bin counts live in one open-addressing table (linear probing) of shape
+``(capacity, 3)``: a row holds a 63-bit fingerprint (0 = empty), the count in
+the reference window and the count in the current window, so a probe touches
+one cache line. The fingerprint of a chain's bin at depth ``l`` is built
+incrementally: ``h = sum_s v(s, bin_s)`` (mod 2^64) over the chain's split
+slots, updated by one term when a slot's bin changes, then mixed with the
+chain/depth id.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: Kernel exit reasons.
+DONE, WINDOW_FULL, NEED_ROOM = 0, 1, 2
+_COORD_LIMIT = 2.0**62
+_KEY_MASK = np.uint64(0x7FFFFFFFFFFFFFFF)
+
+
+@njit(cache=True, nogil=True)
+def _mix(h):
+    """splitmix64 finaliser (uint64 -> uint64)."""
+    h ^= h >> np.uint64(30)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(27)
+    h *= np.uint64(0x94D049BB133111EB)
+    h ^= h >> np.uint64(31)
+    return h
+
+
+@njit(cache=True, nogil=True)
+def _slot_term(slot, b):
+    q = np.int64(b)
+    return _mix(
+        _mix(np.uint64(slot) + np.uint64(0x9E3779B97F4A7C15)) ^ np.uint64((q << 1) ^ (q >> 63))
+    )
+
+
+@njit(cache=True, nogil=True)
+def chain_keys(z, features, slots, shift_d, half_d, shift_over_d, keys):
+    """keys[c, l]: fingerprint of chain c's bin at depth l for projected event z."""
+    n_chains, depth = features.shape
+    prebin = np.zeros(depth)
+    terms = np.empty(depth, dtype=np.uint64)
+    zero_terms = np.empty(depth, dtype=np.uint64)
+    base = np.uint64(0)
+    for s in range(depth):
+        zero_terms[s] = _slot_term(s, 0.0)
+        base += zero_terms[s]
+    for c in range(n_chains):
+        h = base
+        for s in range(depth):
+            prebin[s] = 0.0
+            terms[s] = zero_terms[s]
+        for level in range(depth):
+            s = slots[c, level]
+            if s == level:  # first split on this feature
+                u = (z[features[c, level]] + shift_d[c, level]) / half_d[c, level]
+            else:
+                u = 2.0 * prebin[s] - shift_over_d[c, level]
+            prebin[s] = u
+            b = min(max(np.floor(u), -_COORD_LIMIT), _COORD_LIMIT)
+            term = _slot_term(s, b)
+            h = h - terms[s] + term
+            terms[s] = term
+            cd = np.uint64(c * depth + level) + np.uint64(0xD1B54A32D192ED03)
+            keys[c, level] = np.int64((_mix(h ^ _mix(cd)) & _KEY_MASK) | np.uint64(1))
+
+
+@njit(cache=True, nogil=True)
+def _find(table, key):
+    """Row of ``key`` in ``table``, or the empty row where it would go."""
+    mask = table.shape[0] - 1
+    i = key & mask
+    while table[i, 0] != 0 and table[i, 0] != key:
+        i = (i + 1) & mask
+    return i
+
+
+@njit(cache=True, nogil=True)
+def xstream_kernel(
+    X, proj, features, slots, shift_d, half_d, shift_over_d, table, used, step, window,
+    first, first_done, learn, out,
+):  # fmt: skip
+    """Score rows of X before learning each.
+
+    Stops after learning the row that completes a window (WINDOW_FULL) or
+    before a row when the table could pass half full (NEED_ROOM). Returns
+    ``(rows_done, used, step, reason)``.
+    """
+    n_chains, depth = features.shape
+    per_event = n_chains * depth
+    z = np.empty(proj.shape[0])
+    keys = np.empty((n_chains, depth), dtype=np.int64)
+    count_col = 1 if first_done else 2  # first window: scored on its live counts
+    for i in range(X.shape[0]):
+        if learn and 2 * (used + per_event) > table.shape[0]:
+            return i, used, step, NEED_ROOM
+        for k in range(proj.shape[0]):
+            acc = 0.0
+            for j in range(proj.shape[1]):
+                acc += proj[k, j] * X[i, j]
+            z[k] = acc
+        chain_keys(z, features, slots, shift_d, half_d, shift_over_d, keys)
+        # min_l log2(1 + count) + l + 1 == log2(min_l (1 + count) * 2^(l + 1)); the
+        # logs of the chains' minima are summed as the log of chunked products.
+        total = 0.0
+        prod = 1.0
+        for c in range(n_chains):
+            best = np.inf
+            scale = 1.0
+            for level in range(depth):
+                scale *= 2.0
+                row = _find(table, keys[c, level])
+                count = table[row, count_col] if table[row, 0] != 0 else 0
+                best = min(best, (1.0 + count) * scale)
+                if learn:
+                    if table[row, 0] == 0:
+                        table[row, 0] = keys[c, level]
+                        used += 1
+                    table[row, 2] += 1
+            prod *= best
+            if prod > 1e200:
+                total += np.log2(prod)
+                prod = 1.0
+        total += np.log2(prod)
+        out[i] = depth + 1.0 - total / n_chains
+        if learn:
+            if not first_done:
+                first[step] = z
+            step += 1
+            if step % window == 0:
+                return i + 1, used, step, WINDOW_FULL
+    return X.shape[0], used, step, DONE
+
+
+@njit(cache=True, nogil=True)
+def count_projected(Z, features, slots, shift_d, half_d, shift_over_d, table, used):
+    """Add the bins of projected events Z to the current counts; returns ``used``."""
+    n_chains, depth = features.shape
+    keys = np.empty((n_chains, depth), dtype=np.int64)
+    for i in range(Z.shape[0]):
+        chain_keys(Z[i], features, slots, shift_d, half_d, shift_over_d, keys)
+        for c in range(n_chains):
+            for level in range(depth):
+                row = _find(table, keys[c, level])
+                if table[row, 0] == 0:
+                    table[row, 0] = keys[c, level]
+                    used += 1
+                table[row, 2] += 1
+    return used
+
+
+@njit(cache=True, nogil=True)
+def rehash(old, capacity, promote):
+    """A table of ``capacity`` rows holding ``old``'s entries.
+
+    With ``promote`` the current counts become the reference counts, the
+    current counts restart at 0, and entries left with no count are dropped.
+    Returns ``(table, used)``.
+    """
+    table = np.zeros((capacity, 3), dtype=np.int64)
+    used = 0
+    for r in range(old.shape[0]):
+        if old[r, 0] == 0:
+            continue
+        ref, cur = (old[r, 2], 0) if promote else (old[r, 1], old[r, 2])
+        if ref == 0 and cur == 0:
+            continue
+        row = _find(table, old[r, 0])
+        table[row, 0] = old[r, 0]
+        table[row, 1] = ref
+        table[row, 2] = cur
+        used += 1
+    return table, used

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from pynomaly.engine.detectors import pyod_adapter
-from pynomaly.engine.detectors.pyod_adapter import MODELS, PyODDetector
+from pynomaly.engine.detectors import pyod as pyod_adapter
+from pynomaly.engine.detectors.pyod import MODELS, PyODDetector
 from pynomaly.engine.detectors.pyod_ecdf import EcdfScorer
 from pynomaly.engine.registry import create_detector, list_detectors, restore_detector
 

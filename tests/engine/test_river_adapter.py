@@ -9,7 +9,7 @@ import pytest
 from river import anomaly, compose, drift, preprocessing
 from sklearn.metrics import roc_auc_score
 
-from pynomaly.engine.detectors.river_adapter import RiverDetector
+from pynomaly.engine.detectors.river import RiverDetector
 from pynomaly.engine.registry import create_detector, list_detectors, restore_detector
 
 HST = {"n_trees": 10, "height": 6, "window_size": 50}

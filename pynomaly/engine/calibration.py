@@ -170,6 +170,19 @@ class Calibrator(StatefulComponent):
         """Learn scores in order (their p-values are discarded)."""
         self._p_values(as_scores(scores, self.kind), True)
 
+    def learn_flagged(self, scores: Any) -> None:
+        """Learn scores of events that were flagged as anomalous.
+
+        The conformal window keeps them capped at its current maximum, so a
+        past anomaly neither masks a later one (it does not outrank it) nor
+        vanishes from the window (leaving it out would let the threshold ratchet
+        down). SPOT learns them as usual (its alarms above ``z_q`` are skipped).
+        """
+        self._learn_flagged(as_scores(scores, self.kind))
+
+    def _learn_flagged(self, scores: np.ndarray) -> None:
+        self._p_values(scores, True)
+
     @property
     @abstractmethod
     def n_seen(self) -> int:

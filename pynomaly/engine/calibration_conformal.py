@@ -97,6 +97,17 @@ def _conformal_kernel(scores, ring, sorted_w, n, head, learn, out):
 
 
 @njit(cache=True, nogil=True)
+def _window_push_clipped(values, ring, sorted_w, n, head):
+    """Learn values capped at the window's current maximum; returns (n, head)."""
+    for i in range(values.shape[0]):
+        x = values[i]
+        if n > 0 and x > sorted_w[n - 1]:
+            x = sorted_w[n - 1]
+        n, head = _window_push(ring, sorted_w, n, head, x)
+    return n, head
+
+
+@njit(cache=True, nogil=True)
 def _window_quantile_kernel(values, ring, sorted_w, n, head, level, learn, out):
     """``level``-quantile of the window before learning each value (inf when empty)."""
     for i in range(values.shape[0]):
@@ -122,6 +133,10 @@ class SlidingWindow:
         self.sorted = np.zeros(capacity)
         self.n = 0
         self.head = 0
+
+    def push_clipped(self, values: np.ndarray) -> None:
+        """Learn values capped at the current maximum (how flagged events are kept)."""
+        self.n, self.head = (int(v) for v in _window_push_clipped(values, self.ring, self.sorted, self.n, self.head))
 
     def get_state(self) -> dict[str, Any]:
         return {"ring": self.ring.copy(), "sorted": self.sorted.copy(), "n": self.n, "head": self.head}
@@ -161,6 +176,9 @@ class ConformalCalibrator(Calibrator):
         if learn:
             w.n, w.head = int(n), int(head)
         return out
+
+    def _learn_flagged(self, scores: np.ndarray) -> None:
+        self._window.push_clipped(scores)
 
     def _get_state(self) -> dict[str, Any]:
         return self._window.get_state()

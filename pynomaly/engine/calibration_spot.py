@@ -37,7 +37,10 @@ The peaks are kept in a bounded ring of the latest ``max_peaks``.
 
 The calibrated p-value is the tail probability above; for ``x <= t`` it is
 the empirical p-value among the initial sample (never below ``N_t / n``), and
-during the initial phase the conformal p-value among the scores so far.
+during the initial phase the conformal p-value among the scores so far. Beyond
+the finite endpoint of a fitted short tail (``gamma < 0``) the model gives 0;
+there the p-value continues as ``1e-200 * exp(-excess / sigma)`` so that it
+stays positive and strictly decreasing (scores still rank).
 
 Examples
 --------
@@ -76,6 +79,8 @@ from pynomaly.engine.calibration import Calibrator, ComponentParams
 from pynomaly.engine.calibration_conformal import _lower_bound
 
 _GRID = 48
+#: p-value scale beyond a short tail's finite endpoint (see ``_tail_p``).
+_BEYOND_ENDPOINT = 1e-200
 _BISECT = 60
 # Layout of the float state vector.
 T, N, NT, GAMMA, SIGMA, ZQ, NSEEN, NPEAK, PHEAD, DSUM, DN, DHEAD = range(12)
@@ -202,8 +207,11 @@ def _tail_p(x, st, init_sorted, n_init):
         if gamma == 0.0:
             return frac * np.exp(-y / sigma)
         z = 1.0 + gamma * y / sigma
-        if z <= 0.0:  # beyond the finite endpoint of a short tail
-            return 0.0
+        if z <= 0.0:
+            # Beyond the finite endpoint t - sigma/gamma of a short tail (gamma < 0),
+            # where the fit says "impossible": keep p positive and decreasing so
+            # that such scores still rank among themselves.
+            return frac * _BEYOND_ENDPOINT * np.exp(-(y + sigma / gamma) / sigma)
         return frac * z ** (-1.0 / gamma)
     body = (1.0 + (n_init - _lower_bound(init_sorted, n_init, x))) / (1.0 + n_init)
     return max(body, frac)

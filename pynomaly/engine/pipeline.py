@@ -109,7 +109,11 @@ class PipelineConfig(BaseModel):
     calibration: CalibrationConfig = Field(default_factory=ConformalParams)
     threshold: ThresholdConfig = Field(default_factory=ProbabilityThresholdParams)
     warmup: int = Field(100, ge=0, description="first events of a key never alert")
-    protect: bool = Field(False, description="the detector does not learn flagged events")
+    protect: bool = Field(
+        False,
+        description="flagged events are not learned by the detector and are learned "
+        "capped at the window maximum by a conformal calibrator or quantile threshold",
+    )
     drift: list[DriftMonitorConfig] = Field(default_factory=list)
     drift_policy: DriftPolicy = Field("none", description="none, reset, rewarm, recalibrate")
     explain: bool = Field(True, description="attach per-feature explanations to flagged rows")
@@ -178,38 +182,68 @@ class ScoringPipeline:
                 monitors.append((m.monitor, int(f), m.build()))
         self.input_monitors = monitors
 
-    def _components(self) -> list[Any]:
-        return [self.calibrator, self.threshold, *(m for _, m in self.score_monitors),
-                *(m for _, _, m in self.input_monitors or [])]
+    def _monitors(self) -> list[DriftMonitor]:
+        return [*(m for _, m in self.score_monitors), *(m for _, _, m in self.input_monitors or [])]
 
-    def _run(self, X: np.ndarray, base: int, upto: int | None, out: dict[str, np.ndarray]):
-        """Score rows X[:upto] (all when None) through every component.
+    def _run(self, seg: np.ndarray, base: int, out: dict[str, np.ndarray]):
+        """Score rows ``seg`` through every component, learning all of them.
 
-        Writes rows into ``out`` at offset ``base`` and returns
-        (flags, drift hits as (row, event)).
+        Writes the outputs into ``out`` from row ``base``. With ``protect`` the
+        monitors stop at the first flagged row (where the batch will be cut).
+        Returns (raw scores, flags, rows the monitors saw, drift hits as (row, event)).
         """
-        seg = X if upto is None else X[:upto]
-        m = seg.shape[0]
-        c = self.config
         raw = self.detector.score_learn_many(seg)
         prob = 1.0 - self.calibrator.p_values(raw)
         flags, thr = self.threshold.decide(raw, prob)
-        idx = self.n_seen + base + np.arange(m)
-        warm = idx >= self.warm_start + c.warmup
+        warm = self._warm(base, seg.shape[0])
         flags = flags & warm
+        sl = slice(base, base + seg.shape[0])
+        out["scores"][sl], out["probability"][sl] = raw, prob
+        out["is_anomaly"][sl], out["threshold"][sl] = flags, thr
+        seen = int(np.argmax(flags)) + 1 if self.config.protect and flags.any() else seg.shape[0]
+        hits = self._monitor(seg[:seen], raw[:seen], base, warm[:seen])
+        return raw, flags, seen, hits
+
+    def _warm(self, base: int, m: int) -> np.ndarray:
+        """Which of ``m`` rows from batch row ``base`` are past the warm-up."""
+        return self.n_seen + base + np.arange(m) >= self.warm_start + self.config.warmup
+
+    def _monitor(self, seg, raw, base, warm) -> list[tuple[int, DriftEvent]]:
+        """Feed the drift monitors (scores only after the warm-up)."""
+        at = self.n_seen + base
         hits: list[tuple[int, DriftEvent]] = []
         for kind, feat, mon in self.input_monitors or []:
             for r in mon.update_many(seg[:, feat]).tolist():
-                hits.append((r, DriftEvent(kind, "input", int(idx[r]), {"feature": feat})))
+                hits.append((r, DriftEvent(kind, "input", at + r, {"feature": feat})))
         if self.score_monitors:
             rows = np.flatnonzero(warm)
             for kind, mon in self.score_monitors:
                 for r in rows[mon.update_many(raw[rows])].tolist():
-                    hits.append((r, DriftEvent(kind, "score", int(idx[r]), {})))
-        sl = slice(base, base + m)
-        out["scores"][sl], out["probability"][sl] = raw, prob
-        out["is_anomaly"][sl], out["threshold"][sl] = flags, thr
-        return flags, hits
+                    hits.append((r, DriftEvent(kind, "score", at + r, {})))
+        hits.sort(key=lambda h: h[0])
+        return hits
+
+    def _replay(self, seg, raw, prob, base, cut, learn_cut, monitors) -> list[tuple[int, DriftEvent]]:
+        """Bring the rolled-back components through rows [0, cut] again.
+
+        Outputs are already known. Unless ``learn_cut``, row ``cut`` is a
+        protected flagged event: the detector skips it, and the calibrator and
+        threshold learn it capped at their window maximum (leaving it out would
+        let them ratchet down; learning it as is would let it mask later
+        anomalies). The monitors are fed only when ``monitors`` (they were
+        rolled back too).
+        """
+        n_learn = cut + 1 if learn_cut else cut
+        if n_learn:
+            self.detector.learn_many(seg[:n_learn])
+            self.calibrator.learn_many(raw[:n_learn])
+            self.threshold.decide(raw[:n_learn], prob[:n_learn])
+        if not learn_cut:
+            self.calibrator.learn_flagged(raw[cut : cut + 1])
+            self.threshold.learn_flagged(raw[cut : cut + 1])
+        if not monitors:
+            return []
+        return self._monitor(seg[: cut + 1], raw[: cut + 1], base, self._warm(base, cut + 1))
 
     def _apply_policy(self, at: int) -> None:
         policy = self.config.drift_policy
@@ -246,28 +280,31 @@ class ScoringPipeline:
         pos = 0
         while pos < n:
             seg = X[pos:]
-            det_blob = self.detector.snapshot() if speculative else None
-            saved = [comp.save_state() for comp in self._components()] if speculative else []
-            flags, hits = self._run(seg, pos, None, out)
+            if speculative:
+                det_blob = self.detector.snapshot()
+                saved = [comp.save_state() for comp in (self.calibrator, self.threshold)]
+                saved_monitors = [m.save_state() for m in self._monitors()] if act_on_drift else []
+            raw, flags, seen, hits = self._run(seg, pos, out)
             first_flag = int(np.argmax(flags)) if c.protect and flags.any() else None
-            first_drift = min(r for r, _ in hits) if act_on_drift and hits else None
+            first_drift = hits[0][0] if act_on_drift and hits else None
             cut = min((e for e in (first_flag, first_drift) if e is not None), default=None)
             if cut is None:
-                events.extend(ev for _, ev in sorted(hits, key=lambda h: h[0]))
+                events.extend(ev for _, ev in hits)
                 break
             # Roll back, replay rows [0, cut] (same outputs), act, go on from cut + 1.
-            for comp, state in zip(self._components(), saved, strict=True):
+            self.detector = type(self.detector).restore(det_blob)
+            for comp, state in zip((self.calibrator, self.threshold), saved, strict=True):
                 comp.load_state(state)
-            det = type(self.detector).restore(det_blob)  # type: ignore[arg-type]
-            learn_upto = cut if first_flag == cut else cut + 1
-            if learn_upto:
-                det.learn_many(seg[:learn_upto])
-            self.detector = _Replay(out["scores"][pos : pos + cut + 1])  # type: ignore[assignment]
-            try:
-                _, hits = self._run(seg, pos, cut + 1, out)
-            finally:
-                self.detector = det
-            events.extend(ev for _, ev in sorted(hits, key=lambda h: h[0]))
+            rewind = seen > cut + 1  # the monitors saw rows past the cut
+            if rewind:
+                for mon, state in zip(self._monitors(), saved_monitors, strict=True):
+                    mon.load_state(state)
+            else:
+                events.extend(ev for _, ev in hits)
+            prob = out["probability"][pos : pos + cut + 1]
+            events.extend(ev for _, ev in self._replay(
+                seg, raw, prob, pos, cut, learn_cut=first_flag != cut, monitors=rewind
+            ))
             if first_drift == cut:
                 for ev in events:
                     if ev.index == self.n_seen + pos + cut:
@@ -345,13 +382,3 @@ class ScoringPipeline:
         if payload.get("format") != SNAPSHOT_FORMAT or payload.get("component") != "pipeline":
             raise ValueError("not a pipeline snapshot of a supported format")
         return cls.from_state(payload["config"], payload["state"])
-
-
-class _Replay:
-    """Stands in for the detector while a prefix is replayed: returns known scores."""
-
-    def __init__(self, scores: np.ndarray) -> None:
-        self._scores = scores.copy()
-
-    def score_learn_many(self, X: np.ndarray) -> np.ndarray:
-        return self._scores

@@ -65,6 +65,9 @@ class Threshold(StatefulComponent):
     ) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
+    def learn_flagged(self, scores: Any) -> None:
+        """Learn scores of flagged events (the quantile window caps them at its maximum)."""
+
     def reset(self) -> None:
         pass
 
@@ -115,6 +118,11 @@ class QuantileThreshold(Threshold):
             w.n, w.head = int(n), int(head)
             self._count += scores.shape[0]
         return scores > thr, thr
+
+    def learn_flagged(self, scores: Any) -> None:
+        s = as_scores(scores, self.kind)
+        self._window.push_clipped(s)
+        self._count += s.shape[0]
 
     def _get_state(self) -> dict[str, Any]:
         return {"window": self._window.get_state(), "count": self._count}

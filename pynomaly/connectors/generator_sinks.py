@@ -105,7 +105,7 @@ class KafkaWriter:
         ensure_topics(bootstrap_servers, {topic: partitions})
         self.topic = topic
         self.timeout = timeout
-        self.delivered = 0
+        self.failed = 0
         self.errors: list[str] = []
         self._producer = Producer(
             {
@@ -115,15 +115,18 @@ class KafkaWriter:
                 "queue.buffering.max.messages": 1_000_000,
                 "queue.buffering.max.kbytes": 1_048_576,
                 "message.timeout.ms": int(timeout * 1000),
+                "delivery.report.only.error": True,
                 "on_delivery": self._on_delivery,
             }
         )
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
-        if err is None:
-            self.delivered += 1
-        elif len(self.errors) < 10:
-            self.errors.append(str(err))
+        # only failures are reported ("delivery.report.only.error"); a record that is
+        # neither reported nor left in the queue after flush() was delivered
+        if err is not None:
+            self.failed += 1
+            if len(self.errors) < 10:
+                self.errors.append(str(err))
 
     def write(self, batch: MetricBatch) -> None:
         produce = self._producer.produce
@@ -145,7 +148,7 @@ class KafkaWriter:
             first = self.errors[0] if self.errors else "timed out"
             raise RuntimeError(
                 f"Kafka delivery to {self.topic!r}: {left} records undelivered, "
-                f"{len(self.errors)}+ failed ({first})"
+                f"{self.failed} failed ({first})"
             )
 
 
@@ -187,7 +190,7 @@ def slice_batch(batch: MetricBatch, lo: int, hi: int) -> MetricBatch:
     return MetricBatch(
         key_names=batch.key_names, field_names=batch.field_names,
         key_index=batch.key_index[lo:hi], ts_ms=batch.ts_ms[lo:hi],
-        ts_iso=batch.ts_iso[lo:hi], values=batch.values[lo:hi],
+        ts_iso=batch.ts_iso[lo:hi], values=batch.values[lo:hi], decimals=batch.decimals,
         labels=batch.labels if lo == 0 else [],
         malformed_after=batch.malformed_after[keep] - lo, malformed_kind=batch.malformed_kind[keep],
     )  # fmt: skip

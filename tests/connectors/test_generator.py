@@ -65,11 +65,16 @@ def test_records_are_step_major_with_event_time_and_keys():
     assert set(records[0]) == {"key", "ts", "cpu", "latency_ms"}
 
 
-def test_sub_second_interval_writes_milliseconds():
-    _, records, _ = collect(GeneratorConfig(keys=1, interval_s=0.25), 3)
-    assert [r["ts"] for r in records] == [
+def test_sub_second_interval_writes_milliseconds_everywhere():
+    cfg = GeneratorConfig(keys=70_000, interval_s=0.25, anomaly_rate=0.001)  # 1 step a block
+    batches = list(MetricGenerator(cfg).batches(70_000 * 5))
+    assert len(batches) == 5
+    assert [b.ts_iso[0].as_py() for b in batches] == [
         "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00.250Z", "2026-01-01T00:00:00.500Z",
+        "2026-01-01T00:00:00.750Z", "2026-01-01T00:00:01.000Z",
     ]  # fmt: skip
+    labels = [lb for b in batches for lb in b.labels]
+    assert labels and all(lb["start"].endswith("0Z") and "." in lb["start"] for lb in labels)
 
 
 def test_iso_utc_matches_datetime_formatting():
@@ -121,8 +126,8 @@ def test_each_label_differs_from_the_baseline_as_stated():
         elif kind == "stuck":
             assert np.all(observed[rows, j] == m)
             assert len(rows) < 2 or np.ptp(baseline[rows, j]) > 0
-        assert lb["start"] == iso_utc(gen.step_ts_ms(s[:1])).to_pylist()[0]
-        assert lb["end"] == iso_utc(gen.step_ts_ms(s[-1:])).to_pylist()[0]
+        assert lb["start"] == iso_utc(gen.step_ts_ms(s[:1]), False).to_pylist()[0]
+        assert lb["end"] == iso_utc(gen.step_ts_ms(s[-1:]), False).to_pylist()[0]
     assert np.array_equal(observed[~touched], baseline[~touched])
 
 

@@ -13,10 +13,12 @@ KEYS = ("web-1", "web-2", "db-1")
 ANOMALY_KEY = "web-2"
 
 
-def write_metrics(path: Path, seconds: int = 240, anomaly_at: int = 150, seed: int = 7) -> float:
+def write_metrics(path: Path, seconds: int = 240, anomaly_at: int = 150, seed: int = 7,
+                  more_anomalies: dict[str, int] | None = None) -> float:
     """Write ``seconds`` events per key (one a second, ending at the wall clock now) with a
-    CPU and latency spike on :data:`ANOMALY_KEY` at ``anomaly_at``; returns the first
-    event time (epoch s)."""
+    CPU and latency spike on :data:`ANOMALY_KEY` at ``anomaly_at`` (and on the keys of
+    ``more_anomalies`` at their indices); returns the first event time (epoch s)."""
+    spikes = {ANOMALY_KEY: anomaly_at, **(more_anomalies or {})}
     rng = np.random.default_rng(seed)
     start = float(int(time.time()) - seconds)
     with path.open("w") as out:
@@ -24,7 +26,7 @@ def write_metrics(path: Path, seconds: int = 240, anomaly_at: int = 150, seed: i
             for j, key in enumerate(KEYS):
                 cpu = 0.4 + 0.05 * np.sin(i / 15 + j) + rng.normal(0, 0.01)
                 latency = 18 + 2 * np.cos(i / 20 + j) + rng.normal(0, 0.4)
-                if key == ANOMALY_KEY and anomaly_at <= i < anomaly_at + 3:
+                if key in spikes and spikes[key] <= i < spikes[key] + 3:
                     cpu, latency = cpu + 0.5, latency * 4
                 ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + i))
                 out.write(json.dumps({"key": key, "ts": ts, "cpu": round(float(cpu), 4),

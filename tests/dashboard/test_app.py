@@ -17,7 +17,7 @@ from pynomaly.dashboard.auth import SESSION_COOKIE
 from pynomaly.dashboard.protocol import encode_batch
 
 with warnings.catch_warnings():  # starlette prefers httpx2 for its test client
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from starlette.testclient import TestClient, WebSocketDenialResponse
 
 VIEW = {"authorization": f"Bearer {VIEW_TOKEN}"}

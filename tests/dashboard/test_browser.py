@@ -68,6 +68,20 @@ def test_flow_to_browser_live_points_and_alert(served, browser, tmp_path: Path) 
             time.sleep(0.1)
         shot = os.environ.get("PYNOMALY_DASHBOARD_SCREENSHOT")
         page.screenshot(path=shot or str(tmp_path / "dashboard.png"))
+
+        # installable app shell: opens offline and shows the last data it had
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=10_000)
+        page.wait_for_function("() => localStorage.getItem('pynomaly.snapshot.v1') !== null",
+                               timeout=10_000)
+        page.context.set_offline(True)
+        page.reload()
+        page.wait_for_selector('#conn[data-state="offline"]', timeout=10_000)
+        assert "showing the last data" in page.inner_text("#banner").lower()
+        assert _points(page, ANOMALY_KEY) > 0
+        assert page.query_selector(f'#alerts li.alert:has-text("{ANOMALY_KEY}")') is not None
+        page.context.set_offline(False)
+        errors[:] = [e for e in errors if "ERR_INTERNET_DISCONNECTED" not in e
+                     and "Failed to fetch" not in e]
     finally:
         if flow.poll() is None:
             flow.terminate()

@@ -14,7 +14,7 @@
     limits: { max_selected_keys: 8, history_points: 240 },
     selected: loadSelected(), series: new Map(), alerts: [], overview: null, top: [],
     results: null, query: "", lastDataAt: null, dirty: new Set(), listDirty: true,
-    feedDirty: true, overviewDirty: true,
+    feedDirty: true, overviewDirty: true, feedReset: true, feedTop: undefined,
   };
 
   function loadSelected() {
@@ -69,7 +69,7 @@
       S.limits = m.limits || S.limits;
       S.alerts = (m.alerts || []).slice().reverse();
       S.overview = m.overview; S.top = m.top || [];
-      S.feedDirty = S.overviewDirty = S.listDirty = true;
+      S.feedDirty = S.overviewDirty = S.listDirty = S.feedReset = true;
       send({ op: "select", keys: S.selected });
       if (S.query) send({ op: "search", q: S.query });
     } else if (m.type === "history") {
@@ -143,15 +143,16 @@
     lag.className = "metric" + (o.lag_s > 30 ? " bad" : o.lag_s > 5 ? " warn" : "");
     const ar = o.alert_rate;
     $("m-alert").textContent = ar === null || ar === undefined ? fmtRate(o.ingest_alerts_per_s * 60) + "/min"
-      : ar < 1 ? (ar * 100).toFixed(2) + "%" : fmtRate(ar) + "/s";
-    $("m-alert-sub").textContent = `${o.alerts_total} alerts seen`;
-    $("m-keys").textContent = fmtRate(Math.round(o.active_keys ?? o.keys_active));
+      : ar === 0 ? "0%" : ar < 1e-4 ? ar.toExponential(1) : ar < 1 ? (ar * 100).toFixed(2) + "%" : fmtRate(ar) + "/s";
+    $("m-alert-sub").textContent = `of events · ${o.alerts_total} alerts seen`;
+    const active = Math.round(o.active_keys ?? o.keys_active);
+    $("m-keys").textContent = active >= 1000 ? fmtRate(active) : String(active);
     $("m-keys-sub").textContent = `${o.keys} keys known`;
     $("m-drift").textContent = o.drift_events ?? o.drift_total;
     $("m-drift-sub").textContent = o.flow_stats_stale ? "flow stats not reported" : "reported by the flow";
     const sinks = $("m-sinks"); sinks.textContent = "";
     const names = Object.keys(o.sinks || {});
-    if (!names.length) { const s = document.createElement("span"); s.className = "muted"; s.textContent = "no report yet"; sinks.append(s); }
+    if (!names.length) { const s = document.createElement("span"); s.className = "muted"; s.textContent = "not reported by the flow"; sinks.append(s); }
     for (const name of names) {
       const s = document.createElement("span"); s.className = "sink " + o.sinks[name];
       s.textContent = `${name} · ${o.sinks[name]}`; sinks.append(s);
@@ -189,11 +190,22 @@
     return entries.slice(0, 3).map(([f, v]) => [f, Math.abs(v) / total]);
   }
 
+  const FEED_ITEMS = 100;
   function renderFeed() {
-    const ol = $("alerts"); ol.textContent = "";
+    // new items are prepended; the list is rebuilt only after a welcome or a restore
+    const ol = $("alerts");
+    const fresh = S.feedReset ? S.alerts.slice(0, FEED_ITEMS) : S.alerts.slice(0, S.alerts.indexOf(S.feedTop) >>> 0);
+    if (S.feedReset) ol.textContent = "";
+    S.feedReset = false; S.feedTop = S.alerts[0];
     const n = S.alerts.filter((a) => !a.drift).length;
-    $("alert-count").textContent = n ? `(${n})` : "";
-    for (const a of S.alerts.slice(0, 100)) {
+    $("alert-count").textContent = n ? `(${n}${n >= MAX_ALERTS ? "+" : ""})` : "";
+    const nodes = fresh.slice(0, FEED_ITEMS).map(alertNode);
+    ol.prepend(...nodes);
+    while (ol.children.length > FEED_ITEMS) ol.lastElementChild.remove();
+  }
+
+  function alertNode(a) {
+    {
       const li = document.createElement("li"); li.className = "alert" + (a.drift ? " drift-item" : "") + (a.fresh ? " fresh" : "");
       a.fresh = false;
       const row1 = document.createElement("div"); row1.className = "row1";
@@ -221,7 +233,7 @@
         row.append(name, bar, pct); li.append(row);
       }
       if (a.key !== null && a.key !== undefined) li.addEventListener("click", () => toggleKey(a.key, true));
-      ol.append(li);
+      return li;
     }
   }
 
@@ -242,7 +254,7 @@
     return {
       animation: false, backgroundColor: "transparent", textStyle: { color: "#8b98a8" },
       grid: [{ left: 52, right: 52, top: 24, height: "42%" }, { left: 52, right: 52, top: "61%", bottom: 26 }],
-      legend: { top: 0, right: 10, itemWidth: 14, itemHeight: 6, textStyle: { color: "#8b98a8", fontSize: 11 } },
+      legend: { top: 0, right: 52, itemWidth: 14, itemHeight: 6, textStyle: { color: "#8b98a8", fontSize: 11 } },
       tooltip: { trigger: "axis", backgroundColor: "#151b23", borderColor: "#2a3441", textStyle: { color: "#e6edf3", fontSize: 12 },
         formatter: (items) => items.length ? esc(fmtTime(items[0].value[0])) + "<br>" + items.map((it) =>
           `${it.marker}${esc(it.seriesName)}: ${esc(fmtNum(it.value[1], 3))}`).join("<br>") : "" },
@@ -250,11 +262,13 @@
       xAxis: [0, 1].map((g) => ({ type: "time", gridIndex: g, axisLabel: { show: g === 1, color: "#8b98a8", hideOverlap: true },
         axisLine: { lineStyle: { color: "#2a3441" } }, splitLine: { show: false } })),
       yAxis: [
-        ...[0, 1].map((g) => ({ type: "value", gridIndex: g, scale: true, name: g ? lowerName : ser.fields[0] || "value",
-          nameTextStyle: { color: g ? "#8b98a8" : COLORS[0], fontSize: 10, align: "left" }, axisLabel: { color: "#8b98a8", fontSize: 10 },
+        // value axes are colour-coded like their series (left: first field, right: the others)
+        ...[0, 1].map((g) => ({ type: "value", gridIndex: g, scale: true, name: g ? lowerName : "", splitNumber: g ? 3 : 4,
+          nameTextStyle: { color: "#8b98a8", fontSize: 10, align: "left" },
+          axisLabel: { color: g || !twoAxes ? "#8b98a8" : COLORS[0], fontSize: 10 },
           splitLine: { lineStyle: { color: "#1f2731" } } })),
-        { type: "value", gridIndex: 0, scale: true, position: "right", show: twoAxes, name: twoAxes ? ser.fields.slice(1).join(", ") : "",
-          nameTextStyle: { color: COLORS[1], fontSize: 10, align: "right" }, axisLabel: { color: "#8b98a8", fontSize: 10 }, splitLine: { show: false } },
+        { type: "value", gridIndex: 0, scale: true, position: "right", show: twoAxes, splitNumber: 4,
+          axisLabel: { color: COLORS[1], fontSize: 10 }, splitLine: { show: false } },
       ],
       series: [
         ...valueSeries,
@@ -316,7 +330,7 @@
     for (const [key, ser] of Object.entries(snap.series || {})) {
       if (S.selected.includes(key)) setHistory({ key, fields: ser.fields, points: ser, alerts: ser.alerts, drift: ser.drift });
     }
-    S.overviewDirty = S.listDirty = S.feedDirty = true;
+    S.overviewDirty = S.listDirty = S.feedDirty = S.feedReset = true;
     return snap.savedAt;
   }
 

@@ -14,12 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
-from pynomaly.connectors.generator import (
-    FieldSpec,
-    GeneratorConfig,
-    MetricGenerator,
-    iso_utc,
-)
+from pynomaly.connectors.arrow_text import float_text, iso_utc
+from pynomaly.connectors.generator import FieldSpec, GeneratorConfig, MetricGenerator
 from pynomaly.connectors.generator_anomalies import ANOMALY_KINDS
 from pynomaly.connectors.generator_malformed import MALFORMED_KINDS
 from pynomaly.connectors.generator_sinks import label_mask, produce
@@ -85,6 +81,17 @@ def test_iso_utc_matches_datetime_formatting():
         for t in ts.tolist()
     ]
     assert iso_utc(ts).to_pylist() == expected
+
+
+@pytest.mark.parametrize("decimals", [0, 2, 4, 6])
+def test_float_text_round_trips_rounded_values(decimals):
+    rng = np.random.default_rng(decimals)
+    narrow = np.round(rng.normal(0.3, 0.05, size=5_000), decimals)  # lookup path
+    wide = np.round(rng.normal(0, 1e6, size=50), decimals)  # direct cast path
+    for values in (narrow, wide, -narrow):
+        text = float_text(values, decimals).to_pylist()
+        assert [float(t) for t in text] == values.tolist()
+        assert text == [orjson.dumps(v).decode().removesuffix(".0") for v in values.tolist()]
 
 
 def test_each_label_differs_from_the_baseline_as_stated():
@@ -264,6 +271,19 @@ def _cli(argv: list[str]) -> int:
     produce_cli.register(parser.add_subparsers())
     args = parser.parse_args(argv)
     return int(args.func(args))
+
+
+@pytest.mark.broker
+def test_kafka_output_fails_loudly_when_the_broker_is_gone(own_broker):
+    from pynomaly.connectors.generator_sinks import KafkaWriter
+
+    writer = KafkaWriter(own_broker.bootstrap_servers, "gone", timeout=1.0)
+    batch = next(MetricGenerator(GeneratorConfig(keys=3)).batches(30))
+    own_broker.pause()
+    writer.write(batch)
+    with pytest.raises(RuntimeError, match=r"undelivered|failed"):
+        writer.close()
+    own_broker.resume()
 
 
 def test_cli_produce_writes_records_and_labels(tmp_path, capsys):

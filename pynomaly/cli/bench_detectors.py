@@ -90,6 +90,27 @@ def _river_hst(X: np.ndarray, limits: np.ndarray) -> Step:
     return step
 
 
+def _capymoa_hst(d: int) -> Step:
+    """MOA's HSTrees through capymoa (a JVM via JPype): same trees, depth and window."""
+    from capymoa.anomaly import HalfSpaceTrees
+    from capymoa.core import LabeledInstance
+    from capymoa.stream import Schema
+
+    names = [f"x{j}" for j in range(d)]
+    schema = Schema.from_custom(features=[*names, "y"], target="y", categories={"y": ["0", "1"]})
+    model = HalfSpaceTrees(
+        schema=schema, window_size=250, number_of_trees=10, max_depth=8, random_seed=0
+    )
+
+    def step(x: np.ndarray) -> float:
+        instance = LabeledInstance.from_array(schema, x, 0)
+        s = model.score_instance(instance)
+        model.train(instance)
+        return s
+
+    return step
+
+
 def _pysad(cls_name: str, **kwargs: Any) -> Callable[[], Step]:
     def make() -> Step:
         import pysad.models
@@ -180,6 +201,8 @@ class Pair:
     make_peer: Callable[[], Step] | None = None
     slow: bool = False
     dict_input: bool = False
+    #: Applied to the peer's events before the timed loop (e.g. scaling to [0, 1]).
+    prepare: Callable[[np.ndarray], np.ndarray] | None = None
     notes: list[str] = field(default_factory=list)
 
 
@@ -211,6 +234,13 @@ def build_pairs(X: np.ndarray) -> list[Pair]:
                 max_depth=8,
                 random_state=0,
             ),
+        ),
+        Pair(
+            "hst",
+            hst,
+            "capymoa.HalfSpaceTrees",
+            lambda: _capymoa_hst(d),
+            prepare=lambda Z: (Z - limits[0]) / (limits[1] - limits[0]),  # MOA's [0, 1] space
         ),
         Pair("rcf", {"n_trees": 40, "tree_size": 256}, "rrcf", _rrcf, slow=True),
         Pair(
@@ -274,6 +304,8 @@ def _time_native(
 
 def _time_peer(pair: Pair, X: np.ndarray, repeats: int) -> tuple[np.ndarray, float, int]:
     """Peer scores and events/s, best of ``repeats`` runs when one run takes < 2 s."""
+    if pair.prepare is not None:
+        X = pair.prepare(X)
     rows: list[Any] = [dict(enumerate(x.tolist())) for x in X] if pair.dict_input else list(X)
 
     def once() -> np.ndarray:
@@ -330,7 +362,7 @@ def run_benchmark(
             n_peer = min(events, slow_peer_events if pair.slow else peer_events)
             try:
                 peer_scores, peer_eps, peer_runs = _time_peer(pair, X[:n_peer], repeats)
-            except (ImportError, AttributeError) as exc:
+            except Exception as exc:  # a peer that cannot start is reported, not fatal
                 skipped.append(f"{pair.peer}: {type(exc).__name__}: {exc}")
                 peer_scores = None
             if peer_scores is not None:

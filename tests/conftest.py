@@ -18,8 +18,6 @@ from services import (
     start_broker,
 )
 
-__all__ = ["free_port", "kafka_consume_all"]
-
 
 @pytest.fixture(scope="session")
 def broker() -> Iterator[EmbeddedBroker]:

@@ -144,7 +144,9 @@ class EmbeddedBroker:
         Listen and advertised address.
     die_with_parent
         Kill the broker when this process dies (Linux ``PR_SET_PDEATHSIG``). Set
-        ``False`` for a broker meant to outlive the command that started it.
+        ``False`` for a broker meant to outlive the command that started it. Linux
+        ties this to the *thread* that starts the broker: start it from a thread
+        that lives as long as the broker should (the main thread, usually).
     log_path
         File for the broker's output; ``None`` uses a temporary file removed by
         :meth:`stop`.

@@ -107,7 +107,7 @@ class KafkaWriter:
         self.timeout = timeout
         self.failed = 0
         self.errors: list[str] = []
-        self._producer = Producer(
+        self._producer: Any = Producer(
             {
                 "bootstrap.servers": bootstrap_servers,
                 "linger.ms": 20,
@@ -143,7 +143,10 @@ class KafkaWriter:
             raise RuntimeError(f"Kafka delivery to {topic!r} failed: {self.errors[0]}")
 
     def close(self) -> None:
+        if self._producer is None:
+            return
         left = self._producer.flush(self.timeout)
+        self._producer = None  # destroy the client now, not when garbage collected
         if self.errors or left:
             first = self.errors[0] if self.errors else "timed out"
             raise RuntimeError(

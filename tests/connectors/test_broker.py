@@ -97,6 +97,7 @@ def test_pause_keeps_the_log_and_resume_delivers_held_records(own_broker, kafka_
 
     own_broker.resume()
     assert producer.flush(20) == 0
+    del producer
     records = kafka_consume_all(bootstrap, topic, expected=80)
     assert sorted(int(r.value) for r in records) == list(range(80))
 

@@ -27,7 +27,8 @@ True
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +56,16 @@ def unit_scores(detector: Any, raw: np.ndarray) -> np.ndarray:
 
 
 def stream_series(name: str, params: Mapping[str, Any], values: np.ndarray) -> np.ndarray:
-    """Anomaly scores in [0, 1] of one series, streamed in micro-batches."""
-    det = create_detector(name, **params)
+    """Anomaly scores in [0, 1] of one series through a fresh registry detector."""
+    return stream_values(create_detector(name, **params), values)
+
+
+def stream_values(det: Any, values: np.ndarray) -> np.ndarray:
+    """Anomaly scores in [0, 1] of one series, streamed through ``det`` in micro-batches.
+
+    ``det`` is a fresh detector: anything with ``score_learn_many`` (score each
+    row, then learn it) such as a :class:`~pynomaly.engine.base.Detector`.
+    """
     X = np.asarray(values, dtype=np.float64).reshape(-1, 1)
     raw = np.concatenate(
         [det.score_learn_many(X[i : i + BATCH]) for i in range(0, len(X), BATCH)] or [np.empty(0)]
@@ -86,16 +95,27 @@ def _progress(iterable, total: int, desc: str, enabled: bool):
 
 def run_benchmark(
     data: str | Path,
-    detector: str,
+    detector: str | Callable[[], Any],
     out: str | Path,
     *,
     labels: str | Path | None = None,
     name: str | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run ``detector`` (a spec, see :func:`parse_spec`) over a corpus; write and score."""
+    """Run a detector over a corpus; write NAB results and score them.
+
+    ``detector`` is a spec (see :func:`parse_spec`) or, for detectors outside
+    the registry (peers), a factory returning a fresh detector; ``name`` then
+    names the results.
+    """
     root = corpus.find_root(data)
-    det_name, params = parse_spec(detector)
+    if callable(detector):
+        if not name:
+            raise ValueError("a detector factory needs a name")
+        det_name, params, factory = name, {}, detector
+    else:
+        det_name, params = parse_spec(detector)
+        factory = partial(create_detector, det_name, **params)
     label = name or det_name
     windows = corpus.load_windows(labels or corpus.find_windows_file(root))
     series = [rel for rel in corpus.list_series(root) if rel in windows]
@@ -106,7 +126,7 @@ def run_benchmark(
     for rel in _progress(series, len(series), label, progress):
         table = corpus.read_table(root / "data" / rel)
         t0 = time.perf_counter()
-        sc = stream_series(det_name, params, table.column("value"))
+        sc = stream_values(factory(), table.column("value"))
         t_detect += time.perf_counter() - t0
         category, file_name = rel.split("/", 1)
         write_results(Path(out) / label / category / f"{label}_{file_name}", table, sc)

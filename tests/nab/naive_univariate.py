@@ -53,7 +53,7 @@ def naive_univariate_ensemble(values, p) -> np.ndarray:
     alarm = 1.0 - math.exp(-p.alarm_z / p.z_scale)
     seen: list[float] = []
     resid: list[float] = []
-    period, quiet = 0, 0
+    period, quiet, fired = 0, 0, 0.0
     out = []
     for x in map(float, values):
         n = len(seen)
@@ -77,11 +77,12 @@ def naive_univariate_ensemble(values, p) -> np.ndarray:
         if raw_s is not None:
             z = max(z, lik_s.z(raw_s))
         score = 1.0 if novel else 1.0 - math.exp(-max(z, 0.0) / p.z_scale)
-        if quiet > 0:
+        if quiet > 0 and not (p.breakthrough and novel and fired < 1.0):
             out.append(0.0)
             quiet -= 1
         else:
             out.append(score)
+            fired = score
             if score >= alarm:
                 quiet = p.refractory
         seen.append(x)

@@ -19,7 +19,8 @@ A streaming detector for one metric, built from cheap causal parts:
    larger z of the two components maps to ``1 - exp(-z / z_scale)`` in [0, 1).
 5. **Fire once**: after a score reaches the alarm level (``z >= alarm_z`` or a
    range novelty) the next ``refractory`` events score 0, so one incident gives
-   one alert.
+   one alert; with ``breakthrough`` a range novelty still ends the quiet period
+   of a (weaker) likelihood alarm.
 
 Everything is computed from past events only, one pass, score before learn.
 Scores are on a probability-like [0, 1] scale (``unit_scores``), so one
@@ -90,6 +91,7 @@ class UnivariateEnsembleParams(DetectorParams):
     alarm_z: float = Field(5.0, gt=0.0, description="likelihood z-score that raises an alarm")
     z_scale: float = Field(10.0, gt=0.0, description="z-score scale of the [0, 1) mapping")
     refractory: int = Field(50, ge=0, description="events scored 0 after an alarm")
+    breakthrough: bool = Field(True, description="a range novelty ends a likelihood alarm's quiet")
 
 
 @register
@@ -112,7 +114,7 @@ class UnivariateEnsemble(Detector):
         self.resid = np.zeros(p.history)
         self.short = np.zeros((2, p.short_window))
         self.lik = np.zeros((2, p.long_window + 2))
-        self.fl = np.zeros(4)
+        self.fl = np.zeros(5)
         self.lik_ints = np.zeros((2, 1), dtype=np.int64)
         self.it = np.zeros(4, dtype=np.int64)
 
@@ -131,7 +133,7 @@ class UnivariateEnsemble(Detector):
             p.long_window, p.likelihood_warmup, p.var_floor,
             p.seasonal, p.season_min_lag, p.season_max_lag, p.season_min_acf,
             p.season_every, p.season_first,
-            self.alarm_level, p.z_scale, p.refractory, out,
+            self.alarm_level, p.z_scale, p.refractory, p.breakthrough, out,
         )  # fmt: skip
         return out
 

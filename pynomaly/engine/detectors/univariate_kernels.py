@@ -108,7 +108,7 @@ def ensemble_kernel(
     X, dens, season, resid, short, lik, lik_ints, fl, it,
     history, bandwidth, tolerance, warmup, short_n, long_n, lik_warmup, var_floor,
     seasonal, min_lag, max_lag, min_acf, every, first,
-    alarm, z_scale, refractory, out,
+    alarm, z_scale, refractory, breakthrough, out,
 ):  # fmt: skip
     """Score each value of ``X`` before learning it; updates every state array in place.
 
@@ -157,10 +157,11 @@ def ensemble_kernel(
             z = max(z, z_s)
         score = 1.0 if novel else 1.0 - math.exp(-max(z, 0.0) / z_scale)
         # 4. fire once, then stay quiet
-        if it[3] > 0:
+        if it[3] > 0 and not (breakthrough and novel and fl[4] < 1.0):
             out[i] = 0.0
             it[3] -= 1
         else:
+            fl[4] = score
             out[i] = score
             if score >= alarm:
                 it[3] = refractory

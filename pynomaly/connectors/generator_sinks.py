@@ -225,11 +225,13 @@ def produce(
     """Generate and write records to every target.
 
     ``count`` well-formed records, or ``rate × duration`` of them, or (``duration``
-    alone) as many as fit in ``duration`` seconds. With ``rate``, records are paced
-    in slices of about a tenth of a second.
+    alone) as many as fit in ``duration`` seconds (the last slice of 8192 records
+    may end a little later). With ``rate``, records are paced in slices of about
+    a tenth of a second.
     """
     if count is None and rate is not None and duration is not None:
         count = int(rate * duration)
+    stop_after = duration if count is None else None  # otherwise the count decides
     if count is None and duration is None:
         raise ValueError("give a count, or a duration (with or without a rate)")
     writers = [
@@ -241,7 +243,8 @@ def produce(
     bar = tqdm(total=count, unit="rec", unit_scale=True, disable=not progress, file=sys.stderr)
     records = malformed = anomalies = 0
     start = time.monotonic()
-    step = max(1, int(rate / 10)) if rate else None
+    # slice size: a tenth of a second when paced; small enough to stop on time otherwise
+    step = max(1, int(rate / 10)) if rate else (8192 if stop_after is not None else None)
     try:
         for batch in MetricGenerator(config).batches(count):
             pieces = (
@@ -253,8 +256,6 @@ def produce(
                     wait = start + records / rate - time.monotonic()
                     if wait > 0:
                         time.sleep(wait)
-                if duration is not None and time.monotonic() - start >= duration:
-                    break
                 for writer in writers:
                     writer.write(piece)
                 if label_fh is not None and piece.labels:
@@ -263,6 +264,8 @@ def produce(
                 malformed += int(piece.malformed_after.size)
                 anomalies += sum(1 for lb in piece.labels if lb["kind"] != "malformed")
                 bar.update(len(piece))
+                if stop_after is not None and time.monotonic() - start >= stop_after:
+                    break
             else:
                 continue
             break

@@ -231,6 +231,18 @@ def test_rate_paces_the_output(tmp_path):
     assert time.monotonic() - start >= 0.4  # 500 records at 1000/s: about 0.5 s
 
 
+def test_duration_alone_stops_in_time_and_rate_with_duration_sets_the_count(tmp_path):
+    cfg = GeneratorConfig(keys=10)
+    start = time.monotonic()
+    summary = produce(cfg, [str(tmp_path / "a.jsonl")], duration=0.3)
+    assert 0.3 <= time.monotonic() - start < 10
+    assert summary.records == len((tmp_path / "a.jsonl").read_bytes().splitlines()) > 0
+    summary = produce(cfg, [str(tmp_path / "b.jsonl")], rate=2_000, duration=0.25)
+    assert summary.records == 500
+    with pytest.raises(ValueError, match="count"):
+        produce(cfg, [str(tmp_path / "c.jsonl")], rate=100)
+
+
 def test_config_rejects_unknown_kinds_and_fields():
     with pytest.raises(ValidationError, match="unknown anomaly kinds"):
         GeneratorConfig(anomaly_kinds=("spike", "wobble"))

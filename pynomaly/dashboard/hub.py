@@ -109,8 +109,8 @@ class Hub:
             kind = event["type"]
             if kind == "point":
                 key = event["key"]
-                s = series.get(key) or self._new_series(key)
-                if s is None:
+                s = series.get(key)
+                if s is None and (s := self._new_series(key)) is None:
                     continue
                 s.append(event["ts"], event["value"], event["score"], event["probability"],
                          event["threshold"], event["threshold_on"])
@@ -121,7 +121,7 @@ class Hub:
                 self.alert_seq += 1
                 event["seq"] = self.alert_seq
                 self.alerts.append(event)
-                s = series.get(event["key"]) or self._new_series(event["key"])
+                s = self._series_for(event["key"])
                 if s is not None:
                     s.add_alert(event)
                 self.counters["alerts"] += 1
@@ -130,7 +130,7 @@ class Hub:
                 event["seq"] = self.drift_seq
                 self.drifts.append(event)
                 if event["key"] is not None:
-                    s = series.get(event["key"]) or self._new_series(event["key"])
+                    s = self._series_for(event["key"])
                     if s is not None:
                         s.add_drift(event)
                 self.counters["drift"] += 1
@@ -141,6 +141,10 @@ class Hub:
             used += 1
         self.counters["events"] += used
         return used
+
+    def _series_for(self, key: str) -> KeySeries | None:
+        s = self.series.get(key)
+        return s if s is not None else self._new_series(key)
 
     def _new_series(self, key: str) -> KeySeries | None:
         if len(self.series) >= self.max_keys:

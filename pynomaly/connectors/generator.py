@@ -308,8 +308,10 @@ class MetricGenerator:
         """Pick records to follow with a malformed one; add their labels. Returns next line."""
         rng = np.random.default_rng([self.config.seed, 3, b])
         n = len(batch)
-        after = np.flatnonzero(rng.random(n) < self.config.malformed_rate)
-        kinds = rng.integers(0, len(MALFORMED_KINDS), size=after.size)
+        full = self.block_steps * self.config.keys  # draw for the whole block: same stream
+        picked = rng.random(full) < self.config.malformed_rate  # whatever the count
+        kinds = rng.integers(0, len(MALFORMED_KINDS), size=full)[picked][: int(picked[:n].sum())]
+        after = np.flatnonzero(picked[:n])
         batch.malformed_after, batch.malformed_kind = after, kinds
         for j, (pos, code) in enumerate(zip(after.tolist(), kinds.tolist(), strict=True)):
             batch.labels.append({

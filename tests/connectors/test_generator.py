@@ -45,10 +45,11 @@ def test_same_seed_same_stream_and_different_seed_differs():
 
 
 def test_stream_does_not_depend_on_count():
-    cfg = GeneratorConfig(keys=3, seed=5, anomaly_rate=0)
-    short, _, _ = collect(cfg, 1_000)
-    long, _, _ = collect(cfg, 100_000)  # several blocks
-    assert np.array_equal(short, long[:1_000])
+    cfg = GeneratorConfig(keys=3, seed=5, anomaly_rate=0, malformed_rate=0.01)
+    short = list(MetricGenerator(cfg).batches(1_000))
+    long = list(MetricGenerator(cfg).batches(100_000))  # several blocks
+    assert np.array_equal(short[0].values, long[0].values[:1_000])
+    assert short[0].lines() == long[0].lines()[: len(short[0].lines())]
 
 
 def test_records_are_step_major_with_event_time_and_keys():

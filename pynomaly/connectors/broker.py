@@ -132,6 +132,15 @@ def kill_when_parent_dies() -> None:  # pragma: no cover - runs in a forked chil
         os._exit(1)
 
 
+def _thread_states(pid: int) -> list[str]:
+    """Scheduler state letter of every thread of ``pid`` (``T`` when stopped)."""
+    states = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+    return states
+
+
 class EmbeddedBroker:
     """A ``tansu`` broker child process listening on ``host:port``.
 
@@ -305,19 +314,37 @@ class EmbeddedBroker:
             self._log_file.unlink(missing_ok=True)
             self._log_file = None
 
-    def pause(self) -> None:
-        """Freeze the broker (SIGSTOP): connections stay open, nothing answers."""
+    def pause(self, timeout: float = 5.0) -> None:
+        """Freeze the broker (SIGSTOP): connections stay open, nothing answers.
+
+        Returns once the kernel reports every broker thread stopped, so an outage
+        has really begun.
+        """
         if not self.running:
             raise BrokerError("cannot pause: the broker is not running")
         self._signal_group(signal.SIGSTOP)
         self._paused = True
+        self._wait_threads(stopped=True, timeout=timeout)
 
-    def resume(self) -> None:
+    def resume(self, timeout: float = 5.0) -> None:
         """Unfreeze a paused broker (SIGCONT); its in-memory log is intact."""
         if not self.running:
             raise BrokerError("cannot resume: the broker is not running")
         self._signal_group(signal.SIGCONT)
         self._paused = False
+        self._wait_threads(stopped=False, timeout=timeout)
+
+    def _wait_threads(self, *, stopped: bool, timeout: float) -> None:
+        assert self._proc is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            states = _thread_states(self._proc.pid)
+            if states and all((s in ("T", "t")) == stopped for s in states):
+                return
+            if time.monotonic() > deadline:
+                want = "stop" if stopped else "continue"
+                raise BrokerError(f"tansu (pid {self._proc.pid}) did not {want}: {states}")
+            time.sleep(0.002)
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()

@@ -90,6 +90,8 @@ def test_pause_keeps_the_log_and_resume_delivers_held_records(own_broker, kafka_
 
     own_broker.pause()
     assert own_broker.paused
+    with open(f"/proc/{own_broker.pid}/stat") as f:
+        assert f.read().rsplit(")", 1)[1].split()[0] == "T"
     assert not broker_reachable(bootstrap, timeout=0.5)
     for i in range(50, 80):
         producer.produce(topic, key=b"k", value=str(i).encode())

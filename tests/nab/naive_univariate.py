@@ -60,9 +60,12 @@ def naive_univariate_ensemble(values, p) -> np.ndarray:
         span = (max(seen) - min(seen)) if seen else 0.0
         warm = n >= p.warmup and span > 0.0
         raw_v = naive_rarity(seen[-p.history :], x, p.bandwidth * span) if warm else 0.0
-        novel = warm and (
-            x > max(seen) + p.spatial_tolerance * span or x < min(seen) - p.spatial_tolerance * span
-        )
+        direction = 0.0
+        if warm and x > max(seen) + p.spatial_tolerance * span:
+            direction = 1.0
+        elif warm and x < min(seen) - p.spatial_tolerance * span:
+            direction = -1.0
+        novel = direction != 0.0
         if p.seasonal and n >= p.season_first and (n - p.season_first) % p.season_every == 0:
             lag, acf = naive_period(seen[-season_n:], p.season_min_lag, p.season_max_lag)
             period = lag if acf >= p.season_min_acf else 0
@@ -77,12 +80,12 @@ def naive_univariate_ensemble(values, p) -> np.ndarray:
         if raw_s is not None:
             z = max(z, lik_s.z(raw_s))
         score = 1.0 if novel else 1.0 - math.exp(-max(z, 0.0) / p.z_scale)
-        if quiet > 0 and not (p.breakthrough and novel and fired < 1.0):
+        if quiet > 0 and not (p.breakthrough and novel and direction != fired):
             out.append(0.0)
             quiet -= 1
         else:
             out.append(score)
-            fired = score
+            fired = direction
             if score >= alarm:
                 quiet = p.refractory
         seen.append(x)

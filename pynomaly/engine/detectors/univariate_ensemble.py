@@ -19,8 +19,9 @@ A streaming detector for one metric, built from cheap causal parts:
    larger z of the two components maps to ``1 - exp(-z / z_scale)`` in [0, 1).
 5. **Fire once**: after a score reaches the alarm level (``z >= alarm_z`` or a
    range novelty) the next ``refractory`` events score 0, so one incident gives
-   one alert; with ``breakthrough`` a range novelty still ends the quiet period
-   of a (weaker) likelihood alarm.
+   one alert. With ``breakthrough``, a range novelty still ends the quiet period
+   unless the alarm that started it was a novelty on the same side (a new low
+   after a likelihood alarm or after a new high is a different incident).
 
 Everything is computed from past events only, one pass, score before learn.
 Scores are on a probability-like [0, 1] scale (``unit_scores``), so one
@@ -91,7 +92,9 @@ class UnivariateEnsembleParams(DetectorParams):
     alarm_z: float = Field(5.0, gt=0.0, description="likelihood z-score that raises an alarm")
     z_scale: float = Field(10.0, gt=0.0, description="z-score scale of the [0, 1) mapping")
     refractory: int = Field(50, ge=0, description="events scored 0 after an alarm")
-    breakthrough: bool = Field(True, description="a range novelty ends a likelihood alarm's quiet")
+    breakthrough: bool = Field(
+        True, description="a range novelty ends a quiet period not started by one on its side"
+    )
 
 
 @register

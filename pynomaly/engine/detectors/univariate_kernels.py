@@ -112,8 +112,9 @@ def ensemble_kernel(
 ):  # fmt: skip
     """Score each value of ``X`` before learning it; updates every state array in place.
 
-    ``fl`` = (min, max, residual min, residual max); ``it`` = (events seen,
-    period, residuals seen, quiet steps left).
+    ``fl`` = (min, max, residual min, residual max, side of the last emitted
+    range novelty: +1 high, -1 low, 0 none); ``it`` = (events seen, period,
+    residuals seen, quiet steps left).
     """
     season_n = season.shape[0]
     for i in range(X.shape[0]):
@@ -123,7 +124,12 @@ def ensemble_kernel(
         warm = seen >= warmup and span > 0.0
         # 1. value rarity and range novelty
         raw_v = rarity(dens, min(seen, history), x, bandwidth * span) if warm else 0.0
-        novel = warm and (x > fl[1] + tolerance * span or x < fl[0] - tolerance * span)
+        direction = 0.0  # +1 a new high, -1 a new low
+        if warm and x > fl[1] + tolerance * span:
+            direction = 1.0
+        elif warm and x < fl[0] - tolerance * span:
+            direction = -1.0
+        novel = direction != 0.0
         # 2. seasonal residual rarity (period re-estimated from the past only)
         if seasonal and seen >= first and (seen - first) % every == 0:
             m = min(seen, season_n)
@@ -157,11 +163,11 @@ def ensemble_kernel(
             z = max(z, z_s)
         score = 1.0 if novel else 1.0 - math.exp(-max(z, 0.0) / z_scale)
         # 4. fire once, then stay quiet
-        if it[3] > 0 and not (breakthrough and novel and fl[4] < 1.0):
+        if it[3] > 0 and not (breakthrough and novel and direction != fl[4]):
             out[i] = 0.0
             it[3] -= 1
         else:
-            fl[4] = score
+            fl[4] = direction
             out[i] = score
             if score >= alarm:
                 it[3] = refractory

@@ -38,6 +38,7 @@ __all__ = [
     "free_port",
     "kafka_consume_all",
     "start_broker",
+    "topic_end_offsets",
     "unique_name",
 ]
 
@@ -140,6 +141,52 @@ def kafka_consume_all(
         consumer.close()
     records.sort(key=lambda r: (r.partition, r.offset))
     return records
+
+
+def topic_end_offsets(bootstrap: str, topic: str, timeout: float = 10.0) -> dict[int, int]:
+    """The end offset (last offset + 1) of every partition of ``topic``.
+
+    Correct against tansu too: its ListOffsets answer (the last batch's base
+    offset + 1) is used only as a starting point; the last batch is then read,
+    and fetch responses give the true end. Sum the values to count records.
+    """
+    from confluent_kafka import OFFSET_END, Consumer, KafkaError, TopicPartition
+
+    deadline = time.monotonic() + timeout
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": unique_name("end-offsets"),
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+            "fetch.wait.max.ms": 50,
+            "log_level": 0,
+        }
+    )
+    try:
+        partitions = _wait_partitions(consumer, topic, deadline, required=True)
+        ends = {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1]
+            for p in partitions
+        }
+        start = {p: max(0, e - 1) for p, e in ends.items() if e != OFFSET_END}
+        consumer.assign([TopicPartition(topic, p, o) for p, o in start.items()])
+        at_end: set[int] = set()
+        while len(at_end) < len(start) and time.monotonic() < deadline:
+            for msg in consumer.consume(num_messages=10_000, timeout=0.1):
+                err = msg.error()
+                if err is None:
+                    ends[msg.partition()] = max(ends[msg.partition()], msg.offset() + 1)
+                    at_end.discard(msg.partition())
+                elif err.code() == KafkaError._PARTITION_EOF:
+                    at_end.add(msg.partition())
+                else:
+                    raise RuntimeError(f"reading {topic!r}: {err.str()}")
+        if len(at_end) < len(start):
+            raise TimeoutError(f"end offsets of {topic!r} not known within {timeout:g} s")
+    finally:
+        consumer.close()
+    return ends
 
 
 def _wait_partitions(consumer: object, topic: str, deadline: float, required: bool) -> list[int]:

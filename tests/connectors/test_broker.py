@@ -11,7 +11,7 @@ import time
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from services import FAST_GROUP_CONFIG, RedisServer, free_port, unique_name
+from services import FAST_GROUP_CONFIG, RedisServer, free_port, topic_end_offsets, unique_name
 
 from pynomaly.connectors.broker import BrokerError, EmbeddedBroker, broker_reachable
 from pynomaly.connectors.kafka_admin import TopicError, ensure_topics, topic_partitions
@@ -43,6 +43,8 @@ def test_round_trip_over_several_partitions(bootstrap, topic_factory, kafka_cons
     records = kafka_consume_all(bootstrap, topic, expected=500)
     assert sorted(int(r.value) for r in records) == list(range(500))
     assert kafka_consume_all(bootstrap, topic) == records  # no count given: reads to the end
+    ends = topic_end_offsets(bootstrap, topic)
+    assert ends == {p: 1 + max(r.offset for r in records if r.partition == p) for p in (0, 1, 2)}
     assert {r.partition for r in records} == {0, 1, 2}
     by_key: dict[bytes, set[int]] = {}
     for r in records:
@@ -51,7 +53,9 @@ def test_round_trip_over_several_partitions(bootstrap, topic_factory, kafka_cons
 
 
 def test_consume_all_of_an_empty_topic(bootstrap, topic_factory, kafka_consume_all):
-    assert kafka_consume_all(bootstrap, topic_factory(partitions=2)) == []
+    topic = topic_factory(partitions=2)
+    assert kafka_consume_all(bootstrap, topic) == []
+    assert topic_end_offsets(bootstrap, topic) == {0: 0, 1: 0}
 
 
 def test_consumer_group_reads_everything_and_commits(bootstrap, topic_factory):

@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +25,8 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import DynamicSink
 
-from pynomaly.operators.detect import DetectLogic, ShardOutput, split_by_shard
+from pynomaly.observability import metrics, tracing
+from pynomaly.operators.detect import DetectLogic, ShardOutput, ShardState, split_by_shard
 from pynomaly.operators.parse import RecordParser
 from pynomaly.records import DeadLetter, EventBatch, RawBatch
 from pynomaly.spec import (
@@ -80,11 +83,52 @@ def make_sink(sink: Any, *, dead_letters: bool = False) -> DynamicSink:
     raise ValueError(f"sink type {sink.type!r} is not available")
 
 
-def _parse_step(parser: RecordParser):
+def _parse_step(parser: RecordParser, flow_name: str):
     def parse(batch: RawBatch) -> tuple[EventBatch, list[DeadLetter]]:
-        return parser.parse(batch)
+        m = metrics.current()
+        t0 = time.perf_counter()
+        with tracing.span("pynomaly.parse", flow=flow_name, source=batch.origin,
+                          batch_size=len(batch.payloads)) as sp:
+            good, dead = parser.parse(batch)
+            if sp is not None:
+                sp.set_attribute("dead_letters", len(dead))
+                good.trace_parent = sp.get_span_context()
+        m.events_in(batch.origin, len(batch.payloads))
+        if dead:
+            counts = Counter(str(d.reason) for d in dead)
+            for reason, n in counts.items():
+                m.parse_failed(reason, n)
+        m.batch_latency(flow_name, "parse", time.perf_counter() - t0)
+        return good, dead
 
     return parse
+
+
+def _detect_step(logic: DetectLogic, flow_name: str, detector: str):
+    def detect(state: ShardState | None, batch: EventBatch) -> tuple[ShardState, ShardOutput]:
+        m = metrics.current()
+        t0 = time.perf_counter()
+        with tracing.span("pynomaly.detect", parent=batch.trace_parent, flow=flow_name,
+                          batch_size=len(batch), key_count=len(set(batch.keys))):
+            st, out = logic.process(state, batch)
+        dt = time.perf_counter() - t0
+        m.batch_latency(flow_name, "detect", dt)
+        m.scored(flow_name, detector, out.scored)
+        if out.alerts:
+            m.alerts(flow_name, detector, len(out.alerts))
+            with tracing.span("pynomaly.decide", parent=batch.trace_parent, flow=flow_name,
+                              alerts=len(out.alerts)):
+                pass
+        for d in out.drift:
+            m.drift(flow_name, d["monitor"])
+        for d in out.dead:
+            m.parse_failed(str(d.reason), stage="detect")
+        if len(batch):
+            m.event_lag(flow_name, time.time() - float(batch.times.max()))
+        m.keys(flow_name, str(logic.shard_label(batch)), len(st.keys), st.evicted, st.overflow)
+        return st, out
+
+    return detect
 
 
 def build_flow(spec: FlowSpec, *, source: Source | None = None,
@@ -103,10 +147,11 @@ def build_flow(spec: FlowSpec, *, source: Source | None = None,
     raw = op.input("source", flow, source if source is not None else make_source(spec))
     if on_batch is not None:
         op.inspect("progress", raw, lambda _step, batch: on_batch(batch))
-    parsed = op.map("parse", raw, _parse_step(parser))
+    parsed = op.map("parse", raw, _parse_step(parser, spec.name))
     parse_dead = op.flat_map("parse-dead", parsed, lambda r: r[1])
     keyed = op.flat_map("shard", parsed, lambda r: split_by_shard(r[0], shards))
-    detected = op.stateful_map("detect", keyed, logic.mapper)
+    detected = op.stateful_map("detect", keyed,
+                               _detect_step(logic, spec.name, spec.detection.detector.name))
     outputs = op.map("outputs", detected, lambda kv: kv[1])
     alerts = op.flat_map("alerts", outputs, lambda o: o.alerts)
     detect_dead = op.flat_map("detect-dead", outputs, lambda o: o.dead)

@@ -72,6 +72,8 @@ class EventBatch:
     values: np.ndarray  # float64, shape (n, n_fields)
     fields: tuple[str, ...]
     read_at: float = 0.0
+    #: span context of the batch's parse span (tracing), carried to later steps
+    trace_parent: Any = None
 
     def __len__(self) -> int:
         return len(self.keys)

@@ -9,6 +9,7 @@ to give.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import signal
 import subprocess
@@ -22,6 +23,8 @@ from bytewax.dataflow import Dataflow
 
 from pynomaly.spec import FlowSpec, load_spec
 
+log = logging.getLogger("pynomaly.runner")
+
 
 @dataclass
 class RunOptions:
@@ -33,6 +36,11 @@ class RunOptions:
     snapshot_interval_s: float = 10.0
     #: epoch length when recovery is off (also bounds how often sinks flush)
     epoch_interval_s: float = 1.0
+    #: serve /metrics, /healthz, /readyz on this port (+ process id); None = off
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    #: longest time a graceful shutdown may take before the process exits anyway
+    shutdown_timeout_s: float = 30.0
 
 
 def load_target(target: str) -> FlowSpec | Dataflow:
@@ -70,10 +78,45 @@ def ensure_recovery_dir(path: str, partitions: int) -> None:
         init_db_dir(p, partitions)
 
 
-def run_dataflow(flow: Dataflow, opts: RunOptions) -> None:
-    """Execute ``flow`` in this process (blocking)."""
+def start_operations(opts: RunOptions, spec: FlowSpec | None) -> Any:
+    """Metrics, health endpoints, tracing and signal handling for a run.
+    Returns the health server (or None)."""
+    from pynomaly import lifecycle
+    from pynomaly.observability import metrics, tracing
+
+    lifecycle.install_signal_handlers(opts.shutdown_timeout_s)
+    tracing.configure(service_name=f"pynomaly-{spec.name}" if spec else "pynomaly")
+    if opts.metrics_port is None:
+        return None
+    from prometheus_client import REGISTRY
+
+    from pynomaly.observability.health import HealthServer
+    from pynomaly.observability.readiness import checks_for
+
+    metrics.enable(REGISTRY)
+    port = opts.metrics_port + (opts.process_id or 0) if opts.metrics_port else 0
+    server = HealthServer(REGISTRY, opts.metrics_host, port).start()
+    if spec is not None:
+        for name, check in checks_for(spec, opts.recovery_dir).items():
+            server.add_check(name, check)
+    log.info("metrics and health on %s (/metrics /healthz /readyz)", server.url)
+    return server
+
+
+def run_dataflow(flow: Dataflow, opts: RunOptions, spec: FlowSpec | None = None) -> None:
+    """Execute ``flow`` in this process (blocking).
+
+    With ``opts.metrics_port`` set, also serves metrics and health probes; in
+    every case SIGTERM/SIGINT drain the flow gracefully (see
+    :mod:`pynomaly.lifecycle`)."""
     from bytewax._bytewax import cli_main
     from bytewax.recovery import RecoveryConfig
+
+    from pynomaly import lifecycle
+    from pynomaly.observability import tracing
+
+    lifecycle.reset()
+    server = start_operations(opts, spec)
 
     recovery = None
     epoch = timedelta(seconds=opts.epoch_interval_s)
@@ -82,8 +125,16 @@ def run_dataflow(flow: Dataflow, opts: RunOptions) -> None:
         ensure_recovery_dir(opts.recovery_dir, max(1, total_workers))
         recovery = RecoveryConfig(opts.recovery_dir, timedelta(seconds=0))
         epoch = timedelta(seconds=opts.snapshot_interval_s)
-    cli_main(flow, workers_per_process=opts.workers, process_id=opts.process_id,
-             addresses=opts.addresses, epoch_interval=epoch, recovery_config=recovery)
+    try:
+        cli_main(flow, workers_per_process=opts.workers, process_id=opts.process_id,
+                 addresses=opts.addresses, epoch_interval=epoch, recovery_config=recovery)
+    finally:
+        tracing.shutdown()
+        if server is not None:
+            server.stop()
+    if lifecycle.stopping():
+        log.info("stopped after %s: in-flight batches drained, sinks flushed",
+                 lifecycle.shutdown_reason())
 
 
 def run_local_cluster(argv_for_process: list[str], processes: int, base_port: int) -> int:

@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        from pynomaly.logs import configure_logging
+        from pynomaly.observability.logs import configure_logging
     except ImportError:  # logging module not present yet
         logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO)
     else:

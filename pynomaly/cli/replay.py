@@ -80,7 +80,7 @@ def _cmd(args: argparse.Namespace) -> int:
                desc="replay")
     t0 = time.perf_counter()
     flow = build_flow(spec, on_batch=lambda b: bar.update(len(b.payloads)))
-    run_dataflow(flow, options_from(args))
+    run_dataflow(flow, options_from(args), spec)
     bar.close()
     dt = time.perf_counter() - t0
     n_alerts = count_records(out, "jsonl") if Path(out).exists() else 0

@@ -22,6 +22,11 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="enable recovery: state snapshots live here (created when missing)")
     p.add_argument("--snapshot-interval", type=float, default=10.0,
                    help="seconds between recovery snapshots")
+    p.add_argument("--metrics-port", type=int, default=None,
+                   help="serve /metrics, /healthz, /readyz on this port (+ process id; 0 = any)")
+    p.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port")
+    p.add_argument("--shutdown-timeout", type=float, default=30.0,
+                   help="seconds a graceful shutdown (SIGTERM/SIGINT) may take")
 
 
 def options_from(args: argparse.Namespace) -> RunOptions:
@@ -29,7 +34,9 @@ def options_from(args: argparse.Namespace) -> RunOptions:
                       process_id=args.process_id,
                       addresses=args.addresses.split(";") if args.addresses else None,
                       recovery_dir=args.recovery_dir,
-                      snapshot_interval_s=args.snapshot_interval)
+                      snapshot_interval_s=args.snapshot_interval,
+                      metrics_port=args.metrics_port, metrics_host=args.metrics_host,
+                      shutdown_timeout_s=args.shutdown_timeout)
 
 
 def override_bootstrap(spec, bootstrap: str | None):
@@ -56,14 +63,17 @@ def _cmd(args: argparse.Namespace) -> int:
                           "--snapshot-interval", str(args.snapshot_interval)]
         if args.bootstrap_servers:
             forwarded += ["--bootstrap-servers", args.bootstrap_servers]
+        if args.metrics_port is not None:
+            forwarded += ["--metrics-port", str(args.metrics_port),
+                          "--metrics-host", args.metrics_host]
+        forwarded += ["--shutdown-timeout", str(args.shutdown_timeout)]
         return run_local_cluster(forwarded, args.processes, args.base_port)
     target = load_target(args.target)
+    spec = None
     if isinstance(target, FlowSpec):
-        target = build_flow(override_bootstrap(target, args.bootstrap_servers))
-    opts = options_from(args)
-    if opts.recovery_dir and opts.addresses:
-        opts.workers = args.workers
-    run_dataflow(target, opts)
+        spec = override_bootstrap(target, args.bootstrap_servers)
+        target = build_flow(spec)
+    run_dataflow(target, options_from(args), spec)
     return 0
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
+from pynomaly import lifecycle
 from pynomaly.records import RawBatch
 
 
@@ -140,6 +141,8 @@ class _FilePartition(StatefulSourcePartition[RawBatch, int]):
             time.sleep(min(delay, 5.0))
 
     def next_batch(self) -> list[RawBatch]:
+        if lifecycle.stopping():
+            raise StopIteration
         batch = next(self._batches)  # StopIteration ends the partition
         if self._speed > 0:
             self._pace(batch)

@@ -20,6 +20,7 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from pynomaly import lifecycle
 from pynomaly.records import RawBatch
 
 
@@ -52,7 +53,7 @@ class _KafkaBatchPartition(StatefulSourcePartition[RawBatch, int]):
         self._origin = f"{topic}/{part}"
 
     def next_batch(self) -> list[RawBatch]:
-        if self._eof:
+        if self._eof or lifecycle.stopping():
             raise StopIteration
         msgs = self._consumer.consume(self._batch_size, 0.05)
         if not msgs:

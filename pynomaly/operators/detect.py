@@ -24,6 +24,7 @@ Example
 
 from __future__ import annotations
 
+import pickle
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from pynomaly.engine.pipeline import PipelineConfig, ScoringPipeline
+from pynomaly.observability import metrics
 from pynomaly.operators.alert_record import make_alert
 from pynomaly.operators.windowing import KeyWindows
 from pynomaly.records import DeadLetter, EventBatch, Reason, raw_bytes
@@ -59,7 +61,7 @@ def split_by_shard(batch: EventBatch, shards: int) -> list[tuple[str, EventBatch
     for idx in np.split(order, bounds):
         out.append((str(int(ids[idx[0]])), EventBatch(
             [keys[i] for i in idx], batch.times[idx], batch.values[idx], batch.fields,
-            batch.read_at)))
+            batch.read_at, batch.trace_parent)))
     return out
 
 
@@ -103,6 +105,19 @@ class ShardState:
     late: int = 0
     batches: int = 0
 
+    def __reduce__(self) -> tuple[Any, tuple[bytes]]:
+        # Serialise once here so the time a recovery snapshot takes is measured.
+        t0 = time.perf_counter()
+        blob = pickle.dumps(self.__dict__, protocol=pickle.HIGHEST_PROTOCOL)
+        metrics.current().snapshot_duration(time.perf_counter() - t0)
+        return (_load_shard, (blob,))
+
+
+def _load_shard(blob: bytes) -> ShardState:
+    st = ShardState.__new__(ShardState)
+    st.__dict__.update(pickle.loads(blob))
+    return st
+
 
 @dataclass
 class ShardOutput:
@@ -138,6 +153,10 @@ class DetectLogic:
             else (w.size_s, w.size_s if w.kind == "tumbling" else (w.slide_s or w.size_s / 2),
                   w.allowed_lateness_s, w.agg)
         )
+
+    def shard_label(self, batch: EventBatch) -> int:
+        """The shard a (single-shard) batch belongs to."""
+        return shard_of(batch.keys[0], self.spec.keys.shards) if len(batch) else -1
 
     def _new_key(self) -> KeyState:
         pipe = ScoringPipeline(self.spec.detection)

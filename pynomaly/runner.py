@@ -94,8 +94,7 @@ def start_operations(opts: RunOptions, spec: FlowSpec | None) -> Any:
     from pynomaly.observability.readiness import checks_for
 
     metrics.enable(REGISTRY)
-    port = opts.metrics_port + (opts.process_id or 0) if opts.metrics_port else 0
-    server = HealthServer(REGISTRY, opts.metrics_host, port).start()
+    server = HealthServer(REGISTRY, opts.metrics_host, opts.metrics_port).start()
     if spec is not None:
         for name, check in checks_for(spec, opts.recovery_dir).items():
             server.add_check(name, check)
@@ -137,13 +136,16 @@ def run_dataflow(flow: Dataflow, opts: RunOptions, spec: FlowSpec | None = None)
                  lifecycle.shutdown_reason())
 
 
-def run_local_cluster(argv_for_process: list[str], processes: int, base_port: int) -> int:
+def run_local_cluster(argv_for_process: list[str], processes: int, base_port: int,
+                      metrics_port: int | None = None) -> int:
     """Spawn ``processes`` copies of ``pynomaly run`` forming one cluster on
-    loopback; forward SIGINT/SIGTERM; return the worst exit code."""
+    loopback (process ``i`` serves metrics on ``metrics_port + i``); forward
+    SIGINT/SIGTERM; return the worst exit code."""
     addresses = ";".join(f"127.0.0.1:{base_port + i}" for i in range(processes))
     procs = [
         subprocess.Popen([sys.executable, "-m", "pynomaly.cli.main", *argv_for_process,
-                          "--process-id", str(i), "--addresses", addresses])
+                          "--process-id", str(i), "--addresses", addresses,
+                          *(["--metrics-port", str(metrics_port + i)] if metrics_port else [])])
         for i in range(processes)
     ]
 

@@ -48,3 +48,37 @@ def test_engine_processes_form_one_cluster():
 def test_dockerfile_builds_the_package():
     text = (ROOT / "Dockerfile").read_text()
     assert "pip install" in text and "ENTRYPOINT [\"pynomaly\"]" in text
+
+
+def test_prometheus_scrapes_engines_and_dashboard():
+    services = _compose()["services"]
+    prom = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    targets = {t for job in prom["scrape_configs"] for sc in job["static_configs"]
+               for t in sc["targets"]}
+    for name in ("engine-0", "engine-1"):
+        cmd = services[name]["command"]
+        port = cmd[cmd.index("--metrics-port") + 1]
+        assert f"{name}:{port}" in targets
+        assert cmd[cmd.index("--metrics-host") + 1] == "0.0.0.0"
+    assert any(t.startswith("dashboard:") for t in targets)
+    mounts = " ".join(services["prometheus"]["volumes"])
+    assert "deploy/prometheus/prometheus.yml" in mounts
+
+
+def test_grafana_dashboard_is_provisioned_and_queries_real_metrics():
+    import json
+
+    services = _compose()["services"]
+    mounts = " ".join(services["grafana"]["volumes"])
+    assert "deploy/grafana/provisioning" in mounts and "deploy/grafana/dashboards" in mounts
+    board = json.loads((ROOT / "deploy/grafana/dashboards/pynomaly.json").read_text())
+    exprs = " ".join(t["expr"] for p in board["panels"] for t in p["targets"])
+    from prometheus_client import CollectorRegistry
+
+    from pynomaly.observability.metrics import EngineMetrics
+
+    reg = CollectorRegistry()
+    EngineMetrics(reg)
+    names = {m.name for m in reg.collect()}
+    used = {n for n in names if n in exprs}
+    assert used == names, f"metrics without a panel: {names - used}"

@@ -23,7 +23,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--snapshot-interval", type=float, default=10.0,
                    help="seconds between recovery snapshots")
     p.add_argument("--metrics-port", type=int, default=None,
-                   help="serve /metrics, /healthz, /readyz on this port (+ process id; 0 = any)")
+                   help="serve /metrics, /healthz, /readyz on this port (with -p N: port + i "
+                   "for process i; 0 = any free port)")
     p.add_argument("--metrics-host", default="127.0.0.1", help="address for --metrics-port")
     p.add_argument("--shutdown-timeout", type=float, default=30.0,
                    help="seconds a graceful shutdown (SIGTERM/SIGINT) may take")
@@ -63,11 +64,9 @@ def _cmd(args: argparse.Namespace) -> int:
                           "--snapshot-interval", str(args.snapshot_interval)]
         if args.bootstrap_servers:
             forwarded += ["--bootstrap-servers", args.bootstrap_servers]
-        if args.metrics_port is not None:
-            forwarded += ["--metrics-port", str(args.metrics_port),
-                          "--metrics-host", args.metrics_host]
-        forwarded += ["--shutdown-timeout", str(args.shutdown_timeout)]
-        return run_local_cluster(forwarded, args.processes, args.base_port)
+        forwarded += ["--metrics-host", args.metrics_host,
+                      "--shutdown-timeout", str(args.shutdown_timeout)]
+        return run_local_cluster(forwarded, args.processes, args.base_port, args.metrics_port)
     target = load_target(args.target)
     spec = None
     if isinstance(target, FlowSpec):

@@ -63,7 +63,8 @@ class EcdfScorer:
         n, d = self.train.shape
         big_n = n + 1
         # PyOD's grid, built with the same call (per-column identical values)
-        self.grid = np.linspace(np.ones(d) / big_n, np.ones(d), big_n)[:, 0].copy()
+        grid = np.linspace(np.ones(d) / big_n, np.ones(d), big_n)[:, 0]
+        self.neg_log_grid = -1 * np.log(grid)  # PyOD: -1 * np.log(column_ecdf(X))
         self.sorted_cols = [np.sort(self.train[:, c]) for c in range(d)]
         self.mean = self.train.mean(axis=0)
         centred = self.train - self.mean
@@ -72,56 +73,54 @@ class EcdfScorer:
         self.c3 = (centred**3).sum(axis=0)
         self.fallbacks = 0
 
-    def _skew_sign(self, col: int, values: np.ndarray) -> np.ndarray:
-        """Sign of the skewness of train[:, col] with each of ``values`` appended."""
+    def _skew_sign(self, X: np.ndarray) -> np.ndarray:
+        """Sign of the skewness of each train column with ``X[i, c]`` appended."""
         n = self.train.shape[0]
         big_n = n + 1
-        mu_t = self.mean[col]
-        mu = (n * mu_t + values) / big_n
-        delta = mu - mu_t
-        dx = values - mu
-        m2 = (self.c2[col] - 2 * delta * self.c1[col] + n * delta**2 + dx**2) / big_n
-        m3 = (
-            self.c3[col]
-            - 3 * delta * self.c2[col]
-            + 3 * delta**2 * self.c1[col]
-            - n * delta**3
-            + dx**3
-        ) / big_n
+        mu = (n * self.mean + X) / big_n
+        delta = mu - self.mean
+        dx = X - mu
+        m2 = (self.c2 - 2 * delta * self.c1 + n * delta**2 + dx**2) / big_n
+        m3 = (self.c3 - 3 * delta * self.c2 + 3 * delta**2 * self.c1 - n * delta**3 + dx**3) / big_n
         sign = np.sign(m3)
         near_constant = m2 <= 4 * (EPS * mu) ** 2 + np.finfo(np.float64).tiny
         unsure = near_constant | (np.abs(m3) <= SIGN_GUARD * np.abs(m2) ** 1.5)
         if unsure.any():
-            idx = np.flatnonzero(unsure)
-            self.fallbacks += idx.size
-            union = np.empty((big_n, idx.size))
-            union[:n] = self.train[:, col : col + 1]
-            union[n] = values[idx]
-            with warnings.catch_warnings():  # SciPy warns on constant columns, as in PyOD
-                warnings.simplefilter("ignore", RuntimeWarning)
-                sign[idx] = np.sign(skew(union, axis=0))
+            for c in np.flatnonzero(unsure.any(axis=0)):
+                rows = np.flatnonzero(unsure[:, c])
+                self.fallbacks += rows.size
+                sign[rows, c] = self._exact_skew_sign(c, X[rows, c])
         return sign
+
+    def _exact_skew_sign(self, col: int, values: np.ndarray) -> np.ndarray:
+        """SciPy's skewness sign on each union, as PyOD computes it."""
+        n = self.train.shape[0]
+        union = np.empty((n + 1, values.size))
+        union[:n] = self.train[:, col : col + 1]
+        union[n] = values
+        with warnings.catch_warnings():  # SciPy warns on constant columns, as in PyOD
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.sign(skew(union, axis=0))
 
     def score(self, X: np.ndarray) -> np.ndarray:
         """``decision_function(x[None])[0]`` for each row ``x`` of ``X``."""
+        if X.shape[0] <= CHUNK:
+            return self._score_chunk(X)
         out = np.empty(X.shape[0])
         for start in range(0, X.shape[0], CHUNK):
             out[start : start + CHUNK] = self._score_chunk(X[start : start + CHUNK])
         return out
 
     def _score_chunk(self, X: np.ndarray) -> np.ndarray:
-        b, d = X.shape
-        u_l = np.empty((b, d))
-        u_r = np.empty((b, d))
-        sk = np.empty((b, d))
-        n = self.train.shape[0]
+        n, d = self.train.shape
+        le = np.empty(X.shape, dtype=np.intp)
+        ge = np.empty(X.shape, dtype=np.intp)
         for c in range(d):
-            col = self.sorted_cols[c]
-            le = np.searchsorted(col, X[:, c], side="right")
-            ge = n - np.searchsorted(col, X[:, c], side="left")
-            u_l[:, c] = -1 * np.log(self.grid[le])
-            u_r[:, c] = -1 * np.log(self.grid[ge])
-            sk[:, c] = self._skew_sign(c, X[:, c])
+            le[:, c] = np.searchsorted(self.sorted_cols[c], X[:, c], side="right")
+            ge[:, c] = np.searchsorted(self.sorted_cols[c], X[:, c], side="left")
+        u_l = self.neg_log_grid[le]
+        u_r = self.neg_log_grid[n - ge]
+        sk = self._skew_sign(X)
         # the expressions below repeat PyOD's, operation for operation
         u_skew = u_l * -1 * np.sign(sk - 1) + u_r * np.sign(sk + 1)
         if self.kind == "ECOD":

@@ -1,0 +1,148 @@
+"""Throughput of the River, PyOD and torch adapters next to their raw libraries.
+
+``python benchmarks/bench_adapters.py [--n 20000] [--single 3000]``
+
+One seeded 4-feature Gaussian stream. For each adapter it times ``batch``
+(``score_learn_many`` on chunks of ``--chunk`` events) and ``event``
+(``score_learn_many`` on one event per call), and for River and PyOD the raw
+library doing the same work (River's ``score_one``/``learn_one`` on dicts; a
+PyOD model refitted on a ``deque`` window every ``refit_every`` events and
+scoring one row per ``decision_function`` call). It prints events/s and the
+ratio to the raw peer of the same run. With background refits a run can
+outpace its fits (scoring goes on with the previous model, or 0 before the
+first fit), so those rows also show how many refits finished in the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import deque
+from collections.abc import Callable
+
+import numpy as np
+
+
+def events_per_s(fn: Callable[[np.ndarray], object], X: np.ndarray) -> tuple[float, object]:
+    t0 = time.perf_counter()
+    out = fn(X)
+    return X.shape[0] / (time.perf_counter() - t0), out
+
+
+def adapter_batch(make: Callable, chunk: int) -> Callable[[np.ndarray], object]:
+    def run(X: np.ndarray) -> object:
+        det = make()
+        for i in range(0, X.shape[0], chunk):
+            det.score_learn_many(X[i : i + chunk])
+        return det
+
+    return run
+
+
+def adapter_event(make: Callable) -> Callable[[np.ndarray], object]:
+    def run(X: np.ndarray) -> object:
+        det = make()
+        for i in range(X.shape[0]):
+            det.score_learn_many(X[i : i + 1])
+        return det
+
+    return run
+
+
+def raw_river(make: Callable) -> Callable[[np.ndarray], None]:
+    def run(X: np.ndarray) -> None:
+        model = make()
+        for row in X.tolist():
+            x = {"x0": row[0], "x1": row[1], "x2": row[2], "x3": row[3]}
+            model.score_one(x)
+            model.learn_one(x)
+
+    return run
+
+
+def raw_pyod(make: Callable, window: int, refit_every: int, min_fit: int) -> Callable:
+    def run(X: np.ndarray) -> None:
+        buf: deque = deque(maxlen=window)
+        model, since = None, 0
+        for x in X:
+            if model is not None:
+                model.decision_function(x[None])
+            buf.append(x)
+            since += 1
+            if (model is None and len(buf) >= min_fit) or (
+                model is not None and since >= refit_every
+            ):
+                model, since = make().fit(np.array(buf)), 0
+
+    return run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=20000, help="events for batch runs")
+    ap.add_argument("--single", type=int, default=3000, help="events for per-event runs")
+    ap.add_argument("--chunk", type=int, default=256, help="events per batch call")
+    args = ap.parse_args()
+
+    import torch
+    from pyod.models.ecod import ECOD
+    from pyod.models.hbos import HBOS
+    from pyod.models.iforest import IForest
+    from river import anomaly, compose, preprocessing
+
+    from pynomaly.engine.registry import create_detector
+
+    torch.set_num_threads(1)
+    X = np.random.default_rng(42).normal(size=(args.n, 4))
+    Xs = X[: args.single]
+    pyod_cfg = {"window": 1024, "refit_every": 256, "min_fit": 128}
+    hst = {"n_trees": 25, "height": 10, "window_size": 250}
+
+    def river_hst():
+        return create_detector("river", model="HalfSpaceTrees", model_params=hst)
+
+    def raw_hst():
+        return compose.Pipeline(preprocessing.MinMaxScaler(), anomaly.HalfSpaceTrees(**hst, seed=0))
+
+    cases: list[tuple[str, Callable, Callable | None]] = [
+        ("river HalfSpaceTrees", river_hst, raw_river(raw_hst)),
+    ]
+    for name, cls, mp in [
+        ("ECOD", ECOD, {}),
+        ("HBOS", HBOS, {}),
+        ("IForest", IForest, {"n_estimators": 100}),
+    ]:
+        kw = {"random_state": 0} if name == "IForest" else {}
+
+        def sync(name=name, mp=mp):
+            return create_detector(
+                "pyod", model=name, model_params=mp, synchronous=True, **pyod_cfg
+            )
+
+        def asyn(name=name, mp=mp):
+            return create_detector("pyod", model=name, model_params=mp, **pyod_cfg)
+
+        raw = raw_pyod(lambda cls=cls, mp=mp, kw=kw: cls(**mp, **kw), **pyod_cfg)
+        cases.append((f"pyod {name} (synchronous)", sync, raw))
+        cases.append((f"pyod {name} (background refits)", asyn, raw))
+    cases.append(("torch_autoencoder (16,4)", lambda: create_detector("torch_autoencoder"), None))
+
+    # warm-up: numba/JIT compilation and lazy imports out of the timings
+    for _, make, _ in cases:
+        adapter_batch(make, args.chunk)(X[:600])
+    print(f"4 features; batch = {args.chunk} events per call; events/s (ratio to raw peer)")
+    print(f"{'detector':36s} {'batch':>10s} {'per-event':>10s} {'raw peer':>10s}")
+    for label, make, raw_event in cases:
+        b, det_b = events_per_s(adapter_batch(make, args.chunk), X)
+        e, det_e = events_per_s(adapter_event(make), Xs)
+        peer = events_per_s(raw_event, Xs)[0] if raw_event is not None else float("nan")
+        note = f"  batch {b / peer:.2f}x, event {e / peer:.2f}x" if raw_event else ""
+        if "background" in label:  # refits that finished within the timed run
+            due_b = 1 + (args.n - pyod_cfg["min_fit"]) // pyod_cfg["refit_every"]
+            due_e = 1 + (args.single - pyod_cfg["min_fit"]) // pyod_cfg["refit_every"]
+            note += f"  [fits done: batch {det_b.n_fits}/{due_b}, event {det_e.n_fits}/{due_e}]"
+        print(f"{label:36s} {b:10.0f} {e:10.0f} {peer:10.0f}{note}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

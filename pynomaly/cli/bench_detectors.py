@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -335,6 +336,7 @@ def run_benchmark(
     from pynomaly.engine import list_detectors
 
     X, y = make_stream(events, features, seed)
+    load_before = os.getloadavg()[0]
     registered = set(list_detectors())
     rows: list[dict[str, Any]] = []
     skipped: list[str] = []
@@ -380,7 +382,12 @@ def run_benchmark(
         "stream": {"events": events, "features": features, "seed": seed, "anomalies": int(y.sum())},
         "batch": batch,
         "repeats": repeats,
-        "machine": {"python": platform.python_version(), "processor": platform.machine()},
+        "machine": {
+            "python": platform.python_version(),
+            "processor": platform.machine(),
+            "cpus": os.cpu_count(),
+            "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        },
         "results": rows,
         "skipped": skipped,
     }
@@ -413,6 +420,12 @@ def format_report(report: dict[str, Any]) -> str:
         f"{s['anomalies']} anomalies; batches of {report['batch']}; "
         f"native times best of {report['repeats']}, peers best of up to {report['repeats']} "
         "(one run when it takes over 2 s)."
+    )
+    m = report["machine"]
+    lines.append(
+        f"Machine: {m['cpus']} CPUs, 1-min load average {m['load_average_1min'][0]} at the "
+        f"start and {m['load_average_1min'][1]} at the end (other work on the machine "
+        "slows both sides; ratios are from the same process)."
     )
     lines.extend(f"Skipped: {note}" for note in report["skipped"])
     return "\n".join(lines)

@@ -109,78 +109,75 @@ def _extend(r, value, hist, lows, widths, scratch):
 
 
 @njit(cache=True, nogil=True)
-def _learn_projected(z, hist, lows, widths, log_widths, n_seen, scratch):
-    """Add projected values ``z`` to the histograms; returns the new n_seen."""
+def _learn_slow(r, v, hist, lows, widths, log_widths, scratch):
+    """Learn ``v`` on projection ``r`` when it has no width yet or ``v`` is out of range."""
     n_bins = hist.shape[1]
-    if n_seen == 0:
-        for r in range(z.shape[0]):
-            lows[r] = z[r]
-            hist[r, 0] = 1.0
-        return 1
-    for r in range(z.shape[0]):
-        v = z[r]
-        if widths[r] > 0.0:
-            pos = (v - lows[r]) / widths[r]
-            if pos >= 0.0 and pos < n_bins:  # fast path, no call
-                hist[r, int(pos)] += 1.0
-            else:
-                hist[r, _extend(r, v, hist, lows, widths, scratch)] += 1.0
-                log_widths[r] = np.log(widths[r])
-            continue
-        seen = lows[r]
-        width = abs(v - seen) / (n_bins - 0.5)
-        if width == 0.0:  # still a single distinct value
-            hist[r, 0] += 1.0
-            continue
-        widths[r] = width
-        lows[r] = min(v, seen)
-        count = hist[r, 0]
-        hist[r, 0] = 0.0
-        hist[r, _extend(r, seen, hist, lows, widths, scratch)] = count
+    if widths[r] > 0.0:
         hist[r, _extend(r, v, hist, lows, widths, scratch)] += 1.0
         log_widths[r] = np.log(widths[r])
-    return n_seen + 1
-
-
-@njit(cache=True, nogil=True)
-def _mean_score(z, hist, lows, widths, log_widths, n_seen):
-    """(1/R) sum_r -log p_r(z[r]) with one log per ~20 projections.
-
-    Counts + 1 are multiplied together and logged in chunks (the product stays
-    below 1e296 since a count never exceeds 2**53); log widths come cached.
-    """
-    n_bins = hist.shape[1]
-    n_ready = 0
-    sum_log_width = 0.0
-    log_counts = 0.0
-    prod = 1.0
-    for r in range(z.shape[0]):
-        width = widths[r]
-        if width > 0.0:
-            n_ready += 1
-            sum_log_width += log_widths[r]
-            pos = (z[r] - lows[r]) / width  # floor(pos) == int(pos) when pos >= 0
-            if pos >= 0.0 and pos < n_bins:
-                prod *= hist[r, int(pos)] + 1.0
-                if prod > 1e280:
-                    log_counts += np.log(prod)
-                    prod = 1.0
-    log_counts += np.log(prod)
-    total = n_ready * np.log(n_seen + n_bins) + sum_log_width - log_counts
-    return total / z.shape[0]
+        return
+    seen = lows[r]
+    width = abs(v - seen) / (n_bins - 0.5)
+    if width == 0.0:  # still a single distinct value
+        hist[r, 0] += 1.0
+        return
+    widths[r] = width
+    lows[r] = min(v, seen)
+    count = hist[r, 0]
+    hist[r, 0] = 0.0
+    hist[r, _extend(r, seen, hist, lows, widths, scratch)] = count
+    hist[r, _extend(r, v, hist, lows, widths, scratch)] += 1.0
+    log_widths[r] = np.log(widths[r])
 
 
 @njit(cache=True, nogil=True)
 def _loda_kernel(X, idx, w, hist, lows, widths, log_widths, n_seen, learn, out):
-    """Score rows of X before learning each; returns the updated n_seen."""
-    n_proj = idx.shape[0]
-    z = np.empty(n_proj)
-    scratch = np.empty(2 * hist.shape[1])
+    """Score rows of X before learning each; returns the updated n_seen.
+
+    One pass per event over the projections: project, read the count of the
+    bin, then (when learning) add the event to that bin. A projection's update
+    cannot change another's score, so this equals score-all-then-learn-all.
+    The sum of log(count + 1) is taken as the log of chunked products (one log
+    per ~20 projections; a count never exceeds 2**53, so a product stays below
+    1e296); log widths are cached.
+    """
+    n_proj, k_nonzero = idx.shape
+    n_bins = hist.shape[1]
+    scratch = np.empty(2 * n_bins)
     for i in range(X.shape[0]):
-        _project(X[i], idx, w, z)
-        out[i] = _mean_score(z, hist, lows, widths, log_widths, n_seen)
+        n_ready = 0
+        sum_log_width = 0.0
+        log_counts = 0.0
+        prod = 1.0
+        for r in range(n_proj):
+            v = 0.0
+            for k in range(k_nonzero):
+                v += X[i, idx[r, k]] * w[r, k]
+            width = widths[r]
+            b = -1
+            if width > 0.0:
+                n_ready += 1
+                sum_log_width += log_widths[r]
+                pos = (v - lows[r]) / width  # floor(pos) == int(pos) when pos >= 0
+                if pos >= 0.0 and pos < n_bins:
+                    b = int(pos)
+                    prod *= hist[r, b] + 1.0
+                    if prod > 1e280:
+                        log_counts += np.log(prod)
+                        prod = 1.0
+            if learn:
+                if n_seen == 0:
+                    lows[r] = v
+                    hist[r, 0] = 1.0
+                elif b >= 0:
+                    hist[r, b] += 1.0
+                else:
+                    _learn_slow(r, v, hist, lows, widths, log_widths, scratch)
+        log_counts += np.log(prod)
+        total = n_ready * np.log(n_seen + n_bins) + sum_log_width - log_counts
+        out[i] = total / n_proj
         if learn:
-            n_seen = _learn_projected(z, hist, lows, widths, log_widths, n_seen, scratch)
+            n_seen += 1
     return n_seen
 
 

@@ -52,8 +52,11 @@ def test_registered_and_device_auto():
 def test_warmup_scores_zero_and_scores_come_before_learning():
     X, _ = low_rank_stream(300)
     det = create_detector("torch_autoencoder", warmup=64, batch_size=32, device="cpu")
-    s = det.score_learn_many(X[:64])
+    s = det.score_learn_many(X[:32])
+    assert det.score_one(X[0]) == 0.0 and np.all(det.explain_one(X[0]) == 0.0)
+    s = np.r_[s, det.score_learn_many(X[32:64])]
     assert np.all(s == 0.0)
+    assert np.all(det.explain_one(X[0]) > 0.0)  # 64 events absorbed: warm
     assert det.score_one(X[64]) > 0.0
     det.learn_many(X[64:100])  # 4 events wait in the mini-batch buffer
     probe = det.score_many(X[100:128])  # learns nothing

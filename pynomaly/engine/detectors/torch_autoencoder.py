@@ -181,6 +181,8 @@ class TorchAutoencoder(Detector):
         return out
 
     def _explain(self, x: np.ndarray) -> np.ndarray:
+        if self._count < self.params.warmup:
+            return np.zeros(x.shape[0])  # as the score: nothing to attribute yet
         return self._errors(x.reshape(1, -1))[0]
 
     def _get_state(self) -> dict[str, Any]:

@@ -13,7 +13,9 @@ Examples
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from datetime import datetime
 
 from pynomaly.connectors.generator import DEFAULT_FIELDS, GeneratorConfig
@@ -23,8 +25,8 @@ from pynomaly.connectors.generator_anomalies import ANOMALY_KINDS
 def _run(args: argparse.Namespace) -> int:
     from pynomaly.connectors.generator_sinks import produce
 
-    if args.count is None and args.duration is None:
-        raise ValueError("give --count N, or --duration S (with or without --rate)")
+    if args.count is None and args.duration is None and args.rate is None:
+        raise ValueError("give --count N, --duration S, or --rate R (then it runs until stopped)")
     kinds = tuple(k.strip() for k in args.anomaly_kinds.split(",") if k.strip())
     wanted = [f.strip() for f in args.fields.split(",") if f.strip()]
     known = {f.name: f for f in DEFAULT_FIELDS}
@@ -42,16 +44,27 @@ def _run(args: argparse.Namespace) -> int:
         malformed_rate=args.malformed_rate,
     )
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    summary = produce(
-        config,
-        args.to,
-        count=args.count,
-        rate=args.rate,
-        duration=args.duration,
-        labels_path=args.labels,
-        partitions=args.partitions,
-        progress=progress,
-    )
+    stopped = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stopped.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        summary = produce(
+            config,
+            args.to,
+            count=args.count,
+            rate=args.rate,
+            duration=args.duration,
+            labels_path=args.labels,
+            partitions=args.partitions,
+            progress=progress,
+            stop=stopped.is_set,
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if not args.quiet:
         print(
             f"wrote {summary.records} records ({summary.malformed} malformed, "
@@ -74,7 +87,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "(repeat for several)")  # fmt: skip
     how_many = p.add_argument_group("how many")
     how_many.add_argument("--count", type=int, help="number of well-formed records")
-    how_many.add_argument("--rate", type=float, help="records per second (default: unpaced)")
+    how_many.add_argument("--rate", type=float,
+                          help="records per second (default: unpaced); alone, runs until "
+                          "Ctrl-C or SIGTERM, which end it cleanly")  # fmt: skip
     how_many.add_argument("--duration", type=float, help="seconds to run")
     p.add_argument("--keys", type=int, default=100, help="entities (default 100)")
     p.add_argument("--fields", default=",".join(f.name for f in DEFAULT_FIELDS),

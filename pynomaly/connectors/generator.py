@@ -114,9 +114,11 @@ class MetricBatch:
     """Consecutive records in columnar form, plus the labels that start in them.
 
     ``values`` has one row per record and one column per field; record ``i`` is
-    key ``key_index[i]`` at ``ts_ms[i]`` (``ts_iso[i]`` as text). When
-    serialised, row ``malformed_after[j]`` is followed by a malformed record of
-    kind ``malformed_kind[j]``.
+    key ``key_index[i]`` at ``ts_ms[i]`` (``ts_iso[i]`` as text) and is record
+    ``first_row + i`` of the stream. When serialised, row ``malformed_after[j]``
+    is followed by a malformed record of kind ``malformed_kind[j]``. Each label's
+    ``row`` is the stream index of the record where it starts (malformed: the
+    record it follows).
     """
 
     key_names: pa.Array
@@ -126,6 +128,7 @@ class MetricBatch:
     ts_iso: pa.Array
     values: np.ndarray
     decimals: tuple[int, ...]
+    first_row: int = 0
     labels: list[dict[str, Any]] = field(default_factory=list)
     malformed_after: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     malformed_kind: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
@@ -265,6 +268,7 @@ class MetricGenerator:
         return {
             "key": self.key_names[a.key], "kind": a.kind, "field": self.field_names[j],
             "start": ts[0], "end": ts[1], "start_step": a.start, "end_step": a.end,
+            "row": a.start * self.config.keys + a.key,
             "magnitude": magnitude, "sigma": float(self.sigma[a.key, j]),
         }  # fmt: skip
 
@@ -294,6 +298,7 @@ class MetricGenerator:
                 key_index=np.tile(np.arange(k), self.block_steps)[:n], ts_ms=step_ms[step_rel],
                 ts_iso=self._iso(step_ms).take(pa.array(step_rel)),
                 values=values.reshape(-1, n_fields)[:n], decimals=self.decimals,
+                first_row=emitted,
                 labels=[self._label(a, count) for a in new if a.start * k + a.key < limit],
             )  # fmt: skip
             if cfg.malformed_rate > 0:
@@ -317,6 +322,6 @@ class MetricGenerator:
             batch.labels.append({
                 "key": self.key_names[int(batch.key_index[pos])], "kind": "malformed",
                 "reason": MALFORMED_KINDS[code], "ts": batch.ts_iso[pos].as_py(),
-                "line": line + pos + j + 1,
+                "row": batch.first_row + pos, "line": line + pos + j + 1,
             })  # fmt: skip
         return line + n + after.size

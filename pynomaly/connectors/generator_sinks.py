@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -32,6 +32,7 @@ from pynomaly.connectors.generator import GeneratorConfig, MetricBatch, MetricGe
 
 class BatchWriter(Protocol):
     def write(self, batch: MetricBatch) -> None: ...
+    def flush(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -44,6 +45,9 @@ class JsonlWriter:
 
     def write(self, batch: MetricBatch) -> None:
         self._fh.write(batch.jsonl())
+
+    def flush(self) -> None:
+        self._fh.flush()
 
     def close(self) -> None:
         if self._own:
@@ -67,6 +71,9 @@ class CsvWriter:
             self._writer = pcsv.CSVWriter(self.path, table.schema)
         self._writer.write_table(table)
 
+    def flush(self) -> None:
+        """Nothing to do here: pyarrow owns the buffer."""
+
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
@@ -86,6 +93,9 @@ class ParquetWriter:
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.path, table.schema)
         self._writer.write_table(table)
+
+    def flush(self) -> None:
+        """Nothing to do: a Parquet file is readable only once closed."""
 
     def close(self) -> None:
         if self._writer is not None:
@@ -142,6 +152,10 @@ class KafkaWriter:
         if self.errors:
             raise RuntimeError(f"Kafka delivery to {topic!r} failed: {self.errors[0]}")
 
+    def flush(self) -> None:
+        """Serve delivery reports; records leave in the background (``linger.ms``)."""
+        self._producer.poll(0)
+
     def close(self) -> None:
         if self._producer is None:
             return
@@ -188,13 +202,14 @@ def open_writer(target: str, *, malformed: bool = False, partitions: int = 1) ->
 
 
 def slice_batch(batch: MetricBatch, lo: int, hi: int) -> MetricBatch:
-    """Rows ``lo:hi`` of ``batch``; its labels go with the first slice."""
+    """Rows ``lo:hi`` of ``batch``, with the labels that start in them."""
     keep = (batch.malformed_after >= lo) & (batch.malformed_after < hi)
+    first, last = batch.first_row + lo, batch.first_row + hi
     return MetricBatch(
         key_names=batch.key_names, field_names=batch.field_names,
         key_index=batch.key_index[lo:hi], ts_ms=batch.ts_ms[lo:hi],
         ts_iso=batch.ts_iso[lo:hi], values=batch.values[lo:hi], decimals=batch.decimals,
-        labels=batch.labels if lo == 0 else [],
+        first_row=first, labels=[lb for lb in batch.labels if first <= lb["row"] < last],
         malformed_after=batch.malformed_after[keep] - lo, malformed_kind=batch.malformed_kind[keep],
     )  # fmt: skip
 
@@ -221,19 +236,22 @@ def produce(
     labels_path: str | None = None,
     partitions: int = 1,
     progress: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> ProduceSummary:
     """Generate and write records to every target.
 
     ``count`` well-formed records, or ``rate × duration`` of them, or (``duration``
     alone) as many as fit in ``duration`` seconds (the last slice of 8192 records
-    may end a little later). With ``rate``, records are paced in slices of about
-    a tenth of a second.
+    may end a little later), or (``rate`` alone) until ``stop()`` returns true.
+    With ``rate``, records are paced in slices of about a tenth of a second, and
+    files are flushed after each slice so that readers can follow them; each
+    label is written with the slice holding the record where it starts.
     """
     if count is None and rate is not None and duration is not None:
         count = int(rate * duration)
     stop_after = duration if count is None else None  # otherwise the count decides
-    if count is None and duration is None:
-        raise ValueError("give a count, or a duration (with or without a rate)")
+    if count is None and duration is None and rate is None:
+        raise ValueError("give a count, a duration, or a rate (then it runs until stopped)")
     writers = [
         open_writer(t, malformed=config.malformed_rate > 0, partitions=partitions) for t in targets
     ]
@@ -244,7 +262,7 @@ def produce(
     records = malformed = anomalies = 0
     start = time.monotonic()
     # slice size: a tenth of a second when paced; small enough to stop on time otherwise
-    step = max(1, int(rate / 10)) if rate else (8192 if stop_after is not None else None)
+    step = max(1, int(rate / 10)) if rate else (8192 if stop_after or stop else None)
     try:
         for batch in MetricGenerator(config).batches(count):
             pieces = (
@@ -253,13 +271,17 @@ def produce(
             )  # fmt: skip
             for piece in pieces:
                 if rate:
-                    wait = start + records / rate - time.monotonic()
-                    if wait > 0:
-                        time.sleep(wait)
+                    _sleep_until(start + records / rate, stop)
+                if stop is not None and stop():
+                    break
                 for writer in writers:
                     writer.write(piece)
+                    if rate:
+                        writer.flush()
                 if label_fh is not None and piece.labels:
                     label_fh.write(b"".join(orjson.dumps(lb) + b"\n" for lb in piece.labels))
+                    if rate:
+                        label_fh.flush()
                 records += len(piece)
                 malformed += int(piece.malformed_after.size)
                 anomalies += sum(1 for lb in piece.labels if lb["kind"] != "malformed")
@@ -282,6 +304,14 @@ def produce(
         if errors:
             raise errors[0]
     return ProduceSummary(records, malformed, anomalies, time.monotonic() - start)
+
+
+def _sleep_until(deadline: float, stop: Callable[[], bool] | None) -> None:
+    """Sleep until ``deadline`` (monotonic), waking every 0.1 s to check ``stop``."""
+    while (wait := deadline - time.monotonic()) > 0:
+        if stop is not None and stop():
+            return
+        time.sleep(min(wait, 0.1))
 
 
 def label_mask(labels: Sequence[dict[str, Any]], keys: Sequence[str], ts: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ from pynomaly.connectors.arrow_text import float_text, iso_utc
 from pynomaly.connectors.generator import FieldSpec, GeneratorConfig, MetricGenerator
 from pynomaly.connectors.generator_anomalies import ANOMALY_KINDS
 from pynomaly.connectors.generator_malformed import MALFORMED_KINDS
-from pynomaly.connectors.generator_sinks import label_mask, produce
+from pynomaly.connectors.generator_sinks import label_mask, produce, slice_batch
 
 UNCLIPPED = (
     FieldSpec(name="cpu", base=0.35, daily_amplitude=0.12, weekly_amplitude=0.04, noise=0.02),
@@ -241,7 +241,40 @@ def test_duration_alone_stops_in_time_and_rate_with_duration_sets_the_count(tmp_
     summary = produce(cfg, [str(tmp_path / "b.jsonl")], rate=2_000, duration=0.25)
     assert summary.records == 500
     with pytest.raises(ValueError, match="count"):
-        produce(cfg, [str(tmp_path / "c.jsonl")], rate=100)
+        produce(cfg, [str(tmp_path / "c.jsonl")])
+
+
+def test_rate_alone_runs_until_stopped_and_follows_its_labels(tmp_path):
+    cfg = GeneratorConfig(keys=10, anomaly_rate=0.05)
+    out, labels = tmp_path / "a.jsonl", tmp_path / "l.jsonl"
+    seen: list[tuple[int, int]] = []  # (records readable, labels readable) at each check
+    start = time.monotonic()
+
+    def stop() -> bool:
+        rows = len(out.read_bytes().splitlines()) if out.exists() else 0
+        starts = [orjson.loads(x)["row"] for x in labels.read_bytes().splitlines()] if (
+            labels.exists()) else []  # fmt: skip
+        seen.append((rows, max(starts, default=-1)))
+        return time.monotonic() - start > 0.5
+
+    summary = produce(cfg, [str(out)], rate=2_000, labels_path=str(labels), stop=stop)
+    assert 0 < summary.records <= 2_000
+    assert len(out.read_bytes().splitlines()) == summary.records
+    assert any(rows > 0 for rows, _ in seen[:-1])  # flushed while running
+    assert all(last_label < rows for rows, last_label in seen)  # labels never run ahead
+
+
+def test_slices_carry_the_labels_that_start_in_them():
+    cfg = GeneratorConfig(keys=7, seed=2, anomaly_rate=0.02, malformed_rate=0.02)
+    batch = next(MetricGenerator(cfg).batches(5_000))
+    pieces = [slice_batch(batch, lo, lo + 300) for lo in range(0, len(batch), 300)]
+    def order(labels):
+        return sorted(labels, key=lambda lb: (lb["row"], lb["kind"]))
+
+    assert order(lb for p in pieces for lb in p.labels) == order(batch.labels)
+    for p in pieces:
+        assert all(p.first_row <= lb["row"] < p.first_row + len(p) for lb in p.labels)
+    assert [x for p in pieces for x in p.lines()] == batch.lines()
 
 
 def test_config_rejects_unknown_kinds_and_fields():

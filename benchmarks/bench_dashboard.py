@@ -141,6 +141,14 @@ def reading_viewer(port: int, keys: list[str], stop: threading.Event, out: dict)
                points_per_s=points / elapsed)
 
 
+def wait_viewers(port: int, n: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(stats(port)["viewers"]) < n:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{n} viewers did not connect")
+        time.sleep(0.05)
+
+
 def stalled_viewer(port: int) -> socket.socket:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -197,10 +205,14 @@ def main(argv: list[str] | None = None) -> int:
     selected = [f"host-{i:05d}" for i in range(8)]
     try:
         stalled = stalled_viewer(port)
+        wait_viewers(port, 1)
+        stalled_id = stats(port)["viewers"][0]["id"]
         stop = threading.Event()
         viewer_out: dict = {}
         viewer = threading.Thread(target=reading_viewer, args=(port, selected, stop, viewer_out))
         viewer.start()
+        wait_viewers(port, 2)
+        reading_id = next(v["id"] for v in stats(port)["viewers"] if v["id"] != stalled_id)
         idle_browser: dict = {}
         if args.browser:  # the same page with nothing streaming: the machine's own baseline
             browser_probe(port, selected[:4], 8.0, idle_browser)
@@ -215,8 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         cpu0, _, _ = proc_usage(dash.pid)
         s0, t0 = stats(port), time.monotonic()
         browser_out: dict = {}
+        bare_browser: dict = {}
         if args.browser:
             browser_probe(port, selected[:4], 8.0, browser_out)
+            # same load, page open with no key watched: what the machine's contention costs
+            browser_probe(port, [], 8.0, bare_browser)
+        s_mid = stats(port)
         producer_out = receive_end.recv()  # the measured window ends with the offered load
         cpu1, rss, hwm = proc_usage(dash.pid)
         s1, t1 = stats(port), time.monotonic()
@@ -229,11 +245,19 @@ def main(argv: list[str] | None = None) -> int:
         dash.terminate()
         dash.wait(10)
     window = t1 - t0
-    # the stalled viewer is the one that never reads (its bytes stall in socket buffers);
-    # uvicorn's ping timeout closes it after ~40 s, so read it at the end of the window
-    stalled_counters = next((v for v in s1["viewers"] if len(v["selected"]) == 8
-                             and v["id"] == min(x["id"] for x in s1["viewers"])), {})
-    stalled_counters.pop("selected", None)
+    # the stalled viewer never reads (its bytes stall in socket buffers); uvicorn's ping
+    # timeout closes it after ~40 s, so read its counters at the end of the window
+    def viewer_counters(snapshot: dict, vid: int) -> dict:
+        found = next((v for v in snapshot["viewers"] if v["id"] == vid), {})
+        return {k: v for k, v in found.items() if k != "selected"}
+
+    stalled_counters = viewer_counters(s_mid, stalled_id)
+    stalled_counters["open_at_end_of_window"] = bool(viewer_counters(s1, stalled_id))
+    reading0, reading1 = viewer_counters(s0, reading_id), viewer_counters(s1, reading_id)
+    viewer_out["window_frames_per_s"] = (reading1["frames_sent"] - reading0["frames_sent"]) / window
+    viewer_out["window_kib_per_s"] = (reading1["bytes_sent"] - reading0["bytes_sent"]) / window / 1024
+    viewer_out["points_missed"] = reading1["points_missed"]
+    viewer_out["frames_skipped"] = reading1["frames_skipped"]
     result = {
         "keys": args.keys, "offered_rate": args.rate, "duration_s": args.duration,
         "window_s": round(window, 1),
@@ -250,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         "browser": {k: round(v, 1) if isinstance(v, float) else v for k, v in browser_out.items()},
         "browser_idle": {k: round(v, 1) if isinstance(v, float) else v
                          for k, v in idle_browser.items()},
+        "browser_load_no_keys": {k: round(v, 1) if isinstance(v, float) else v
+                                 for k, v in bare_browser.items()},
         "load_average_1m": os.getloadavg()[0],
         "cpu_count": os.cpu_count(),
     }

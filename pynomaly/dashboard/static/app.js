@@ -127,8 +127,9 @@
     if (S.overviewDirty) renderOverview();
     if (S.listDirty) renderKeyList();
     if (S.feedDirty) renderFeed();
-    for (const key of S.dirty) renderChart(key);
-    S.dirty.clear(); S.overviewDirty = S.listDirty = S.feedDirty = false;
+    const todo = S.dirty; S.dirty = new Set();
+    for (const key of todo) renderChart(key);  // a throttled chart puts itself back
+    S.overviewDirty = S.listDirty = S.feedDirty = false;
     $("charts-empty").hidden = S.selected.length > 0;
     if (S.lastDataAt) $("updated").textContent = "updated " + fmtTime(S.lastDataAt);
     requestAnimationFrame(render);
@@ -237,27 +238,50 @@
     }
   }
 
-  function chartOption(ser) {
-    const pair = (col) => ser.t.map((t, i) => [t, col[i]]);
+  // Charts read column arrays through an ECharts dataset (no per-point arrays are
+  // built); after the first draw only the dataset and the markers are updated, at most
+  // every CHART_MIN_MS per chart.
+  const CHART_MIN_MS = 500;
+  function chartSource(ser) {
     const onProb = ser.thresholdOn === "probability";
-    const lower = onProb ? ser.p : ser.s;
-    const lowerName = onProb ? "probability" : "score";
-    const valueAt = (t) => { const i = ser.t.indexOf(t); return i >= 0 && ser.fields.length ? ser.v[ser.fields[0]][i] : null; };
-    const driftLines = { symbol: "none", silent: true, animation: false,
+    const source = { t: ser.t, lower: onProb ? ser.p : ser.s, h: ser.h };
+    ser.fields.forEach((f, j) => { source["v" + j] = ser.v[f]; });
+    return source;
+  }
+  function markerSeries(ser) {
+    const onProb = ser.thresholdOn === "probability";
+    const first = ser.fields.length ? ser.v[ser.fields[0]] : [];
+    const valueAt = (t) => { const i = ser.t.lastIndexOf(t); return i >= 0 ? first[i] : null; };
+    const drift = { symbol: "none", silent: true, animation: false,
       lineStyle: { color: "#d29922", type: "dashed", width: 1.5 },
       label: { color: "#d29922", formatter: (p) => p.name, fontSize: 10 },
       data: ser.drift.map((d) => ({ xAxis: d.t, name: d.monitor })) };
+    return [
+      { id: "v0", markLine: drift },
+      { id: "lower", markLine: drift },
+      { id: "alert", data: ser.alerts.map((a) => [a.t, onProb ? a.probability : a.score]) },
+      { id: "anomaly", data: ser.alerts.map((a) => [a.t, valueAt(a.t)]).filter((d) => d[1] !== null && d[1] !== undefined) },
+    ];
+  }
+  function chartOption(ser) {
+    const onProb = ser.thresholdOn === "probability";
+    const lowerName = onProb ? "probability" : "score";
     const twoAxes = ser.fields.length > 1;
-    const valueSeries = ser.fields.map((f, j) => ({ name: f, type: "line", xAxisIndex: 0, yAxisIndex: twoAxes && j > 0 ? 2 : 0, showSymbol: false, sampling: "lttb",
-      data: pair(ser.v[f]), lineStyle: { width: 1.6 }, color: COLORS[j % COLORS.length], connectNulls: false,
-      markLine: j === 0 ? driftLines : undefined }));
+    const line = (id, name, y, yAxisIndex, grid, color, extra) => ({ id, name, type: "line", datasetIndex: 0,
+      xAxisIndex: grid, yAxisIndex, encode: { x: "t", y }, showSymbol: false, sampling: "lttb", color,
+      lineStyle: { width: 1.5 }, ...extra });
+    const [v0, lower, alert, anomaly] = markerSeries(ser);
     return {
       animation: false, backgroundColor: "transparent", textStyle: { color: "#8b98a8" },
+      dataset: { source: chartSource(ser) },
       grid: [{ left: 52, right: 52, top: 24, height: "42%" }, { left: 52, right: 52, top: "61%", bottom: 26 }],
       legend: { top: 0, right: 52, itemWidth: 14, itemHeight: 6, textStyle: { color: "#8b98a8", fontSize: 11 } },
       tooltip: { trigger: "axis", backgroundColor: "#151b23", borderColor: "#2a3441", textStyle: { color: "#e6edf3", fontSize: 12 },
-        formatter: (items) => items.length ? esc(fmtTime(items[0].value[0])) + "<br>" + items.map((it) =>
-          `${it.marker}${esc(it.seriesName)}: ${esc(fmtNum(it.value[1], 3))}`).join("<br>") : "" },
+        formatter: (items) => items.length ? esc(fmtTime(Array.isArray(items[0].value) ? items[0].value[0] : items[0].axisValue)) + "<br>" +
+          items.map((it) => {
+            const y = Array.isArray(it.value) ? it.value[it.encode && it.encode.y ? it.encode.y[0] : 1] : it.value;
+            return `${it.marker}${esc(it.seriesName)}: ${esc(fmtNum(y, 3))}`;
+          }).join("<br>") : "" },
       axisPointer: { link: [{ xAxisIndex: "all" }], lineStyle: { color: "#58a6ff" } },
       xAxis: [0, 1].map((g) => ({ type: "time", gridIndex: g, axisLabel: { show: g === 1, color: "#8b98a8", hideOverlap: true },
         axisLine: { lineStyle: { color: "#2a3441" } }, splitLine: { show: false } })),
@@ -271,15 +295,14 @@
           axisLabel: { color: COLORS[1], fontSize: 10 }, splitLine: { show: false } },
       ],
       series: [
-        ...valueSeries,
-        { name: "threshold", type: "line", step: "end", xAxisIndex: 1, yAxisIndex: 1, showSymbol: false, data: pair(ser.h),
-          color: "#3fb950", lineStyle: { type: "dashed", width: 1 }, areaStyle: { color: "rgba(63,185,80,0.10)", origin: "start" } },
-        { name: lowerName, type: "line", xAxisIndex: 1, yAxisIndex: 1, showSymbol: false, sampling: "lttb", data: pair(lower), color: "#58a6ff",
-          lineStyle: { width: 1.4 }, markLine: driftLines },
-        { name: "alert", type: "scatter", xAxisIndex: 1, yAxisIndex: 1, symbolSize: 10, color: "#f85149", z: 5,
-          data: ser.alerts.map((a) => [a.t, onProb ? a.probability : a.score]) },
-        { name: "anomaly", type: "scatter", xAxisIndex: 0, yAxisIndex: 0, symbol: "diamond", symbolSize: 11, color: "#f85149", z: 5,
-          data: ser.alerts.map((a) => [a.t, valueAt(a.t)]).filter((d) => d[1] !== null && d[1] !== undefined) },
+        ...ser.fields.map((f, j) => line("v" + j, f, "v" + j, twoAxes && j > 0 ? 2 : 0, 0, COLORS[j % COLORS.length],
+          j === 0 ? { markLine: v0.markLine } : {})),
+        line("h", "threshold", "h", 1, 1, "#3fb950", { step: "end", sampling: undefined,
+          lineStyle: { type: "dashed", width: 1 }, areaStyle: { color: "rgba(63,185,80,0.10)", origin: "start" } }),
+        line("lower", lowerName, "lower", 1, 1, "#58a6ff", { markLine: lower.markLine }),
+        { id: "alert", name: "alert", type: "scatter", xAxisIndex: 1, yAxisIndex: 1, symbolSize: 10, color: "#f85149", z: 5, data: alert.data },
+        { id: "anomaly", name: "anomaly", type: "scatter", xAxisIndex: 0, yAxisIndex: 0, symbol: "diamond", symbolSize: 11,
+          color: "#f85149", z: 5, data: anomaly.data },
       ],
     };
   }
@@ -296,10 +319,17 @@
       ser.el = node;
       ser.chart = echarts.init(node.querySelector(".chart"), null, { renderer: "canvas" });
     }
-    // full rebuild only when the chart's shape changes; otherwise merge the new data
+    const now = performance.now();
+    if (ser.drawnAt && now - ser.drawnAt < CHART_MIN_MS) { S.dirty.add(key); return; }
+    ser.drawnAt = now;
     const shape = ser.fields.join("\u0001") + "|" + ser.thresholdOn;
-    ser.chart.setOption(chartOption(ser), { notMerge: ser.shape !== shape, lazyUpdate: true, silent: true });
-    ser.shape = shape;
+    if (ser.shape !== shape) {
+      ser.chart.setOption(chartOption(ser), { notMerge: true, lazyUpdate: true, silent: true });
+      ser.shape = shape;
+    } else {
+      ser.chart.setOption({ dataset: { source: chartSource(ser) }, series: markerSeries(ser) },
+        { lazyUpdate: true, silent: true });
+    }
     const last = ser.t.length - 1;
     const f0 = ser.fields[0];
     ser.el.dataset.points = String(ser.t.length);

@@ -317,8 +317,15 @@ def _sleep_until(deadline: float, stop: Callable[[], bool] | None) -> None:
 def label_mask(labels: Sequence[dict[str, Any]], keys: Sequence[str], ts: np.ndarray) -> np.ndarray:
     """Per-record ground truth: whether ``(keys[i], ts[i])`` lies inside an anomaly label.
 
-    ``ts`` holds ISO-8601 text or ``datetime64`` values comparable with the labels'
-    ``start``/``end``.
+    ``ts`` holds ISO-8601 text (without the ``Z``) or ``datetime64`` values.
+
+    Examples
+    --------
+    >>> labels = [{"key": "a", "kind": "level_shift",
+    ...            "start": "2026-01-01T00:01:00Z", "end": "2026-01-01T00:02:00Z"}]
+    >>> ts = np.array(["2026-01-01T00:00", "2026-01-01T00:01", "2026-01-01T00:02"] * 2)
+    >>> label_mask(labels, ["a"] * 3 + ["b"] * 3, ts).astype(int).tolist()
+    [0, 1, 1, 0, 0, 0]
     """
     ts64 = np.asarray(ts).astype("datetime64[ms]")
     names, key_of = np.unique(np.asarray(keys), return_inverse=True)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -350,3 +353,32 @@ def test_cli_produce_writes_records_and_labels(tmp_path, capsys):
     with pytest.raises(ValueError, match="--count"):
         _cli(["produce", "--to", str(out)])
     assert math.isfinite(orjson.loads(out.read_bytes().splitlines()[0])["latency_ms"])
+
+
+def test_cli_rate_alone_ends_cleanly_on_sigterm(tmp_path):
+    out = tmp_path / "live.jsonl"
+    script = (
+        "import argparse, sys\n"
+        "from pynomaly.cli import produce\n"
+        "p = argparse.ArgumentParser(prog='pynomaly')\n"
+        "produce.register(p.add_subparsers())\n"
+        "a = p.parse_args(sys.argv[1:])\n"
+        "sys.exit(a.func(a))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, "produce", "--rate", "2000", "--keys", "4",
+         "--to", str(out), "--no-progress"],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (out.exists() and out.stat().st_size):
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    written = len(out.read_bytes().splitlines())
+    assert written > 0 and f"wrote {written} records" in err
+

@@ -17,7 +17,14 @@ import time
 from typing import Any
 
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 from pynomaly import lifecycle
@@ -30,7 +37,12 @@ def list_partitions(bootstrap: str, topics: list[str], config: dict[str, str] | 
     client = AdminClient({"bootstrap.servers": bootstrap, **(config or {})})
     parts = []
     for topic in topics:
-        md = client.list_topics(topic, timeout=timeout)
+        try:
+            md = client.list_topics(topic, timeout=timeout)
+        except KafkaException as exc:
+            err = exc.args[0]
+            what = err.str() if hasattr(err, "str") else str(err)
+            raise RuntimeError(f"kafka {bootstrap} unreachable (topic {topic!r}): {what}") from None
         tmd = md.topics.get(topic)
         if tmd is None or tmd.error is not None:
             err = tmd.error.str() if tmd is not None and tmd.error else "not found"

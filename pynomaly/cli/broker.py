@@ -78,7 +78,8 @@ def _start(args: argparse.Namespace) -> int:
     if args.foreground:
         return _run_foreground(args)
     log = state_dir() / "broker.log"
-    broker = EmbeddedBroker(args.port, args.host, die_with_parent=False, log_path=log).start()
+    port = args.port or None  # 0: any free port
+    broker = EmbeddedBroker(port, args.host, die_with_parent=False, log_path=log).start()
     state = {
         "pid": broker.pid,
         "bootstrap_servers": broker.bootstrap_servers,
@@ -99,7 +100,7 @@ def _run_foreground(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGTERM, on_signal)
     try:
-        with EmbeddedBroker(args.port, args.host) as broker:
+        with EmbeddedBroker(args.port or None, args.host) as broker:
             print(broker.bootstrap_servers, flush=True)
             with contextlib.suppress(KeyboardInterrupt):
                 while not stop and broker.running:
@@ -150,7 +151,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     start = actions.add_parser("start", help="start the broker (background by default)")
-    start.add_argument("--port", type=int, default=9092, help="TCP port (default 9092)")
+    start.add_argument("--port", type=int, default=9092,
+                       help="TCP port (default 9092; 0 picks a free one)")  # fmt: skip
     start.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     start.add_argument(
         "--foreground", action="store_true", help="run until Ctrl-C instead of detaching"

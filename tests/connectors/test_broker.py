@@ -221,3 +221,9 @@ def test_cli_start_status_stop(monkeypatch, tmp_path, capsys):
     assert not _alive(state["pid"])
     assert _cli(["broker", "status"]) == 1
     assert "no broker running" in capsys.readouterr().out
+    try:
+        assert _cli(["broker", "start", "--port", "0"]) == 0  # any free port
+        host, port = capsys.readouterr().out.strip().rsplit(":", 1)
+        assert host == "127.0.0.1" and int(port) > 0
+    finally:
+        assert _cli(["broker", "stop"]) == 0

@@ -35,7 +35,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from pynomaly.dashboard.auth import (
     SESSION_COOKIE,
@@ -49,14 +49,13 @@ from pynomaly.dashboard.auth import (
 from pynomaly.dashboard.config import DashboardSettings
 from pynomaly.dashboard.history import RedisHistory, merge_backfill
 from pynomaly.dashboard.hub import Hub, encode
-from pynomaly.dashboard.protocol import PROTOCOL_VERSION, ProtocolError, decode_batch
+from pynomaly.dashboard.responses import NO_STORE, deny
 from pynomaly.dashboard.security import SecurityHeadersMiddleware
 from pynomaly.dashboard.series import decimate
-from pynomaly.dashboard.viewer import Viewer, ViewerOverflow
+from pynomaly.dashboard.sockets import bounded_int, serve_ingest, serve_viewer
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-NO_STORE = {"cache-control": "no-store"}
 
 
 class Dashboard:
@@ -83,125 +82,23 @@ class Dashboard:
         """The denial response for an upgrade, or None when it may proceed."""
         origin = ws.headers.get("origin")
         if role == "ingest" and origin is not None and origin not in self.settings.allowed_origins:
-            return _deny(403, "ingest does not accept browser origins")
+            return deny(403, "ingest does not accept browser origins")
         if not origin_allowed(origin, ws.headers.get("host"), ws.url.scheme,
                               self.settings.allowed_origins):
-            return _deny(403, "origin not allowed")
+            return deny(403, "origin not allowed")
         if role == "ingest":
             if not token_matches(bearer_token(ws.headers), self.settings.ingest_token):
-                return _deny(401, "ingest token required")
+                return deny(401, "ingest token required")
         elif not self.viewer_authorized(ws):
-            return _deny(401, "view token or session required")
+            return deny(401, "view token or session required")
         return None
 
-    # ----------------------------------------------------------------- ingest
+    # ------------------------------------------------------------- websockets
     async def ingest_endpoint(self, ws: WebSocket) -> None:
-        denial = self.refusal(ws, "ingest")
-        if denial is not None:
-            await ws.send_denial_response(denial)
-            return
-        client = _client(ws)
-        if not self.limiter.acquire("ingest", client):
-            await ws.send_denial_response(_deny(429, "too many connections from this client"))
-            return
-        hub = self.hub
-        last_seq: int | None = None
-        last_dropped = 0
-        accepted = False
-        try:
-            await ws.accept()
-            accepted = True
-            self.ingest_connections += 1
-            while True:
-                message = await ws.receive()
-                if message["type"] == "websocket.disconnect":
-                    break
-                data = message.get("bytes") or message.get("text") or b""
-                try:
-                    batch = decode_batch(data)
-                except ProtocolError as exc:
-                    hub.counters["protocol_errors"] += 1
-                    if "version" in str(exc):
-                        await ws.close(code=1008, reason=f"protocol version {PROTOCOL_VERSION} only")
-                        break
-                    continue
-                if last_seq is not None and batch.seq > last_seq + 1:
-                    hub.counters["seq_gaps"] += batch.seq - last_seq - 1
-                last_seq = batch.seq
-                if batch.dropped > last_dropped:
-                    hub.counters["publisher_dropped"] += batch.dropped - last_dropped
-                    last_dropped = batch.dropped
-                hub.ingest(batch)
-        except WebSocketDisconnect:
-            pass
-        finally:
-            self.ingest_connections -= 1 if accepted else 0
-            self.limiter.release("ingest", client)
+        await serve_ingest(self, ws)
 
-    # ----------------------------------------------------------------- viewer
     async def view_endpoint(self, ws: WebSocket) -> None:
-        denial = self.refusal(ws, "view")
-        if denial is not None:
-            await ws.send_denial_response(denial)
-            return
-        client = _client(ws)
-        if not self.limiter.acquire("view", client):
-            await ws.send_denial_response(_deny(429, "too many connections from this client"))
-            return
-        viewer = Viewer(self.settings.viewer_queue_frames, client)
-        sender: asyncio.Task[None] | None = None
-        try:
-            await ws.accept()
-            viewer.push_control(encode(self.hub.attach(viewer)))
-            sender = asyncio.create_task(_send_loop(ws, viewer))
-            while True:
-                text = await ws.receive_text()
-                try:
-                    request = orjson.loads(text)
-                except orjson.JSONDecodeError:
-                    await ws.close(code=1003, reason="requests must be JSON")
-                    break
-                if isinstance(request, dict):
-                    await self.handle_request(viewer, request)
-        except (WebSocketDisconnect, ViewerOverflow, RuntimeError):
-            pass
-        finally:
-            if sender is not None:
-                sender.cancel()
-            self.hub.detach(viewer)
-            self.limiter.release("view", client)
-
-    async def handle_request(self, viewer: Viewer, request: dict[str, Any]) -> None:
-        op = request.get("op")
-        hub = self.hub
-        if op == "select":
-            keys = [str(k) for k in request.get("keys") or [] if isinstance(k, str | int)]
-            keys = list(dict.fromkeys(keys))[: self.settings.max_selected_keys]
-            for key in list(viewer.selected):
-                if key not in keys:
-                    del viewer.selected[key]
-            for key in keys:
-                if key not in viewer.selected:
-                    await self.backfill(viewer, key)
-        elif op == "search":
-            limit = min(int(request.get("limit") or 50), 200)
-            query = str(request.get("q") or "")[:200]
-            viewer.push_control(encode({"type": "keys", "q": query, "total": len(hub.series),
-                                        "items": hub.search(query, limit)}))
-        elif op == "pause":
-            viewer.paused = True
-        elif op == "resume" and viewer.paused:
-            viewer.paused = False
-            viewer.push_control(encode(hub.attach(viewer)))
-            for key in list(viewer.selected):
-                await self.backfill(viewer, key)
-
-    async def backfill(self, viewer: Viewer, key: str) -> None:
-        """Send ``key``'s recent history to ``viewer`` and stream it from there on."""
-        message = await self.key_history(key)
-        s = self.hub.series.get(key)
-        viewer.selected[key] = s.total if s is not None else 0
-        viewer.push_control(encode(message or {"type": "history", "key": key, "missing": True}))
+        await serve_viewer(self, ws)
 
     async def key_history(self, key: str) -> dict[str, Any] | None:
         message = self.hub.history(key)
@@ -230,9 +127,9 @@ class Dashboard:
         origin = request.headers.get("origin")
         if not origin_allowed(origin, request.headers.get("host"), request.url.scheme,
                               self.settings.allowed_origins):
-            return _deny(403, "origin not allowed")
+            return deny(403, "origin not allowed")
         if not token_matches(bearer_token(request.headers), self.settings.view_token):
-            return _deny(401, "view token required")
+            return deny(401, "view token required")
         response = Response(status_code=204, headers=NO_STORE)
         response.set_cookie(SESSION_COOKIE, make_session(self.settings.view_token,
                                                          self.settings.session_ttl_s),
@@ -242,7 +139,7 @@ class Dashboard:
 
     async def stats(self, request: Request) -> Response:
         if not self.viewer_authorized(request):
-            return _deny(401, "view token or session required")
+            return deny(401, "view token or session required")
         hub = self.hub
         body = {"counters": hub.counters, "overview": hub.overview(), "keys": len(hub.series),
                 "ingest_connections": self.ingest_connections,
@@ -254,18 +151,18 @@ class Dashboard:
 
     async def keys(self, request: Request) -> Response:
         if not self.viewer_authorized(request):
-            return _deny(401, "view token or session required")
-        limit = min(int(request.query_params.get("limit", "50")), 200)
+            return deny(401, "view token or session required")
+        limit = bounded_int(request.query_params.get("limit"), 50, 200)
         items = self.hub.search(request.query_params.get("q", ""), limit)
         return Response(orjson.dumps({"total": len(self.hub.series), "items": items}),
                         media_type="application/json", headers=NO_STORE)
 
     async def key_history_http(self, request: Request) -> Response:
         if not self.viewer_authorized(request):
-            return _deny(401, "view token or session required")
+            return deny(401, "view token or session required")
         message = await self.key_history(request.path_params["key"])
         if message is None:
-            return _deny(404, "unknown key")
+            return deny(404, "unknown key")
         return Response(encode(message), media_type="application/json", headers=NO_STORE)
 
     # -------------------------------------------------------------- lifecycle
@@ -307,24 +204,6 @@ class Dashboard:
             except Exception:
                 log.exception("dashboard periodic task failed")
             await asyncio.sleep(max(0.0, next_at - loop.time()))
-
-
-def _client(conn: HTTPConnection) -> str:
-    return conn.client.host if conn.client else "unknown"
-
-
-def _deny(status: int, detail: str) -> Response:
-    return JSONResponse({"error": detail}, status_code=status, headers=NO_STORE)
-
-
-async def _send_loop(ws: WebSocket, viewer: Viewer) -> None:
-    try:
-        while True:
-            message = await viewer.next_message()
-            viewer.bytes_sent += len(message)
-            await ws.send_text(message.decode())
-    except (WebSocketDisconnect, RuntimeError, OSError):
-        return
 
 
 def _static_file(

@@ -258,3 +258,20 @@ def test_alert_reaches_viewer_with_explanation(client):
         (alert,) = frame["alerts"]
         assert alert["explanation"] == {"cpu": 0.8, "mem": 0.2}
         assert alert["event_time"] == 1767225600000.0
+
+
+def test_malformed_viewer_requests_do_not_break_the_connection(client):
+    ingest(client, points("a", 2))
+    with client.websocket_connect("/ws/view", headers=VIEW) as ws:
+        receive_until(ws, "welcome")
+        for bad in ('{"op": "search", "q": "a", "limit": "lots"}', '{"op": "select", "keys": "a"}',
+                    '{"op": "select", "keys": [null, {"k": 1}]}', '[1, 2]', '{"op": "nope"}'):
+            ws.send_text(bad)
+        ws.send_text('{"op": "search", "q": "a"}')
+        assert [k["key"] for k in receive_until(ws, "keys")["items"]] == ["a"]
+        ws.send_text("not json")
+        with pytest.raises(WebSocketDisconnect) as closed:
+            for _ in range(50):
+                ws.receive_text()
+    assert closed.value.code == 1003
+    assert client.get("/api/keys?limit=abc", headers=VIEW).status_code == 200

@@ -129,3 +129,165 @@ class NaiveHalfSpaceTrees:
                 residual += (missing - sum(charges)) * 2**level
         out += residual / d
         return out / (len(self.trees) * self.window * (2 ** (self.height + 1) - 1))
+
+
+# ------------------------------------------------------------- Random Cut Forest
+
+MASK64 = (1 << 64) - 1
+
+
+class SplitMix64:
+    """The kernels' random source: SplitMix64 (Steele, Lea & Flood 2014), doubles in [0, 1)."""
+
+    def __init__(self, state: int):
+        self.state = int(state)
+
+    def random(self) -> float:
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        z ^= z >> 31
+        return (z >> 11) / 2.0**53
+
+    def uniform(self, low: float, high: float) -> float:
+        """numpy's ``RandomState.uniform`` formula, so rrcf can draw from it too."""
+        return low + (high - low) * self.random()
+
+
+@dataclass(eq=False)
+class CutNode:
+    """A leaf (``point`` set) or a branch (``dim``/``cut`` set) of a random cut tree."""
+
+    count: int
+    lo: np.ndarray
+    hi: np.ndarray
+    point: np.ndarray | None = None
+    dim: int = -1
+    cut: float = 0.0
+    left: CutNode | None = None
+    right: CutNode | None = None
+    up: CutNode | None = None
+
+
+class NaiveCutTree:
+    """A robust random cut tree after Guha et al. (2016), §3, with plain objects."""
+
+    def __init__(self, rng: SplitMix64):
+        self.rng = rng
+        self.root: CutNode | None = None
+        self.leaf_of: dict[int, CutNode] = {}
+
+    def _leaf_for(self, x: np.ndarray) -> CutNode:
+        node = self.root
+        while node.point is None:
+            node = node.left if x[node.dim] <= node.cut else node.right
+        return node
+
+    def insert(self, key: int, x: np.ndarray) -> None:
+        x = np.array(x, dtype=float)
+        if self.root is None:
+            self.root = self.leaf_of[key] = CutNode(1, x, x, point=x)
+            return
+        same = self._leaf_for(x)
+        if np.array_equal(same.point, x):
+            self.leaf_of[key] = same
+            node = same
+            while node is not None:
+                node.count += 1
+                node = node.up
+            return
+        node = self.root
+        while True:
+            lo, hi = np.minimum(node.lo, x), np.maximum(node.hi, x)
+            spans = [float(top - bottom) for bottom, top in zip(lo, hi, strict=True)]
+            r = sum(spans) * self.rng.random()
+            dim = next((j for j in range(len(spans)) if sum(spans[: j + 1]) >= r), len(spans) - 1)
+            cut = float(lo[dim]) + sum(spans[: dim + 1]) - r
+            if cut <= node.lo[dim] or cut >= node.hi[dim]:
+                break
+            node = node.left if x[node.dim] <= node.cut else node.right
+        leaf = CutNode(1, x, x, point=x)
+        branch = CutNode(node.count + 1, lo, hi, dim=dim, cut=cut, up=node.up)
+        branch.left, branch.right = (leaf, node) if cut <= node.lo[dim] else (node, leaf)
+        if node.up is None:
+            self.root = branch
+        elif node.up.left is node:
+            node.up.left = branch
+        else:
+            node.up.right = branch
+        node.up = leaf.up = branch
+        above = branch.up
+        while above is not None:
+            above.count += 1
+            above.lo, above.hi = np.minimum(above.lo, x), np.maximum(above.hi, x)
+            above = above.up
+        self.leaf_of[key] = leaf
+
+    def forget(self, key: int) -> None:
+        leaf = self.leaf_of.pop(key)
+        if leaf.count > 1:
+            node = leaf
+            while node is not None:
+                node.count -= 1
+                node = node.up
+            return
+        if leaf is self.root:
+            self.root = None
+            return
+        branch = leaf.up
+        sibling = branch.right if branch.left is leaf else branch.left
+        grand = branch.up
+        sibling.up = grand
+        if grand is None:
+            self.root = sibling
+            return
+        if grand.left is branch:
+            grand.left = sibling
+        else:
+            grand.right = sibling
+        node = grand
+        while node is not None:  # recompute counts and boxes from the children
+            node.count = node.left.count + node.right.count
+            node.lo = np.minimum(node.left.lo, node.right.lo)
+            node.hi = np.maximum(node.left.hi, node.right.hi)
+            node = node.up
+
+    def codisp(self, key: int) -> tuple[float, int]:
+        """Largest sibling/own count ratio over the ancestors, and that parent's cut dim."""
+        node = self.leaf_of[key]
+        best, best_dim = 0.0, -1
+        while node.up is not None:
+            parent = node.up
+            sibling = parent.right if parent.left is node else parent.left
+            ratio = sibling.count / node.count
+            if best_dim < 0 or ratio > best:
+                best, best_dim = ratio, parent.dim
+            node = parent
+        return best, best_dim
+
+
+class NaiveRandomCutForest:
+    """Sliding-window forest: insert, score by mean CoDisp, forget the oldest beyond ``size``."""
+
+    def __init__(self, seeds: np.ndarray, size: int, n_features: int):
+        self.trees = [NaiveCutTree(SplitMix64(s)) for s in seeds]
+        self.size = size
+        self.n_features = n_features
+        self.seen = 0
+
+    def score_learn(self, point: np.ndarray) -> tuple[float, np.ndarray]:
+        key = self.seen
+        total = 0.0
+        attribution = np.zeros(self.n_features)
+        for tree in self.trees:
+            tree.insert(key, point)
+            value, dim = tree.codisp(key)
+            total += value
+            if dim >= 0:
+                attribution[dim % self.n_features] += value / len(self.trees)
+        self.seen += 1
+        if self.seen > self.size:
+            for tree in self.trees:
+                tree.forget(self.seen - 1 - self.size)
+        return total / len(self.trees), attribution

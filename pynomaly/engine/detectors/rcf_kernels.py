@@ -16,9 +16,11 @@ count) keeps the slot of one of them. Arrays (first axis = tree)::
     rng                  (T,) uint64  SplitMix64 state
 
 Insertion, deletion and CoDisp follow the ``rrcf`` package (Bartos et al.
-2019) line for line, including its duplicate handling and its draw of a cut:
-``r = range * U``, the first dimension whose cumulative span reaches ``r``,
-cut at ``lo + cumspan - r``.
+2019), including its duplicate handling and its draw of a cut (``r = range *
+U``, the first dimension whose cumulative span reaches ``r``, cut at ``lo +
+cumspan - r``), except at a leaf: there the cut is drawn over the box of both
+points as the paper says, where ``rrcf`` always cuts dimension 0 (its leaf box
+is one row; see docs/adr/0011).
 
 Example
 -------

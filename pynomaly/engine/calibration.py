@@ -192,10 +192,11 @@ class Calibrator(StatefulComponent):
 def make_calibrator(params: ComponentParams | dict[str, Any]) -> Calibrator:
     """Build a calibrator from its params (a model or a dict with ``kind``)."""
     from pynomaly.engine.calibration_conformal import ConformalCalibrator
+    from pynomaly.engine.calibration_none import NoCalibrator
     from pynomaly.engine.calibration_spot import DSpotCalibrator, SpotCalibrator
 
     classes: dict[str, type[Calibrator]] = {
-        c.kind: c for c in (ConformalCalibrator, SpotCalibrator, DSpotCalibrator)
+        c.kind: c for c in (ConformalCalibrator, SpotCalibrator, DSpotCalibrator, NoCalibrator)
     }
     data = params.model_dump() if isinstance(params, BaseModel) else dict(params)
     kind = data.get("kind", "conformal")

@@ -51,6 +51,7 @@ import pynomaly.engine.ensemble  # noqa: F401  (registers the "ensemble" detecto
 from pynomaly.engine.base import SNAPSHOT_FORMAT, Detector
 from pynomaly.engine.calibration import Calibrator, make_calibrator
 from pynomaly.engine.calibration_conformal import ConformalParams
+from pynomaly.engine.calibration_none import NoCalibrationParams
 from pynomaly.engine.calibration_spot import DSpotParams, SpotParams
 from pynomaly.engine.drift import (
     MONITORS,
@@ -71,7 +72,7 @@ from pynomaly.engine.thresholds import (
 PIPELINE_STATE_VERSION = 1
 
 CalibrationConfig = Annotated[
-    ConformalParams | SpotParams | DSpotParams, Field(discriminator="kind")
+    ConformalParams | SpotParams | DSpotParams | NoCalibrationParams, Field(discriminator="kind")
 ]
 ThresholdConfig = Annotated[
     StaticThresholdParams | QuantileThresholdParams | ProbabilityThresholdParams,
@@ -126,6 +127,12 @@ class PipelineConfig(BaseModel):
         return data
 
     @model_validator(mode="after")
+    def _probability_needs_calibration(self) -> PipelineConfig:
+        if self.calibration.kind == "none" and self.threshold.kind == "probability":
+            raise ValueError("a probability threshold needs a calibration (not 'none')")
+        return self
+
+    @model_validator(mode="after")
     def _policy_needs_monitor(self) -> PipelineConfig:
         if self.drift_policy != "none" and not self.drift:
             raise ValueError(f"drift_policy={self.drift_policy!r} needs at least one drift monitor")
@@ -168,6 +175,8 @@ class ScoringPipeline:
         self.input_monitors: list[tuple[str, int, DriftMonitor]] | None = None
         self.n_seen = 0
         self.warm_start = 0
+        #: Stream index from which score monitors see scores.
+        self.score_watch_from = self.config.warmup
 
     # -- helpers -----------------------------------------------------------
     def _build_input_monitors(self, n_features: int) -> None:
@@ -201,22 +210,27 @@ class ScoringPipeline:
         out["scores"][sl], out["probability"][sl] = raw, prob
         out["is_anomaly"][sl], out["threshold"][sl] = flags, thr
         seen = int(np.argmax(flags)) + 1 if self.config.protect and flags.any() else seg.shape[0]
-        hits = self._monitor(seg[:seen], raw[:seen], base, warm[:seen])
+        hits = self._monitor(seg[:seen], raw[:seen], base)
         return raw, flags, seen, hits
 
     def _warm(self, base: int, m: int) -> np.ndarray:
         """Which of ``m`` rows from batch row ``base`` are past the warm-up."""
         return self.n_seen + base + np.arange(m) >= self.warm_start + self.config.warmup
 
-    def _monitor(self, seg, raw, base, warm) -> list[tuple[int, DriftEvent]]:
-        """Feed the drift monitors (scores only after the warm-up)."""
+    def _monitor(self, seg, raw, base) -> list[tuple[int, DriftEvent]]:
+        """Feed the drift monitors.
+
+        Score monitors skip the warm-up, and ``warmup`` events after every
+        detector reset: a fresh detector's own warm-up scores (often zeros)
+        would otherwise look like a drift and reset it again, forever.
+        """
         at = self.n_seen + base
         hits: list[tuple[int, DriftEvent]] = []
         for kind, feat, mon in self.input_monitors or []:
             for r in mon.update_many(seg[:, feat]).tolist():
                 hits.append((r, DriftEvent(kind, "input", at + r, {"feature": feat})))
         if self.score_monitors:
-            rows = np.flatnonzero(warm)
+            rows = np.flatnonzero(at + np.arange(seg.shape[0]) >= self.score_watch_from)
             for kind, mon in self.score_monitors:
                 for r in rows[mon.update_many(raw[rows])].tolist():
                     hits.append((r, DriftEvent(kind, "score", at + r, {})))
@@ -243,7 +257,7 @@ class ScoringPipeline:
             self.threshold.learn_flagged(raw[cut : cut + 1])
         if not monitors:
             return []
-        return self._monitor(seg[: cut + 1], raw[: cut + 1], base, self._warm(base, cut + 1))
+        return self._monitor(seg[: cut + 1], raw[: cut + 1], base)
 
     def _apply_policy(self, at: int) -> None:
         policy = self.config.drift_policy
@@ -251,6 +265,7 @@ class ScoringPipeline:
             self.detector = self.detector.clone()
             for _, mon in self.score_monitors:
                 mon.reset()
+            self.score_watch_from = at + 1 + self.config.warmup
         if policy in ("rewarm", "recalibrate"):
             self.calibrator.reset()
             self.threshold.reset()
@@ -343,6 +358,7 @@ class ScoringPipeline:
             else [(k, f, m.snapshot()) for k, f, m in self.input_monitors],
             "n_seen": self.n_seen,
             "warm_start": self.warm_start,
+            "score_watch_from": self.score_watch_from,
         }
 
     @classmethod
@@ -362,6 +378,7 @@ class ScoringPipeline:
             ]
         pipe.n_seen = int(state["n_seen"])
         pipe.warm_start = int(state["warm_start"])
+        pipe.score_watch_from = int(state["score_watch_from"])
         return pipe
 
     def snapshot(self) -> bytes:

@@ -40,6 +40,10 @@ from pynomaly.records import DeadLetter, EventBatch, Reason, raw_bytes
 from pynomaly.spec import FlowSpec
 
 
+def _or_none(x: float) -> float | None:
+    return None if np.isnan(x) else x
+
+
 def shard_of(key: str, shards: int) -> int:
     """Stable shard number of a key (same in every process)."""
     return zlib.crc32(key.encode()) % shards
@@ -261,7 +265,7 @@ class DetectLogic:
             ks.cooldown_until = t + cooldown
             out.alerts.append(make_alert(
                 self.flow, key, t, dict(zip(self.fields, X[j].tolist(), strict=True)),
-                float(scores[j]), float(res.probability[j]), float(res.threshold[j]),
+                float(scores[j]), _or_none(float(res.probability[j])), float(res.threshold[j]),
                 self.threshold_kind, self.det_name,
                 self._explanation(res.explanations.get(j)), emit_time=now,
             ))

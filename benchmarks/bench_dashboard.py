@@ -175,6 +175,11 @@ def browser_probe(port: int, keys: list[str], seconds: float, out: dict) -> None
         page.add_init_script(f"localStorage.setItem('pynomaly.selected.v1', '{json.dumps(keys)}')")
         page.goto(f"http://127.0.0.1:{port}/#token={VIEW_TOKEN}")
         page.wait_for_selector('#conn[data-state="live"]', timeout=20_000)
+        if keys:  # steady state: every chart created and drawn before measuring
+            page.wait_for_function(
+                """(n) => { const c = document.querySelectorAll('.chart-card');
+                            return c.length === n && [...c].every((e) => Number(e.dataset.points) > 0); }""",
+                arg=len(keys), timeout=60_000)
         time.sleep(2)
         result = page.evaluate(
             """(ms) => new Promise((resolve) => {
@@ -213,9 +218,6 @@ def main(argv: list[str] | None = None) -> int:
         viewer.start()
         wait_viewers(port, 2)
         reading_id = next(v["id"] for v in stats(port)["viewers"] if v["id"] != stalled_id)
-        idle_browser: dict = {}
-        if args.browser:  # the same page with nothing streaming: the machine's own baseline
-            browser_probe(port, selected[:4], 8.0, idle_browser)
         # the producer runs in its own process, as a flow would
         ctx = multiprocessing.get_context("spawn")
         receive_end, send_end = ctx.Pipe(duplex=False)
@@ -226,17 +228,25 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(warmup)
         cpu0, _, _ = proc_usage(dash.pid)
         s0, t0 = stats(port), time.monotonic()
+        snapshots = [s0]
         browser_out: dict = {}
         bare_browser: dict = {}
         if args.browser:
             browser_probe(port, selected[:4], 8.0, browser_out)
+            snapshots.append(stats(port))
             # same load, page open with no key watched: what the machine's contention costs
             browser_probe(port, [], 8.0, bare_browser)
-        s_mid = stats(port)
+        snapshots.append(stats(port))
+        while producer.is_alive() and not receive_end.poll(1.0):
+            snapshots.append(stats(port))
         producer_out = receive_end.recv()  # the measured window ends with the offered load
         cpu1, rss, hwm = proc_usage(dash.pid)
         s1, t1 = stats(port), time.monotonic()
+        snapshots.append(s1)
         producer.join()
+        idle_browser: dict = {}
+        if args.browser:  # the same page and data after the load: the machine's own baseline
+            browser_probe(port, selected[:4], 8.0, idle_browser)
         stop.set()
         viewer.join()
         final = stats(port)
@@ -251,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         found = next((v for v in snapshot["viewers"] if v["id"] == vid), {})
         return {k: v for k, v in found.items() if k != "selected"}
 
-    stalled_counters = viewer_counters(s_mid, stalled_id)
+    stalled_counters = next((viewer_counters(s, stalled_id) for s in reversed(snapshots)
+                             if viewer_counters(s, stalled_id)), {})
     stalled_counters["open_at_end_of_window"] = bool(viewer_counters(s1, stalled_id))
     reading0, reading1 = viewer_counters(s0, reading_id), viewer_counters(s1, reading_id)
     viewer_out["window_frames_per_s"] = (reading1["frames_sent"] - reading0["frames_sent"]) / window
@@ -262,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         "keys": args.keys, "offered_rate": args.rate, "duration_s": args.duration,
         "window_s": round(window, 1),
         "ingest_points_per_s": round((s1["counters"]["points"] - s0["counters"]["points"]) / window),
+        # the dashboard's own 1-second rate, sampled once a second while the load ran
+        "ingest_points_per_s_median_1s": round(float(np.median(
+            [s["overview"]["ingest_points_per_s"] for s in snapshots[1:-1]] or [0.0]))),
         "dashboard_cpu_pct": round(100 * (cpu1 - cpu0) / window, 1),
         "dashboard_rss_mib": round(rss / 2**20, 1),
         "dashboard_peak_rss_mib": round(hwm / 2**20, 1),

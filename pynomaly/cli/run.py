@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from pynomaly.runner import RunOptions, load_target, run_dataflow, run_local_cluster
+if TYPE_CHECKING:  # the runner pulls in Bytewax and the engine: import it when running
+    from pynomaly.runner import RunOptions
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -31,6 +33,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def options_from(args: argparse.Namespace) -> RunOptions:
+    from pynomaly.runner import RunOptions
+
     return RunOptions(workers=args.workers, processes=args.processes,
                       process_id=args.process_id,
                       addresses=args.addresses.split(";") if args.addresses else None,
@@ -55,6 +59,7 @@ def override_bootstrap(spec, bootstrap: str | None):
 
 def _cmd(args: argparse.Namespace) -> int:
     from pynomaly.flow import build_flow
+    from pynomaly.runner import load_target, run_dataflow, run_local_cluster
     from pynomaly.spec import FlowSpec
 
     if args.processes > 1 and args.process_id is None:

@@ -382,3 +382,10 @@ def test_cli_rate_alone_ends_cleanly_on_sigterm(tmp_path):
     written = len(out.read_bytes().splitlines())
     assert written > 0 and f"wrote {written} records" in err
 
+
+
+def test_cli_default_field_names_match_the_generator():
+    from pynomaly.cli.produce import DEFAULT_FIELD_NAMES
+    from pynomaly.connectors.generator import DEFAULT_FIELDS
+
+    assert tuple(f.name for f in DEFAULT_FIELDS) == DEFAULT_FIELD_NAMES

@@ -53,7 +53,7 @@ def naive_univariate_ensemble(values, p) -> np.ndarray:
     alarm = 1.0 - math.exp(-p.alarm_z / p.z_scale)
     seen: list[float] = []
     resid: list[float] = []
-    period, quiet, fired = 0, 0, 0.0
+    period, quiet, fired, budget = 0, 0, 0.0, 0.0
     out = []
     for x in map(float, values):
         n = len(seen)
@@ -79,6 +79,8 @@ def naive_univariate_ensemble(values, p) -> np.ndarray:
         z = lik_v.z(raw_v) if warm else 0.0
         if raw_s is not None:
             z = max(z, lik_s.z(raw_s))
+        budget *= 0.5 ** (1.0 / p.budget_half_life)
+        z = z / (1.0 + p.budget_weight * budget)
         score = 1.0 if novel else 1.0 - math.exp(-max(z, 0.0) / p.z_scale)
         if quiet > 0 and not (p.breakthrough and novel and direction != fired):
             out.append(0.0)
@@ -88,5 +90,7 @@ def naive_univariate_ensemble(values, p) -> np.ndarray:
             fired = direction
             if score >= alarm:
                 quiet = p.refractory
+                if not novel:
+                    budget += 1.0
         seen.append(x)
     return np.asarray(out)

@@ -22,6 +22,10 @@ A streaming detector for one metric, built from cheap causal parts:
    one alert. With ``breakthrough``, a range novelty still ends the quiet period
    unless the alarm that started it was a novelty on the same side (a new low
    after a likelihood alarm or after a new high is a different incident).
+6. **Alarm budget**: z is divided by ``1 + budget_weight * a``, where ``a``
+   counts past likelihood alarms with a half-life of ``budget_half_life``
+   events: a metric that has just alarmed needs stronger evidence to alarm
+   again, so a bursty metric cannot flood its consumers.
 
 Everything is computed from past events only, one pass, score before learn.
 Scores are on a probability-like [0, 1] scale (``unit_scores``), so one
@@ -92,6 +96,12 @@ class UnivariateEnsembleParams(DetectorParams):
     alarm_z: float = Field(5.0, gt=0.0, description="likelihood z-score that raises an alarm")
     z_scale: float = Field(10.0, gt=0.0, description="z-score scale of the [0, 1) mapping")
     refractory: int = Field(50, ge=0, description="events scored 0 after an alarm")
+    budget_weight: float = Field(
+        0.3, ge=0.0, description="z is divided by 1 + weight x (recent likelihood alarms)"
+    )
+    budget_half_life: float = Field(
+        350.0, gt=0.0, description="events after which a past alarm counts half"
+    )
     breakthrough: bool = Field(
         True, description="a range novelty ends a quiet period not started by one on its side"
     )
@@ -117,7 +127,7 @@ class UnivariateEnsemble(Detector):
         self.resid = np.zeros(p.history)
         self.short = np.zeros((2, p.short_window))
         self.lik = np.zeros((2, p.long_window + 2))
-        self.fl = np.zeros(5)
+        self.fl = np.zeros(6)
         self.lik_ints = np.zeros((2, 1), dtype=np.int64)
         self.it = np.zeros(4, dtype=np.int64)
 
@@ -136,7 +146,7 @@ class UnivariateEnsemble(Detector):
             p.long_window, p.likelihood_warmup, p.var_floor,
             p.seasonal, p.season_min_lag, p.season_max_lag, p.season_min_acf,
             p.season_every, p.season_first,
-            self.alarm_level, p.z_scale, p.refractory, p.breakthrough, out,
+            self.alarm_level, p.z_scale, p.refractory, p.breakthrough, p.budget_weight, 0.5 ** (1.0 / p.budget_half_life), out,
         )  # fmt: skip
         return out
 

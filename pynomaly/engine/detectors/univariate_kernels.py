@@ -108,13 +108,13 @@ def ensemble_kernel(
     X, dens, season, resid, short, lik, lik_ints, fl, it,
     history, bandwidth, tolerance, warmup, short_n, long_n, lik_warmup, var_floor,
     seasonal, min_lag, max_lag, min_acf, every, first,
-    alarm, z_scale, refractory, breakthrough, out,
+    alarm, z_scale, refractory, breakthrough, budget_weight, budget_decay, out,
 ):  # fmt: skip
     """Score each value of ``X`` before learning it; updates every state array in place.
 
     ``fl`` = (min, max, residual min, residual max, side of the last emitted
-    range novelty: +1 high, -1 low, 0 none); ``it`` = (events seen, period,
-    residuals seen, quiet steps left).
+    range novelty: +1 high, -1 low, 0 none; decayed count of likelihood
+    alarms); ``it`` = (events seen, period, residuals seen, quiet steps left).
     """
     season_n = season.shape[0]
     for i in range(X.shape[0]):
@@ -161,6 +161,9 @@ def ensemble_kernel(
                 raw_s, short, lik, lik_ints, 1, short_n, long_n, lik_warmup, var_floor
             )
             z = max(z, z_s)
+        # an alarm budget: each recent likelihood alarm raises the bar for the next
+        fl[5] *= budget_decay
+        z = z / (1.0 + budget_weight * fl[5])
         score = 1.0 if novel else 1.0 - math.exp(-max(z, 0.0) / z_scale)
         # 4. fire once, then stay quiet
         if it[3] > 0 and not (breakthrough and novel and direction != fl[4]):
@@ -171,6 +174,8 @@ def ensemble_kernel(
             out[i] = score
             if score >= alarm:
                 it[3] = refractory
+                if not novel:
+                    fl[5] += 1.0
         # 5. learn the value
         dens[seen % history] = x
         season[seen % season_n] = x

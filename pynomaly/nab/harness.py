@@ -186,7 +186,8 @@ def make_report(
     categories: dict[str, dict[str, float]] = {}
     for name, r in result.items():
         for cat, value in r.groups.items():
-            categories.setdefault(cat, {})[name] = value
+            # a category without windows has no normalised score (null = perfect)
+            categories.setdefault(cat, {})[name] = value if value == value else None
     return {
         "name": label,
         "series": n_series,
@@ -209,7 +210,7 @@ def format_report(report: Mapping[str, Any]) -> str:
     )
     for cat, vals in sorted(report["categories"].items()):
         cells = (
-            f"{vals[n]:20.2f}" if vals[n] == vals[n] else f"{'(no windows)':>20s}" for n in names
+            f"{vals[n]:20.2f}" if vals[n] is not None else f"{'(no windows)':>20s}" for n in names
         )
         lines.append(f"  {cat:26s}" + "".join(cells))
     thr = ", ".join(f"{n}={report['profiles'][n]['threshold']:.6g}" for n in names)

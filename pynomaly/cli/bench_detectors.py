@@ -25,22 +25,20 @@ not registered and peers not installed are skipped with a note.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pynomaly.cli import _detector_peers as peers
+
 #: Events before the first injected anomaly; also excluded from every ROC-AUC.
 WARMUP = 300
-
-Step = Callable[[np.ndarray], float]
 
 
 def make_stream(n: int, d: int, seed: int, rate: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
@@ -69,137 +67,12 @@ def make_stream(n: int, d: int, seed: int, rate: float = 0.02) -> tuple[np.ndarr
     return X, y
 
 
-# -- peers: factories returning a score-then-learn step over one event ----------
-
-
-def _river_hst(X: np.ndarray, limits: np.ndarray) -> Step:
-    from river.anomaly import HalfSpaceTrees
-
-    model = HalfSpaceTrees(
-        n_trees=10,
-        height=8,
-        window_size=250,
-        limits={j: (float(limits[0, j]), float(limits[1, j])) for j in range(X.shape[1])},
-        seed=0,
-    )
-
-    def step(x: Any) -> float:
-        s = model.score_one(x)
-        model.learn_one(x)
-        return s
-
-    return step
-
-
-def _capymoa_hst(d: int) -> Step:
-    """MOA's HSTrees through capymoa (a JVM via JPype): same trees, depth and window."""
-    from capymoa.anomaly import HalfSpaceTrees
-    from capymoa.core import LabeledInstance
-    from capymoa.stream import Schema
-
-    names = [f"x{j}" for j in range(d)]
-    schema = Schema.from_custom(features=[*names, "y"], target="y", categories={"y": ["0", "1"]})
-    model = HalfSpaceTrees(
-        schema=schema, window_size=250, number_of_trees=10, max_depth=8, random_seed=0
-    )
-
-    def step(x: np.ndarray) -> float:
-        instance = LabeledInstance.from_array(schema, x, 0)
-        s = model.score_instance(instance)
-        model.train(instance)
-        return s
-
-    return step
-
-
-def _pysad(cls_name: str, **kwargs: Any) -> Callable[[], Step]:
-    def make() -> Step:
-        import pysad.models
-
-        return getattr(pysad.models, cls_name)(**kwargs).fit_score_partial
-
-    return make
-
-
-def _rrcf_module() -> Any:
-    """``rrcf.rrcf`` loaded from its file: the package ``__init__`` needs
-    ``pkg_resources``, which current setuptools no longer ships."""
-    spec = importlib.util.find_spec("rrcf")
-    if spec is None or spec.origin is None:
-        raise ModuleNotFoundError("rrcf", name="rrcf")
-    path = Path(spec.origin).with_name("rrcf.py")
-    module_spec = importlib.util.spec_from_file_location("_rrcf_tree", path)
-    module = importlib.util.module_from_spec(module_spec)  # type: ignore[arg-type]
-    module_spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-def _rrcf(n_trees: int = 40, tree_size: int = 256) -> Step:
-    """The streaming recipe from rrcf's README (forget oldest, insert, CoDisp)."""
-    rrcf = _rrcf_module()
-    np.random.seed(0)
-    forest = [rrcf.RCTree() for _ in range(n_trees)]
-    index = [0]
-
-    def step(x: np.ndarray) -> float:
-        i = index[0]
-        total = 0.0
-        for tree in forest:
-            if len(tree.leaves) > tree_size:
-                tree.forget_point(i - tree_size)
-            tree.insert_point(x, index=i)
-            total += tree.codisp(i)
-        index[0] = i + 1
-        return total / n_trees
-
-    return step
-
-
-def _river_ewma_zscore(alpha: float = 0.02) -> Callable[[int], Step]:
-    def make(d: int) -> Step:
-        from river import stats
-
-        means = [stats.EWMean(fading_factor=alpha) for _ in range(d)]
-        vars_ = [stats.EWVar(fading_factor=alpha) for _ in range(d)]
-
-        def step(x: np.ndarray) -> float:
-            z = 0.0
-            for j, v in enumerate(x.tolist()):
-                sd = vars_[j].get() ** 0.5
-                z = max(z, abs(v - means[j].get()) / (sd + 1e-12))
-                means[j].update(v)
-                vars_[j].update(v)
-            return z
-
-        return step
-
-    return make
-
-
-def _numpy_rolling_mad(window: int = 128) -> Step:
-    from collections import deque
-
-    recent: deque[np.ndarray] = deque(maxlen=window)
-
-    def step(x: np.ndarray) -> float:
-        score = 0.0
-        if len(recent) >= 16:
-            W = np.asarray(recent)
-            med = np.median(W, axis=0)
-            mad = np.median(np.abs(W - med), axis=0)
-            score = float(np.max(np.abs(x - med) / (1.4826 * mad + 1e-9)))
-        recent.append(x)
-        return score
-
-    return step
-
-
 @dataclass
 class Pair:
     native: str
     params: dict[str, Any]
     peer: str | None = None
-    make_peer: Callable[[], Step] | None = None
+    make_peer: Callable[[], peers.Step] | None = None
     slow: bool = False
     dict_input: bool = False
     #: Applied to the peer's events before the timed loop (e.g. scaling to [0, 1]).
@@ -221,12 +94,12 @@ def build_pairs(X: np.ndarray) -> list[Pair]:
     hst["limits"] = tuple((float(a), float(b)) for a, b in limits.T)
     bounds = {"feature_mins": lo.tolist(), "feature_maxes": hi.tolist()}
     return [
-        Pair("hst", hst, "river.HalfSpaceTrees", lambda: _river_hst(X, limits), dict_input=True),
+        Pair("hst", hst, "river.HalfSpaceTrees", lambda: peers.river_hst(X, limits), dict_input=True),
         Pair(
             "hst",
             hst,
             "pysad.HalfSpaceTrees",
-            _pysad(
+            peers.pysad(
                 "HalfSpaceTrees",
                 feature_mins=limits[0],
                 feature_maxes=limits[1],
@@ -240,22 +113,22 @@ def build_pairs(X: np.ndarray) -> list[Pair]:
             "hst",
             hst,
             "capymoa.HalfSpaceTrees",
-            lambda: _capymoa_hst(d),
+            lambda: peers.capymoa_hst(d),
             prepare=lambda Z: (Z - limits[0]) / (limits[1] - limits[0]),  # MOA's [0, 1] space
         ),
-        Pair("rcf", {"n_trees": 40, "tree_size": 256}, "rrcf", _rrcf, slow=True),
+        Pair("rcf", {"n_trees": 40, "tree_size": 256}, "rrcf", peers.rrcf, slow=True),
         Pair(
             "rcf",
             {"n_trees": 40, "tree_size": 256},
             "pysad.RobustRandomCutForest",
-            _pysad("RobustRandomCutForest", num_trees=40, tree_size=256, random_state=0),
+            peers.pysad("RobustRandomCutForest", num_trees=40, tree_size=256, random_state=0),
             slow=True,
         ),
-        Pair("loda", {"n_projections": 100, "n_bins": 10}, "pysad.LODA", _pysad("LODA", random_state=0)),
-        Pair("rshash", bounds, "pysad.RSHash", _pysad("RSHash", feature_mins=lo, feature_maxes=hi, random_state=0)),
-        Pair("xstream", {}, "pysad.xStream", _pysad("xStream", random_state=0)),
-        Pair("robust_zscore", {"clip_z": 0.0}, "river EWMean/EWVar z", lambda: _river_ewma_zscore()(d)),
-        Pair("rolling_mad", {"window": 128}, "numpy rolling median/MAD", _numpy_rolling_mad),
+        Pair("loda", {"n_projections": 100, "n_bins": 10}, "pysad.LODA", peers.pysad("LODA", random_state=0)),
+        Pair("rshash", bounds, "pysad.RSHash", peers.pysad("RSHash", feature_mins=lo, feature_maxes=hi, random_state=0)),
+        Pair("xstream", {}, "pysad.xStream", peers.pysad("xStream", random_state=0)),
+        Pair("robust_zscore", {"clip_z": 0.0}, "river EWMean/EWVar z", lambda: peers.river_ewma_zscore()(d)),
+        Pair("rolling_mad", {"window": 128}, "numpy rolling median/MAD", peers.numpy_rolling_mad),
         Pair("seasonal", {"period": 24}),
     ]  # fmt: skip
 

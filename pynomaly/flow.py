@@ -26,7 +26,13 @@ from bytewax.inputs import Source
 from bytewax.outputs import DynamicSink
 
 from pynomaly.observability import metrics, tracing
-from pynomaly.operators.detect import DetectLogic, ShardOutput, ShardState, split_by_shard
+from pynomaly.operators.detect import (
+    DetectLogic,
+    ShardOutput,
+    ShardState,
+    make_detect_logic,
+    split_by_shard,
+)
 from pynomaly.operators.parse import RecordParser
 from pynomaly.records import DeadLetter, EventBatch, RawBatch
 from pynomaly.spec import (
@@ -140,7 +146,7 @@ def build_flow(spec: FlowSpec, *, source: Source | None = None,
     with every raw batch read (progress bars)."""
     parser = RecordParser(spec.record)
     wants_points = any(isinstance(s, DashboardSinkSpec) and s.points for s in spec.sinks)
-    logic = DetectLogic(spec, keep_points=wants_points)
+    logic = make_detect_logic(spec, keep_points=wants_points)
     shards = spec.keys.shards
 
     flow = Dataflow(spec.name)

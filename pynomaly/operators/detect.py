@@ -138,6 +138,17 @@ class ShardOutput:
     read_at: float = 0.0
 
 
+def make_detect_logic(spec: FlowSpec, keep_points: bool = False) -> Any:
+    """The detect step for ``spec``: the banked path
+    (:mod:`pynomaly.operators.detect_banked`) when the spec allows it — same
+    alerts, far less Python per key — else the per-key :class:`DetectLogic`."""
+    from pynomaly.operators.detect_banked import BankedDetectLogic, banked_eligible
+
+    if banked_eligible(spec, keep_points):
+        return BankedDetectLogic(spec)
+    return DetectLogic(spec, keep_points=keep_points)
+
+
 class DetectLogic:
     """The pure per-shard step; :meth:`mapper` is what ``stateful_map`` calls."""
 

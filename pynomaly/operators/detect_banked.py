@@ -1,0 +1,260 @@
+"""The banked detect step: one shard's keys in slot-indexed arrays.
+
+Used instead of :class:`~pynomaly.operators.detect.DetectLogic` when the spec
+allows it (see :func:`banked_eligible`): a detector with a bank, no windows,
+calibration ``none``, a static threshold, no drift monitors, no ``protect``,
+no per-point live view. A batch of the shard's events is handled by a few
+numba passes over all rows (admit → score → decide); Python runs per new
+key, per flagged row (alert + explanation) and per dead letter only. Alerts,
+dead letters and counters are exactly those of the per-key path, in the same
+order (key groups in order of first appearance, rows in order).
+
+Example
+-------
+>>> import numpy as np
+>>> from pynomaly.operators.detect_banked import BankedDetectLogic
+>>> from pynomaly.records import EventBatch
+>>> from pynomaly.spec import FlowSpec
+>>> spec = FlowSpec.model_validate({"name": "demo", "source": {"type": "file", "path": "x"},
+...     "record": {"value_fields": ["v"]}, "detection": {"warmup": 20,
+...     "calibration": {"kind": "none"}, "threshold": {"kind": "static", "value": 8.0}}})
+>>> logic = BankedDetectLogic(spec)
+>>> v = np.r_[np.random.default_rng(0).normal(size=100), 40.0].reshape(-1, 1)
+>>> batch = EventBatch(["k"] * 101, np.arange(101.0) * 60, v, ("v",))
+>>> state, out = logic.process(None, batch)
+>>> [a["key"] for a in out.alerts], out.alerts[0]["values"], len(state.keys)
+(['k'], {'v': 40.0}, 1)
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from pynomaly.engine.banked import (
+    DetectorBank,
+    bank_supported,
+    explanation_shares,
+    make_bank,
+    prepare_values,
+)
+from pynomaly.engine.banked_decide import admit, decide
+from pynomaly.observability import metrics
+from pynomaly.operators.alert_record import make_alert
+from pynomaly.records import DeadLetter, EventBatch, Reason, raw_bytes
+from pynomaly.spec import FlowSpec
+
+
+def banked_eligible(spec: FlowSpec, keep_points: bool = False) -> bool:
+    """Whether ``spec`` runs on the banked path (same alerts as the per-key path)."""
+    return spec.window.kind == "none" and not keep_points and bank_supported(spec.detection)
+
+
+class BankedShardState:
+    """One shard: ``keys`` maps key → slot; per-slot arrays hold the rest.
+
+    Freed slots (TTL eviction) go to a free list and are reused with fresh
+    state. Pickles compactly (arrays cut to the slots in use) for recovery.
+    """
+
+    def __init__(self, bank: DetectorBank) -> None:
+        self.keys: dict[str, int] = {}
+        self.slot_keys: list[str | None] = []
+        self.free: list[int] = []
+        self.bank = bank
+        self.last_time = np.empty(0)
+        self.cooldown_until = np.empty(0)
+        self.seen = np.empty(0, dtype=np.int64)
+        self.watermark = -np.inf
+        self.evicted = 0
+        self.overflow = 0
+        self.late = 0
+        self.batches = 0
+
+    def _grow(self, n: int) -> None:
+        cap = self.last_time.shape[0]
+        if n <= cap:
+            return
+        new = max(n, 2 * cap, 16)
+        self.last_time = np.r_[self.last_time, np.full(new - cap, -np.inf)]
+        self.cooldown_until = np.r_[self.cooldown_until, np.full(new - cap, -np.inf)]
+        self.seen = np.r_[self.seen, np.zeros(new - cap, dtype=np.int64)]
+        self.bank.ensure(new)
+
+    def add_keys(self, new_keys: list[str]) -> np.ndarray:
+        """Slots for ``new_keys`` (fresh state), reusing freed slots first."""
+        n = len(new_keys)
+        reuse = self.free[-n:][::-1] if n else []
+        if reuse:
+            del self.free[-len(reuse):]
+        top = len(self.slot_keys)
+        fresh = list(range(top, top + n - len(reuse)))
+        self.slot_keys.extend([None] * len(fresh))
+        slots = np.array(reuse + fresh, dtype=np.int64)
+        self._grow(len(self.slot_keys))
+        self.last_time[slots] = -np.inf
+        self.cooldown_until[slots] = -np.inf
+        self.seen[slots] = 0
+        self.bank.reset(slots)
+        sk, km = self.slot_keys, self.keys
+        for k, s in zip(new_keys, slots.tolist(), strict=True):
+            km[k] = s
+            sk[s] = k
+        return slots
+
+    def evict_before(self, before: float) -> None:
+        """Drop keys whose newest event time is before ``before``."""
+        n = len(self.slot_keys)
+        if n == 0:
+            return
+        stale = np.flatnonzero(self.last_time[:n] < before).tolist()
+        sk, km = self.slot_keys, self.keys
+        stale = [s for s in stale if sk[s] is not None]
+        for s in stale:
+            del km[sk[s]]  # type: ignore[arg-type]
+            sk[s] = None
+        self.free.extend(stale)
+        self.evicted += len(stale)
+
+    def bytes_per_key(self) -> int:
+        """Array bytes per slot (detector + counters), without the key dict."""
+        return self.bank.bytes_per_slot() + 3 * 8
+
+    def __getstate__(self) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        n = len(self.slot_keys)
+        st = dict(self.__dict__)
+        st["bank"] = (type(self.bank), self.bank.truncated_state(n))
+        for name in ("last_time", "cooldown_until", "seen"):
+            st[name] = getattr(self, name)[:n].copy()
+        metrics.current().snapshot_duration(time.perf_counter() - t0)
+        return st
+
+    def __setstate__(self, st: dict[str, Any]) -> None:
+        cls, bank_state = st.pop("bank")
+        bank = cls.__new__(cls)
+        bank.__dict__.update(bank_state)
+        self.__dict__.update(st)
+        self.bank = bank
+
+
+class BankedDetectLogic:
+    """The banked per-shard step; same interface as ``DetectLogic``."""
+
+    def __init__(self, spec: FlowSpec) -> None:
+        if not banked_eligible(spec):
+            raise ValueError(f"flow {spec.name!r}: this spec needs the per-key detect path")
+        self.spec = spec
+        self.flow = spec.name
+        self.det_name = spec.detection.detector.name
+        self.threshold_kind = spec.detection.threshold.kind
+        self.threshold_value = float(spec.detection.threshold.value)
+        self.fields = tuple(spec.record.value_fields)
+        self.max_keys_per_shard = max(1, spec.keys.max_keys // spec.keys.shards)
+        self.keep_points = False
+
+    def shard_label(self, batch: EventBatch) -> int:
+        from pynomaly.operators.detect import shard_of
+
+        return shard_of(batch.keys[0], self.spec.keys.shards) if len(batch) else -1
+
+    def new_state(self) -> BankedShardState:
+        return BankedShardState(make_bank(self.spec.detection, len(self.fields)))
+
+    def mapper(self, state: BankedShardState | None, batch: EventBatch):
+        return self.process(state, batch)
+
+    def _slots(self, st: BankedShardState, keys: list[str]) -> np.ndarray:
+        """Slot of every row; rows of keys over the cap get distinct negative ids."""
+        km = st.keys
+        new = [k for k in dict.fromkeys(keys) if k not in km]
+        over: dict[str, int] = {}
+        if new:
+            room = max(0, self.max_keys_per_shard - len(km))
+            if room < len(new):
+                over = {k: -1 - i for i, k in enumerate(new[room:])}
+                new = new[:room]
+            if new:
+                st.add_keys(new)
+        if not over:
+            return np.fromiter(map(km.__getitem__, keys), dtype=np.int64, count=len(keys))
+        get = km.get
+        return np.fromiter((get(k, over.get(k)) for k in keys), dtype=np.int64, count=len(keys))
+
+    def process(self, state: BankedShardState | None, batch: EventBatch):
+        from pynomaly.operators.detect import ShardOutput
+
+        st = state if state is not None else self.new_state()
+        out = ShardOutput(read_at=batch.read_at)
+        st.batches += 1
+        n = len(batch)
+        if n:
+            slots = self._slots(st, batch.keys)
+            times = np.ascontiguousarray(batch.times, dtype=np.float64)
+            keep = admit(slots, times, st.last_time, self.spec.window.allowed_lateness_s)
+            X = prepare_values(batch.values)
+            scores = st.bank.score_learn(X, slots, keep)
+            alert = decide(slots, keep, times, scores, st.seen, st.cooldown_until,
+                           self.spec.detection.warmup, self.threshold_value,
+                           self.spec.alerts.cooldown_s)
+            n_keep = int(np.count_nonzero(keep))
+            out.scored = n_keep
+            if n_keep < n:
+                self._dead_rows(st, batch, slots, keep, out)
+            if alert.any():
+                self._alerts(st, batch, X, slots, scores, np.flatnonzero(alert), out)
+            st.watermark = max(st.watermark, float(times.max()))
+        ttl = self.spec.keys.ttl_s
+        if ttl > 0 and st.batches % 16 == 0:
+            st.evict_before(st.watermark - ttl)
+        return st, out
+
+    @staticmethod
+    def _group_order(slots: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``rows`` reordered as the per-key path emits them: key groups in
+        order of first appearance in the batch, rows in order within a group."""
+        if len(rows) < 2:
+            return rows
+        ids, first = np.unique(slots, return_index=True)
+        rank = first[np.searchsorted(ids, slots[rows])]
+        return rows[np.lexsort((rows, rank))]
+
+    def _dead_rows(self, st: BankedShardState, batch: EventBatch, slots: np.ndarray,
+                   keep: np.ndarray, out: Any) -> None:
+        rows = self._group_order(slots, np.flatnonzero(~keep))
+        for i in rows.tolist():
+            if slots[i] < 0:
+                st.overflow += 1
+                out.dead.append(self._dead(batch, i, Reason.KEY_OVERFLOW, "live-key cap reached"))
+            else:
+                st.late += 1
+                out.dead.append(self._dead(batch, i, Reason.LATE_EVENT,
+                                           "event time behind the key's newest event"))
+
+    def _dead(self, batch: EventBatch, i: int, reason: Reason, detail: str) -> DeadLetter:
+        rec = {"key": batch.keys[i], "ts": float(batch.times[i]),
+               **{f: float(v) for f, v in zip(batch.fields, batch.values[i], strict=True)}}
+        return DeadLetter(reason, detail, raw_bytes(rec), "detect", key=batch.keys[i])
+
+    def _alerts(self, st: BankedShardState, batch: EventBatch, X: np.ndarray, slots: np.ndarray,
+                scores: np.ndarray, rows: np.ndarray, out: Any) -> None:
+        now = time.time()
+        explain = self.spec.detection.explain and self.spec.alerts.explain_top > 0
+        for i in self._group_order(slots, rows).tolist():
+            key = batch.keys[i]
+            share = explanation_shares(st.bank.explain(int(slots[i]), X[i])) if explain else None
+            out.alerts.append(make_alert(
+                self.flow, key, float(batch.times[i]),
+                dict(zip(self.fields, batch.values[i].tolist(), strict=True)),
+                float(scores[i]), None, self.threshold_value, self.threshold_kind,
+                self.det_name, self._explanation(share), emit_time=now,
+            ))
+
+    def _explanation(self, share: np.ndarray | None) -> dict[str, float]:
+        top = self.spec.alerts.explain_top
+        if top == 0 or share is None:
+            return {}
+        order = np.argsort(-share)[:top]
+        return {self.fields[i]: round(float(share[i]), 6) for i in order if share[i] > 0}

@@ -1,0 +1,122 @@
+"""The banked detect path gives exactly the alerts, dead letters and counters of
+the per-key path, over a stream with many keys, injected anomalies, late
+events, key-cap overflow, TTL eviction and a recovery (pickle) mid-stream."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from pynomaly.operators.detect import DetectLogic, make_detect_logic, split_by_shard
+from pynomaly.operators.detect_banked import BankedDetectLogic, banked_eligible
+from pynomaly.records import EventBatch
+from pynomaly.spec import FlowSpec
+
+FIELDS = ("cpu", "mem", "lat")
+
+
+def _spec(detector: dict, **over) -> FlowSpec:
+    data = {
+        "name": "eq", "source": {"type": "file", "path": "x"},
+        "record": {"value_fields": list(FIELDS)},
+        "detection": {"detector": detector, "warmup": 15, "calibration": {"kind": "none"},
+                      "threshold": {"kind": "static", "value": detector.pop("_thr")}},
+        "alerts": {"cooldown_s": 120.0, "explain_top": 2},
+        "keys": {"max_keys": 120, "ttl_s": 300.0, "shards": 4},
+        "window": {"allowed_lateness_s": 30.0},
+    }
+    for k, v in over.items():
+        data[k] = {**data.get(k, {}), **v}
+    return FlowSpec.model_validate(data)
+
+
+def _stream(seed: int, n_batches: int = 40, batch: int = 400):
+    """Batches of events over ~200 keys (more than the cap), some keys going
+    idle (evicted by TTL) then coming back, spikes and late events."""
+    rng = np.random.default_rng(seed)
+    t = 1.7e9
+    for b in range(n_batches):
+        pool = 200 if b < 20 else 80  # after batch 20 most keys idle → evicted
+        keys = [f"k{int(k):03d}" for k in rng.integers(0, pool, batch)]
+        if b == 35:
+            keys[:50] = [f"new{i:02d}" for i in range(50)]  # churn: new keys into freed slots
+        times = t + np.sort(rng.uniform(0, 60, batch))
+        late = rng.random(batch) < 0.03
+        times[late] -= rng.uniform(40, 400, late.sum())  # behind the key's newest by > lateness
+        base = np.array([0.5, 2.0, 30.0]) * (1 + (np.array([int(k[-2:]) for k in keys]) % 7)[:, None])
+        values = base * (1 + 0.05 * rng.standard_normal((batch, 3)))
+        spikes = rng.random(batch) < 0.01
+        values[spikes, rng.integers(0, 3, spikes.sum())] *= rng.uniform(3, 12, spikes.sum())
+        values[rng.random(batch) < 0.01] = 0.0
+        yield EventBatch(keys, times, values, FIELDS)
+        t += 60.0
+
+
+def _run(logic, spec: FlowSpec, batches, recover_at: int | None = None):
+    states: dict[str, object] = {}
+    alerts, dead, counters = [], [], []
+    for b, batch in enumerate(batches):
+        if recover_at is not None and b == recover_at:
+            states = {k: pickle.loads(pickle.dumps(s)) for k, s in states.items()}
+        for shard, sub in split_by_shard(batch, spec.keys.shards):
+            st, out = logic.process(states.get(shard), sub)
+            states[shard] = st
+            for a in out.alerts:
+                alerts.append({k: v for k, v in a.items() if k != "emit_time"})
+            dead.extend((str(d.reason), d.key, d.raw, d.detail) for d in out.dead)
+            counters.append((shard, out.scored))
+    final = {k: (len(s.keys), s.evicted, s.overflow, s.late, s.batches, s.watermark)
+             for k, s in sorted(states.items())}
+    return alerts, dead, counters, final
+
+
+ZSCORE = {"name": "robust_zscore", "params": {"alpha": 0.05, "warmup": 10}, "_thr": 4.0}
+HST = {"name": "hst", "params": {"n_trees": 6, "height": 5, "window_size": 20,
+                                 "limits": [[0.0, 5.0], [0.0, 20.0], [0.0, 300.0]], "seed": 4},
+       "_thr": 0.75}
+
+
+@pytest.mark.parametrize("detector", [ZSCORE, HST], ids=["robust_zscore", "hst"])
+@pytest.mark.parametrize("recover_at", [None, 23])
+def test_banked_matches_per_key_path(detector: dict, recover_at: int | None) -> None:
+    spec = _spec(dict(detector))
+    assert banked_eligible(spec)
+    generic = _run(DetectLogic(spec), spec, _stream(7))
+    banked = _run(BankedDetectLogic(spec), spec, _stream(7), recover_at)
+    alerts, dead, counters, final = generic
+    assert len(alerts) > 20 and len(dead) > 100  # the stream exercises every case
+    reasons = {d[0] for d in dead}
+    assert reasons == {"late_event", "key_overflow"}
+    assert sum(f[1] for f in final.values()) > 0  # TTL evicted keys
+    assert banked[0] == alerts
+    assert banked[1] == dead
+    assert banked[2] == counters
+    assert banked[3] == final
+
+
+def test_banked_ignores_rows_of_nonfinite_values_like_per_key_path() -> None:
+    spec = _spec(dict(ZSCORE))
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 3))
+    X[200, 1] = np.inf
+    X[250] = [40.0, 0.0, 0.0]
+    batch = EventBatch(["a", "b", "c"] * 100, 1.7e9 + np.arange(300.0), X, FIELDS)
+    outs = []
+    for logic in (DetectLogic(spec), BankedDetectLogic(spec)):
+        _, out = logic.process(None, batch)
+        outs.append([{k: v for k, v in a.items() if k != "emit_time"} for a in out.alerts])
+    assert outs[0] == outs[1] and outs[0]
+
+
+def test_dispatch_keeps_per_key_path_for_other_specs() -> None:
+    assert isinstance(make_detect_logic(_spec(dict(ZSCORE))), BankedDetectLogic)
+    calibrated = FlowSpec.model_validate({
+        "name": "c", "source": {"type": "file", "path": "x"}, "record": {"value_fields": ["v"]}})
+    assert isinstance(make_detect_logic(calibrated), DetectLogic)
+    auto_hst = dict(HST, params={**HST["params"], "limits": "auto"})
+    assert isinstance(make_detect_logic(_spec(auto_hst)), DetectLogic)
+    windowed = _spec(dict(ZSCORE), window={"kind": "tumbling", "size_s": 60.0})
+    assert isinstance(make_detect_logic(windowed), DetectLogic)
+    assert isinstance(make_detect_logic(_spec(dict(ZSCORE)), keep_points=True), DetectLogic)

@@ -61,9 +61,9 @@ def naive_univariate_ensemble(values, p) -> np.ndarray:
         warm = n >= p.warmup and span > 0.0
         raw_v = naive_rarity(seen[-p.history :], x, p.bandwidth * span) if warm else 0.0
         direction = 0.0
-        if warm and x > max(seen) + p.spatial_tolerance * span:
+        if n >= p.warmup and x > max(seen) + p.spatial_tolerance * span:
             direction = 1.0
-        elif warm and x < min(seen) - p.spatial_tolerance * span:
+        elif n >= p.warmup and x < min(seen) - p.spatial_tolerance * span:
             direction = -1.0
         novel = direction != 0.0
         if p.seasonal and n >= p.season_first and (n - p.season_first) % p.season_every == 0:

@@ -83,3 +83,10 @@ def test_scores_are_probabilities_and_alarm_once() -> None:
 def test_rejects_more_than_one_feature() -> None:
     with pytest.raises(ValueError, match="1 feature"):
         create_detector("univariate_ensemble").score_learn_many(np.zeros((5, 2)))
+
+
+def test_first_change_of_a_constant_metric_alarms() -> None:
+    x = np.r_[np.zeros(500), [3.0], np.zeros(100)].reshape(-1, 1)
+    det = create_detector("univariate_ensemble")
+    s = det.score_learn_many(x)
+    assert np.flatnonzero(s >= det.alarm_level).tolist() == [500]

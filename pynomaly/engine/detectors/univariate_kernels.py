@@ -124,10 +124,10 @@ def ensemble_kernel(
         warm = seen >= warmup and span > 0.0
         # 1. value rarity and range novelty
         raw_v = rarity(dens, min(seen, history), x, bandwidth * span) if warm else 0.0
-        direction = 0.0  # +1 a new high, -1 a new low
-        if warm and x > fl[1] + tolerance * span:
+        direction = 0.0  # +1 a new high, -1 a new low (a constant's first change too)
+        if seen >= warmup and x > fl[1] + tolerance * span:
             direction = 1.0
-        elif warm and x < fl[0] - tolerance * span:
+        elif seen >= warmup and x < fl[0] - tolerance * span:
             direction = -1.0
         novel = direction != 0.0
         # 2. seasonal residual rarity (period re-estimated from the past only)

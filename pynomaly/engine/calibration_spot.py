@@ -27,13 +27,17 @@ The fit is Grimshaw's (1993) trick, as in the paper (section 3.2): the MLE
 reduces to the roots ``theta`` of ``u(theta) v(theta) = 1`` with
 ``u = mean(1 / (1 + theta Y))`` and ``v = 1 + mean(log(1 + theta Y))``,
 searched on ``(-1 / Y_max, 0)`` and ``(0, 2 (mean(Y) - Y_min) / Y_min**2)``
-(a grid scan for sign changes, then bisection); each root gives
+(a grid scan for sign changes, then Illinois regula falsi); each root gives
 ``gamma = v - 1``, ``sigma = gamma / theta``; the candidate with the highest
 log-likelihood wins, the exponential (``gamma = 0``, ``sigma = mean(Y)``)
 included. ``fit="moments"`` uses the method of moments instead
 (Hosking & Wallis 1987: ``gamma = (1 - m^2/s^2) / 2``,
 ``sigma = m (1 + m^2/s^2) / 2``), O(1) per peak but biased for heavy tails.
-The peaks are kept in a bounded ring of the latest ``max_peaks``.
+The peaks are kept in a bounded ring of the latest ``max_peaks``. The paper
+refits at every new peak; here the fit is redone once the peaks have grown by
+``refit_growth`` (default 5%) since the last fit, which bounds the fitting cost
+per event independently of ``max_peaks`` (``refit_growth=0`` refits at every
+peak). ``z_q`` follows ``n`` and ``N_t`` at every peak.
 
 The calibrated p-value is the tail probability above; for ``x <= t`` it is
 the empirical p-value among the initial sample (never below ``N_t / n``), and
@@ -49,7 +53,7 @@ Examples
 >>> cal = SpotCalibrator(n_init=2000, level=0.98, q=1e-4)
 >>> p = cal.p_values(rng.exponential(size=5000))
 >>> round(cal.gamma, 2), round(cal.z_q, 1)  # exponential tail: gamma ~ 0, z_q ~ -log(q) = 9.2
-(0.03, 9.6)
+(0.0, 9.5)
 >>> cal.p_values([2.0, 12.0], learn=False).round(5).tolist()
 [0.12994, 1e-05]
 
@@ -78,13 +82,14 @@ from pydantic import Field, model_validator
 from pynomaly.engine.calibration import Calibrator, ComponentParams
 from pynomaly.engine.calibration_conformal import _lower_bound
 
-_GRID = 48
+_GRID = 32
+_ROOT_ITERS = 40
+_W_NOISE = 1e-11
 #: p-value scale beyond a short tail's finite endpoint (see ``_tail_p``).
 _BEYOND_ENDPOINT = 1e-200
-_BISECT = 60
 # Layout of the float state vector.
-T, N, NT, GAMMA, SIGMA, ZQ, NSEEN, NPEAK, PHEAD, DSUM, DN, DHEAD = range(12)
-_STATE_LEN = 12
+T, N, NT, GAMMA, SIGMA, ZQ, NSEEN, NPEAK, PHEAD, DSUM, DN, DHEAD, PSINCE = range(13)
+_STATE_LEN = 13
 
 
 @njit(cache=True, nogil=True)
@@ -117,6 +122,31 @@ def _gpd_loglik(peaks, m, gamma, sigma):
 
 
 @njit(cache=True, nogil=True)
+def _illinois(peaks, m, a, b, fa, fb):
+    """Root of w in [a, b] (fa, fb of opposite signs): regula falsi, Illinois variant."""
+    side = 0
+    c = a
+    for _ in range(_ROOT_ITERS):
+        if fb == fa:
+            break
+        c = (a * fb - b * fa) / (fb - fa)
+        fc = _w(peaks, m, c)
+        if abs(fc) < 1e-15 or abs(b - a) <= 1e-10 * max(abs(a), abs(b)):
+            break
+        if (fc > 0.0) == (fb > 0.0):
+            b, fb = c, fc
+            if side == -1:
+                fa *= 0.5
+            side = -1
+        else:
+            a, fa = c, fc
+            if side == 1:
+                fb *= 0.5
+            side = 1
+    return c
+
+
+@njit(cache=True, nogil=True)
 def _roots_in(peaks, m, lo, hi, geometric, best):
     """Scan (lo, hi) for sign changes of w, bisect each, keep the best fit in best.
 
@@ -129,16 +159,13 @@ def _roots_in(peaks, m, lo, hi, geometric, best):
     for g in range(1, _GRID + 1):
         t = lo * ratio ** (g / _GRID) if geometric else lo + (hi - lo) * g / _GRID
         wt = _w(peaks, m, t)
-        if np.isfinite(wt) and np.isfinite(prev_w) and (wt == 0.0 or (wt > 0.0) != (prev_w > 0.0)):
-            a, b, fa = prev_t, t, prev_w
-            for _ in range(_BISECT):
-                mid = 0.5 * (a + b)
-                fm = _w(peaks, m, mid)
-                if (fm > 0.0) == (fa > 0.0):
-                    a, fa = mid, fm
-                else:
-                    b = mid
-            theta = 0.5 * (a + b)
+        # Near theta = 0, w is O(theta^2) and its sign is rounding noise: a root
+        # there is the exponential fit, which is always a candidate anyway.
+        if (
+            np.isfinite(wt) and np.isfinite(prev_w) and (wt > 0.0) != (prev_w > 0.0)
+            and min(abs(wt), abs(prev_w)) > _W_NOISE
+        ):
+            theta = _illinois(peaks, m, prev_t, t, prev_w, wt)
             if theta != 0.0:
                 v = 0.0
                 for i in range(m):
@@ -242,7 +269,9 @@ def _calibrate(st, init_sorted, n_init, level, peaks, q, moments):
 
 
 @njit(cache=True, nogil=True)
-def _spot_kernel(scores, st, init_sorted, peaks, dwin, n_init, level, q, moments, learn, out, zq_out):
+def _spot_kernel(
+    scores, st, init_sorted, peaks, dwin, n_init, level, q, moments, refit_growth, learn, out, zq_out
+):
     """p-value (and z_q) of each score before learning it; updates st in place."""
     depth = dwin.shape[0]
     for i in range(scores.shape[0]):
@@ -278,7 +307,10 @@ def _spot_kernel(scores, st, init_sorted, peaks, dwin, n_init, level, q, moments
                 st[PHEAD] = (h + 1) % cap
                 st[NPEAK] = min(st[NPEAK] + 1.0, cap)
                 st[NT] += 1.0
-                st[GAMMA], st[SIGMA] = _fit_gpd(peaks, int(st[NPEAK]), moments)
+                st[PSINCE] += 1.0
+                if st[PSINCE] >= max(1.0, refit_growth * st[NPEAK]):
+                    st[GAMMA], st[SIGMA] = _fit_gpd(peaks, int(st[NPEAK]), moments)
+                    st[PSINCE] = 0.0
                 st[ZQ] = _z_q(st[T], st[GAMMA], st[SIGMA], q, st[N], st[NT])
         if depth > 0:  # DSPOT: mean of the last `depth` learned raw scores
             h = int(st[DHEAD])
@@ -298,6 +330,11 @@ class SpotParams(ComponentParams):
     q: float = Field(1e-4, gt=0.0, lt=0.5, description="risk: z_q is exceeded with probability q")
     max_peaks: int = Field(1000, ge=10, description="latest peaks kept for the fit")
     fit: Literal["grimshaw", "moments"] = "grimshaw"
+    refit_growth: float = Field(
+        0.05, ge=0.0, le=1.0,
+        description="refit the GPD once the peaks grew by this fraction since the last fit "
+        "(0 = at every peak, as in the paper); z_q is updated at every peak",
+    )
 
     @model_validator(mode="after")
     def _q_below_initial_rate(self) -> SpotParams:
@@ -368,7 +405,7 @@ class SpotCalibrator(Calibrator):
             st, init, peaks, dwin = self._st.copy(), self._init, self._peaks, self._dwin
         _spot_kernel(
             scores, st, init, peaks, dwin, p.n_init, p.level, p.q, p.fit == "moments",
-            learn, out, zq,
+            p.refit_growth, learn, out, zq,
         )
         return out, zq
 

@@ -15,7 +15,9 @@ policy (the detector or calibrator is reset right after the drifting event) —
 is handled by speculation: the batch runs through on the optimistic path; if an
 event at row ``e`` changes state, every component returns to its state before
 the batch, replays rows ``[0, e]`` (identical results), applies the action, and
-the rest of the batch is processed again from ``e + 1``. Batches without such
+the rest of the batch is processed again from ``e + 1`` (in a pass of about
+twice the rows the last pass kept, at least 32, doubling while no event cuts
+it, so each event wastes a bounded amount of work). Batches without such
 events pay only for saving the state.
 
 The :class:`PipelineConfig` (pydantic) is what flow specs embed.
@@ -70,6 +72,8 @@ from pynomaly.engine.thresholds import (
 )
 
 PIPELINE_STATE_VERSION = 1
+#: Smallest speculative pass after a cut: bounds the work a flag wastes.
+_MIN_SPAN = 32
 
 CalibrationConfig = Annotated[
     ConformalParams | SpotParams | DSpotParams | NoCalibrationParams, Field(discriminator="kind")
@@ -293,8 +297,9 @@ class ScoringPipeline:
         if self.input_monitors is None:
             self._build_input_monitors(X.shape[1])
         pos = 0
+        span = n  # rows per speculative pass: shrinks after a cut, grows again after none
         while pos < n:
-            seg = X[pos:]
+            seg = X[pos : pos + span]
             if speculative:
                 det_blob = self.detector.snapshot()
                 saved = [comp.save_state() for comp in (self.calibrator, self.threshold)]
@@ -305,7 +310,9 @@ class ScoringPipeline:
             cut = min((e for e in (first_flag, first_drift) if e is not None), default=None)
             if cut is None:
                 events.extend(ev for _, ev in hits)
-                break
+                pos += seg.shape[0]
+                span *= 2
+                continue
             # Roll back, replay rows [0, cut] (same outputs), act, go on from cut + 1.
             self.detector = type(self.detector).restore(det_blob)
             for comp, state in zip((self.calibrator, self.threshold), saved, strict=True):
@@ -326,6 +333,7 @@ class ScoringPipeline:
                         ev.detail["action"] = c.drift_policy
                 self._apply_policy(self.n_seen + pos + cut)
             pos += cut + 1
+            span = max(_MIN_SPAN, 2 * (cut + 1))
         self.n_seen += n
         result = PipelineResult(
             out["scores"], out["probability"], out["is_anomaly"], out["threshold"],

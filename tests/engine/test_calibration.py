@@ -45,12 +45,13 @@ def _zq(t, gamma, sigma, q, n, nt):
     return t - sigma * math.log(r) if gamma == 0 else t + sigma / gamma * (r ** (-gamma) - 1)
 
 
-def naive_spot(scores, n_init, level, q, max_peaks, depth=0):
+def naive_spot(scores, n_init, level, q, max_peaks, depth=0, refit_growth=0.05):
     """Siffer et al. Alg. 1/3 written plainly, with the method-of-moments fit."""
     init: list[float] = []
     win: deque[float] = deque(maxlen=max(depth, 1))
     peaks: deque[float] = deque(maxlen=max_peaks)
     t = n = nt = gamma = sigma = zq = 0.0
+    since = 0
     out = []
     for s in scores:
         x = s - (sum(win) / len(win) if depth and win else 0.0)
@@ -80,7 +81,10 @@ def naive_spot(scores, n_init, level, q, max_peaks, depth=0):
             if x > t:
                 peaks.append(x - t)
                 nt += 1
-                gamma, sigma = _moments_fit(peaks)
+                since += 1
+                if since >= max(1.0, refit_growth * len(peaks)):
+                    gamma, sigma = _moments_fit(peaks)
+                    since = 0
                 zq = _zq(t, gamma, sigma, q, n, nt)
         if depth:
             win.append(s)
@@ -135,21 +139,22 @@ def test_nan_scores_rejected_and_inf_accepted():
 
 
 # -- SPOT / DSPOT ---------------------------------------------------------------
-@pytest.mark.parametrize("depth", [0, 5])
-def test_spot_moments_matches_naive_twin(depth):
+@pytest.mark.parametrize(("depth", "growth"), [(0, 0.0), (5, 0.0), (0, 0.2), (5, 0.1)])
+def test_spot_moments_matches_naive_twin(depth, growth):
     rng = np.random.default_rng(5)
     scores = rng.exponential(size=1500) + np.linspace(0, 3, 1500)
     scores[[900, 1200]] = 40.0  # alarms: not learned
-    kw = dict(n_init=300, level=0.9, q=1e-3, max_peaks=40, fit="moments")
+    kw = dict(n_init=300, level=0.9, q=1e-3, max_peaks=40, fit="moments", refit_growth=growth)
     cal = DSpotCalibrator(depth=depth, **kw) if depth else SpotCalibrator(**kw)
     got = np.r_[cal.p_values(scores[:700]), cal.p_values(scores[700:])]
-    np.testing.assert_allclose(got, naive_spot(scores, 300, 0.9, 1e-3, 40, depth), rtol=1e-9, atol=1e-15)
+    expected = naive_spot(scores, 300, 0.9, 1e-3, 40, depth, refit_growth=growth)
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-15)
 
 
 @pytest.mark.parametrize(("shape", "seed"), [(0.25, 1), (0.0, 2), (-0.2, 3)])
 def test_spot_grimshaw_agrees_with_scipy_gpd_fit(shape, seed):
     data = stats.genpareto.rvs(shape, size=20000, random_state=np.random.default_rng(seed))
-    cal = SpotCalibrator(n_init=20000, level=0.9, q=1e-4, max_peaks=5000)
+    cal = SpotCalibrator(n_init=20000, level=0.9, q=1e-4, max_peaks=5000, refit_growth=0.0)
     cal.learn_many(data)
     peaks = cal.peaks()
     c, _, scale = stats.genpareto.fit(peaks, floc=0)

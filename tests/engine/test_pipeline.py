@@ -150,6 +150,24 @@ def test_reset_policy_restarts_the_detector_after_the_event():
     np.testing.assert_array_equal(res.scores[e + 1 : end], fresh.score_learn_many(X[e + 1 : end]))
 
 
+def test_a_reset_does_not_trigger_the_next_one():
+    # After a reset the fresh detector's warm-up scores (zeros) must not look
+    # like score drift; otherwise every reset causes another.
+    # (Watching right after each reset gave 66 events here instead of 5.)
+    X = np.random.default_rng(6).normal(size=(6000, 3))
+    X[2000:, 0] += 5.0
+    cfg = _config(
+        drift=[{"monitor": "fast_page_hinkley", "stream": "input", "features": [0]},
+               {"monitor": "fast_page_hinkley", "stream": "score", "params": {"threshold": 25.0}}],
+        drift_policy="reset",
+    )
+    pipe = ScoringPipeline(cfg)
+    res = pipe.process_many(X)
+    assert any(2000 <= ev.index < 2010 for ev in res.drift_events)
+    assert len(res.drift_events) <= 8
+    assert pipe.score_watch_from == res.drift_events[-1].index + 1 + cfg["warmup"]
+
+
 def test_rewarm_policy_silences_alerts_for_a_new_warmup():
     X = shifting_stream()
     cfg = _config(drift=SHIFT_MONITORS[:1], drift_policy="rewarm", warmup=60)

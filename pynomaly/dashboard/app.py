@@ -6,6 +6,7 @@ Routes
 ``GET /sw.js``, ``/manifest.webmanifest``  service worker and web app manifest
 ``GET /static/...``         scripts, styles, icons, the vendored ECharts build
 ``GET /healthz``            liveness, public
+``GET /metrics``            Prometheus counters (counts only), public
 ``POST /api/session``       exchange the view token (bearer) for a session cookie
 ``GET /api/session``        204 with a valid session, else 401
 ``GET /api/stats``          counters of ingest, fan-out and viewers (viewers only)
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import HTTPConnection, Request
@@ -49,6 +51,7 @@ from pynomaly.dashboard.auth import (
 from pynomaly.dashboard.config import DashboardSettings
 from pynomaly.dashboard.history import RedisHistory, merge_backfill
 from pynomaly.dashboard.hub import Hub, encode
+from pynomaly.dashboard.metrics import dashboard_registry
 from pynomaly.dashboard.responses import NO_STORE, deny
 from pynomaly.dashboard.security import SecurityHeadersMiddleware
 from pynomaly.dashboard.series import decimate
@@ -70,6 +73,17 @@ class Dashboard:
             self.history = RedisHistory(settings.redis_url, settings.redis_prefix,
                                         settings.history_points, settings.alert_history)
         self.ingest_connections = 0
+        self.metrics_registry = dashboard_registry(self.hub, self._metric_extras)
+
+    def _metric_extras(self) -> dict[str, Any]:
+        extras: dict[str, Any] = {"ingest_connections": self.ingest_connections}
+        if self.history is not None:
+            extras["redis_errors"] = self.history.errors
+        return extras
+
+    async def metrics(self, request: Request) -> Response:
+        return Response(generate_latest(self.metrics_registry), media_type=CONTENT_TYPE_LATEST,
+                        headers=NO_STORE)
 
     # -------------------------------------------------------------- admission
     def viewer_authorized(self, conn: HTTPConnection) -> bool:
@@ -227,6 +241,7 @@ def create_app(settings: DashboardSettings | None = None) -> Starlette:
         Route("/manifest.webmanifest", _static_file("manifest.webmanifest",
                                                      "application/manifest+json")),
         Route("/healthz", lambda request: JSONResponse({"ok": True})),
+        Route("/metrics", dash.metrics),
         Route("/api/session", dash.session, methods=["GET", "POST", "DELETE"]),
         Route("/api/stats", dash.stats),
         Route("/api/keys", dash.keys),

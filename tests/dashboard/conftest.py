@@ -7,14 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dashboard_support import CHROMIUM, CHROMIUM_ARGS, INGEST_TOKEN, VIEW_TOKEN
 
 from pynomaly.dashboard.config import DashboardSettings
 from pynomaly.dashboard.server import DashboardServer
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-INGEST_TOKEN = "ingest-token-for-tests-0123456789"
-VIEW_TOKEN = "view-token-for-tests-0123456789"
 
 
 @pytest.fixture

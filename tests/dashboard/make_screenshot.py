@@ -16,7 +16,7 @@ from pathlib import Path
 
 def main(out: str = "docs/dashboard.png") -> int:
     sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import CHROMIUM, CHROMIUM_ARGS, INGEST_TOKEN, VIEW_TOKEN
+    from dashboard_support import CHROMIUM, CHROMIUM_ARGS, INGEST_TOKEN, VIEW_TOKEN
     from flow_data import flow_spec, write_metrics
     from playwright.sync_api import sync_playwright
 

@@ -9,7 +9,7 @@ import warnings
 
 import orjson
 import pytest
-from conftest import INGEST_TOKEN, VIEW_TOKEN
+from dashboard_support import INGEST_TOKEN, VIEW_TOKEN
 from starlette.websockets import WebSocketDisconnect
 
 from pynomaly.dashboard.app import create_app
@@ -275,3 +275,17 @@ def test_malformed_viewer_requests_do_not_break_the_connection(client):
                 ws.receive_text()
     assert closed.value.code == 1003
     assert client.get("/api/keys?limit=abc", headers=VIEW).status_code == 200
+
+
+def test_prometheus_metrics(client):
+    ingest(client, [*points("a", 3), {"type": "point", "key": "", "ts": 1}], seq=1, dropped=2)
+    hub = client.app.state.dashboard.hub
+    wait_for(lambda: hub.counters["points"] == 3)
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    text = response.text
+    assert 'pynomaly_dashboard_events_total{type="points"} 3.0' in text
+    assert 'pynomaly_dashboard_lost_events_total{reason="rejected"} 1.0' in text
+    assert 'pynomaly_dashboard_lost_events_total{reason="publisher_dropped"} 2.0' in text
+    assert "pynomaly_dashboard_keys 1.0" in text
+    assert VIEW_TOKEN not in text and INGEST_TOKEN not in text and '"a"' not in text

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import INGEST_TOKEN, VIEW_TOKEN
+from dashboard_support import INGEST_TOKEN, VIEW_TOKEN
 from flow_data import ANOMALY_KEY, flow_spec, write_metrics
 
 pytestmark = pytest.mark.browser

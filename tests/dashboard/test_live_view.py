@@ -9,7 +9,7 @@ import time
 
 import orjson
 import pytest
-from conftest import INGEST_TOKEN, VIEW_TOKEN
+from dashboard_support import INGEST_TOKEN, VIEW_TOKEN
 from websockets.sync.client import connect
 
 from pynomaly.connectors.live_view import LiveViewPublisher

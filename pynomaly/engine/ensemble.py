@@ -76,7 +76,14 @@ class EnsembleMember(BaseModel):
 
 
 class EnsembleParams(DetectorParams):
-    members: list[EnsembleMember] = Field(min_length=1)
+    members: list[EnsembleMember] = Field(
+        default_factory=lambda: [
+            EnsembleMember(detector="robust_zscore", params={"alpha": 0.02}),
+            EnsembleMember(detector="robust_zscore", params={"alpha": 0.002}),
+        ],
+        min_length=1,
+        description="member detectors (default: a fast and a slow EWMA z-score)",
+    )
     combine: Literal["mean", "weighted", "max", "fisher"] = "mean"
     calibration: dict[str, Any] = Field(
         default_factory=lambda: {"kind": "spot", "n_init": 1000, "level": 0.95, "q": 1e-4},

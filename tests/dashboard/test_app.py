@@ -289,3 +289,24 @@ def test_prometheus_metrics(client):
     assert 'pynomaly_dashboard_lost_events_total{reason="publisher_dropped"} 2.0' in text
     assert "pynomaly_dashboard_keys 1.0" in text
     assert VIEW_TOKEN not in text and INGEST_TOKEN not in text and '"a"' not in text
+
+
+def test_drift_reaches_feed_and_key_history(client):
+    ingest(client, points("k", 3))
+    with client.websocket_connect("/ws/view", headers=VIEW) as ws:
+        receive_until(ws, "welcome")
+        ws.send_text('{"op": "select", "keys": ["k"]}')
+        receive_until(ws, "history")
+        ingest(client, [{"type": "drift", "key": "k", "ts": "2026-01-01T00:00:00Z", "monitor": "adwin",
+                         "detail": {"stream": "score"}},
+                        {"type": "drift", "key": None, "ts": 5, "monitor": "page_hinkley"}])
+        for _ in range(100):
+            frame = receive_until(ws, "frame")
+            if frame.get("drift"):
+                break
+        assert [d["monitor"] for d in frame["drift"]] == ["adwin", "page_hinkley"]
+        assert frame["drift"][0]["ts"] == 1767225600000.0
+        ws.send_text('{"op": "select", "keys": []}')
+        ws.send_text('{"op": "select", "keys": ["k"]}')
+        history = receive_until(ws, "history")
+    assert history["drift"] == [{"t": 1767225600000.0, "monitor": "adwin"}]

@@ -2,7 +2,7 @@
 
 Tokens come from ``--ingest-token``/``--view-token`` or
 ``PYNOMALY_DASHBOARD_INGEST_TOKEN``/``PYNOMALY_DASHBOARD_VIEW_TOKEN``; a token
-left unset is generated and printed once. Every other setting also has a
+left unset is generated and printed once (configured tokens are never printed). Every other setting also has a
 ``PYNOMALY_DASHBOARD_<NAME>`` variable (see :mod:`pynomaly.dashboard.config`).
 
 >>> from pynomaly.cli.main import build_parser
@@ -30,7 +30,10 @@ def _cmd(args: argparse.Namespace) -> int:
     )
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     base = f"http://{shown_host}:{args.port}"
-    print(f"dashboard   {base}/#token={settings.view_token}")
+    if "view" in settings.generated_tokens:  # a configured token is never echoed
+        print(f"dashboard   {base}/#token={settings.view_token}")
+    else:
+        print(f"dashboard   {base}/  (sign in with the configured view token)")
     print(f"ingest      ws://{shown_host}:{args.port}/ws/ingest")
     if "ingest" in settings.generated_tokens:
         print(f"ingest token (generated)  {settings.ingest_token}")

@@ -20,6 +20,12 @@ twice the rows the last pass kept, at least 32, doubling while no event cuts
 it, so each event wastes a bounded amount of work). Batches without such
 events pay only for saving the state.
 
+With ``protect`` a flagged event is not learned by the detector, and a
+conformal calibrator or quantile threshold learns it capped at its window
+maximum (so it cannot mask the next anomaly, and the window cannot ratchet
+down; see ``docs/adr/0031``). Warm-up: the first ``warmup`` events of a key
+(and of each ``rewarm``) never alert.
+
 The :class:`PipelineConfig` (pydantic) is what flow specs embed.
 
 Examples
@@ -349,7 +355,8 @@ class ScoringPipeline:
             contrib = self.detector.explain_one(X[r])
             if contrib is None:
                 return {}
-            a = np.abs(np.nan_to_num(np.asarray(contrib, dtype=np.float64)))
+            a = np.abs(np.asarray(contrib, dtype=np.float64))
+            a[~np.isfinite(a)] = 0.0
             s = a.sum()
             expl[r] = a / s if s > 0 else np.full(a.shape[0], 1.0 / a.shape[0])
         return expl

@@ -14,6 +14,7 @@ lint:
 
 bench-detectors:
 	@scripts/bootstrap.sh test
+	@.venv/bin/python -m pip install -q -e ".[bench]"
 	@.venv/bin/pynomaly bench detectors
 
 bench-e2e:

@@ -22,3 +22,12 @@ def counts() -> Iterator[metrics_hooks.CountingHooks]:
         yield hooks
     finally:
         metrics_hooks.install(previous)
+
+
+@pytest.fixture(scope="session")
+def reference_alerts(bootstrap: str) -> dict[str, dict]:
+    """Alerts (by id, without emit time) of an uninterrupted run of the
+    recovery flow over its events, read as a backlog."""
+    from recovery_flow import reference_run
+
+    return reference_run(bootstrap)

@@ -3,6 +3,7 @@ known anomalies, hostile records of every kind, and a batch-wise producer."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 
 import numpy as np
@@ -90,3 +91,24 @@ def produce_paced(bootstrap: str, topic: str, records: list[tuple[bytes | None, 
         delay = start + (c + 1) * seconds / chunks - time.monotonic()
         if delay > 0:
             time.sleep(delay)
+
+
+class PacedProducer(threading.Thread):
+    """:func:`produce_paced` in a thread; :meth:`join` re-raises its error."""
+
+    def __init__(self, bootstrap: str, topic: str, records: list[tuple[bytes | None, bytes]],
+                 seconds: float) -> None:
+        super().__init__(daemon=True)
+        self._args = (bootstrap, topic, records, seconds)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            produce_paced(*self._args)
+        except BaseException as exc:
+            self.error = exc
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if self.error is not None:
+            raise self.error

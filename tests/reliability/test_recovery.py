@@ -16,9 +16,7 @@ of it would change which events alert, hence the ids.
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
-from collections import defaultdict
 
 import pytest
 from flowproc import (
@@ -29,62 +27,24 @@ from flowproc import (
     run_cmd,
     start,
     wait_for,
-    without_emit_time,
     write_spec,
 )
+from recovery_flow import EVENTS, assert_same_alerts, flow_spec
 from services import create_topic
-from streams import metric_events, produce, produce_paced
-
-from pynomaly.flow import build_flow
-from pynomaly.runner import RunOptions, run_dataflow
-from pynomaly.spec import parse_spec
-
-N_KEYS, N_PER_KEY = 40, 1500
-EVENTS = metric_events(N_KEYS, N_PER_KEY, shift_at=N_PER_KEY // 2)
-
-
-def flow_spec(bootstrap: str, source: str, alerts: str, tail: bool = False) -> dict:
-    return {
-        "name": "recovery",
-        "source": {"type": "kafka", "bootstrap_servers": bootstrap, "topics": [source],
-                   "tail": tail, "batch_size": 500},
-        "record": {"value_fields": ["cpu"], "time_format": "epoch_s", "max_future_s": 3.2e8},
-        "window": {"kind": "tumbling", "size_s": 3},
-        "detection": {"detector": "robust_zscore", "warmup": 40,
-                      "calibration": {"kind": "conformal", "window": 300},
-                      "threshold": {"kind": "probability", "level": 0.99},
-                      "drift": [{"monitor": "fast_page_hinkley", "stream": "input",
-                                 "params": {"threshold": 60.0}}],
-                      "drift_policy": "reset"},
-        "alerts": {"cooldown_s": 20},
-        "sinks": [{"type": "kafka", "bootstrap_servers": bootstrap, "topic": alerts}],
-    }
-
-
-@pytest.fixture(scope="module")
-def reference(bootstrap):
-    """Alerts by id of an uninterrupted run over the events (known anomalies
-    and level shifts) read as a backlog."""
-    source = create_topic(bootstrap, 4, "metrics")
-    produce(bootstrap, source, EVENTS)
-    alerts = create_topic(bootstrap, 1, "alerts")
-    run_dataflow(build_flow(parse_spec(flow_spec(bootstrap, source, alerts))), RunOptions())
-    reference = alerts_of(bootstrap, alerts)
-    ids = [a["id"] for a in reference]
-    assert len(ids) == len(set(ids)) > 100
-    return {a["id"]: without_emit_time(a) for a in reference}
+from streams import PacedProducer
 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_kill_9_mid_stream_then_restart_gives_the_same_alert_ids(
-        bootstrap, reference, tmp_path, workers):
+        bootstrap, reference_alerts, tmp_path, workers):
+    reference = reference_alerts
     source = create_topic(bootstrap, 4, "metrics")
     alerts = create_topic(bootstrap, 1, "alerts")
     live = write_spec(flow_spec(bootstrap, source, alerts, tail=True), tmp_path / "live.json")
     to_end = write_spec(flow_spec(bootstrap, source, alerts), tmp_path / "to-end.json")
     recovery = tmp_path / "recovery"
     log = tmp_path / "flow.log"
-    producer = threading.Thread(target=produce_paced, args=(bootstrap, source, EVENTS, 5.0))
+    producer = PacedProducer(bootstrap, source, EVENTS, 5.0)
     watch = TopicWatch(bootstrap, alerts)
     try:
         proc = start(run_cmd(live, workers, recovery), log)
@@ -109,13 +69,7 @@ def test_kill_9_mid_stream_then_restart_gives_the_same_alert_ids(
     finally:
         watch.close()
     got = alerts_of(bootstrap, alerts)
-    by_id = defaultdict(list)
-    for a in got:
-        by_id[a["id"]].append(without_emit_time(a))
-    assert set(by_id) == set(reference), (
-        f"missing {len(set(reference) - set(by_id))}, extra {len(set(by_id) - set(reference))}")
-    for alert_id, copies in by_id.items():
-        assert all(c == reference[alert_id] for c in copies), alert_id
+    assert_same_alerts(got, reference)
     # the restart resumed from a snapshot instead of starting over
     after_restart = len(got) - before
     assert after_restart < len(reference), (before, after_restart, ran_for)

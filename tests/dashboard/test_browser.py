@@ -41,8 +41,16 @@ def test_flow_to_browser_live_points_and_alert(served, browser, tmp_path: Path) 
     flow = subprocess.Popen([sys.executable, "-m", "pynomaly.cli.main", "run", str(spec)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             env=os.environ | {"PYTHONUNBUFFERED": "1"})
+    hub = served.app.state.dashboard.hub
     try:
-        page.click(f'#key-list li[data-key="{ANOMALY_KEY}"]', timeout=30_000)
+        deadline = time.monotonic() + 30
+        while ANOMALY_KEY not in hub.series:
+            assert time.monotonic() < deadline and flow.poll() is None, "the flow published nothing"
+            time.sleep(0.1)
+        page.fill("#search", ANOMALY_KEY[:4])  # key search: "web-" matches two keys
+        page.wait_for_function("() => document.querySelectorAll('#key-list li').length >= 1",
+                               timeout=10_000)
+        page.click(f'#key-list li[data-key="{ANOMALY_KEY}"]', timeout=10_000)
         chart = f'.chart-card[data-key="{ANOMALY_KEY}"]'
         page.wait_for_selector(chart, timeout=5_000)
         page.wait_for_function(
@@ -52,6 +60,13 @@ def test_flow_to_browser_live_points_and_alert(served, browser, tmp_path: Path) 
         page.wait_for_function(
             f"""() => Number(document.querySelector('{chart}').dataset.points) > {first}""",
             timeout=10_000)  # live: more points arrive after the backfill
+        page.click("#pause")  # pause freezes the view (the server stops sending)
+        page.wait_for_selector('#conn[data-state="paused"]', timeout=5_000)
+        frozen = _points(page, ANOMALY_KEY)
+        time.sleep(1.0)
+        assert _points(page, ANOMALY_KEY) == frozen
+        page.click("#pause")
+        page.wait_for_selector('#conn[data-state="live"]', timeout=5_000)
         alert = page.wait_for_selector(f'#alerts li.alert:has-text("{ANOMALY_KEY}")', timeout=30_000)
         contributions = alert.query_selector_all(".contrib .f")
         assert {c.inner_text() for c in contributions} <= {"cpu", "latency_ms"}
@@ -59,7 +74,6 @@ def test_flow_to_browser_live_points_and_alert(served, browser, tmp_path: Path) 
         page.wait_for_function(
             f"""() => Number(document.querySelector('{chart}').dataset.alerts) >= 1""",
             timeout=5_000)
-        hub = served.app.state.dashboard.hub
         assert hub.counters["alerts"] >= 1 and hub.counters["points"] > 0
         assert hub.flow_stats is not None  # the overview is fed by the flow's stats
         assert flow.wait(timeout=60) == 0, flow.stdout.read().decode() if flow.stdout else ""

@@ -224,3 +224,16 @@ def test_bad_calibration_params_are_explained():
         SpotCalibrator(level=0.99, q=0.05)
     with pytest.raises(ValidationError, match="window"):
         ConformalCalibrator(window=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.floats(allow_nan=False), min_size=1, max_size=120),
+    st.sampled_from(["spot", "dspot"]),
+    st.sampled_from(["grimshaw", "moments"]),
+)
+def test_spot_p_values_stay_in_unit_interval_on_any_floats(scores, kind, fit):
+    params = {"kind": kind, "n_init": 20, "level": 0.8, "q": 0.01, "max_peaks": 10, "fit": fit}
+    cal = make_calibrator(params)
+    p = np.r_[cal.p_values(scores), cal.p_values(scores[::-1], learn=False)]
+    assert np.all((p >= 0.0) & (p <= 1.0)), p

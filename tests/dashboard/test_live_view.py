@@ -133,3 +133,24 @@ def test_backfill_from_redis_after_restart(settings, redis_server):
         body = response.json()
         assert response.status_code == 200 and body["source"] == "redis"
         assert body["points"]["t"] == [float(i) for i in range(3, 400, 5)]
+
+
+def test_publisher_never_blocks_on_a_hung_dashboard():
+    """A peer that accepts TCP connections and never answers (fault injection)."""
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)
+    port = hung.getsockname()[1]
+    pub = LiveViewPublisher(f"ws://127.0.0.1:{port}/ws/ingest", INGEST_TOKEN, max_queue=10_000,
+                            open_timeout_s=0.5, max_backoff_s=0.2)
+    try:
+        started = time.perf_counter()
+        for k in range(50):
+            pub.publish_batch(points(1_000, keys=10, start=k * 1000))
+        assert time.perf_counter() - started < 1.0
+        assert pub.stats()["dropped"] == 40_000 and pub.stats()["sent"] == 0
+        wait_for(lambda: pub.stats()["last_error"] is not None)
+        assert "Timeout" in pub.stats()["last_error"]
+    finally:
+        pub.close(timeout=2.0)
+        hung.close()

@@ -20,6 +20,7 @@ Example
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -36,6 +37,8 @@ from pynomaly.spec import RecordSpec
 MAX_ABS_VALUE = 1e100
 #: Event times before 1970 or after 2200 are not timestamps.
 MIN_EPOCH, MAX_EPOCH = 0.0, 7_258_118_400.0
+#: ``NaN``/``Infinity``/``-Infinity`` used as JSON values (not valid JSON)
+_NON_FINITE_TOKEN = re.compile(rb"[:\[,]\s*-?(?:NaN|Infinity)\s*[,}\]]")
 
 
 class _Bad(Exception):
@@ -107,7 +110,9 @@ class RecordParser:
             except orjson.JSONDecodeError as exc:
                 msg = str(exc)
                 reason = Reason.NOT_UTF8 if "UTF-8" in msg else Reason.MALFORMED_JSON
-                if "infinity" in msg:
+                raw = payload.encode(errors="replace") if isinstance(payload, str) else bytes(payload)
+                if "infinity" in msg or _NON_FINITE_TOKEN.search(raw):
+                    # 1e999, or the NaN/Infinity literals Python's json module writes
                     reason = Reason.NON_FINITE
                 raise _Bad(reason, msg[:200]) from None
             if not isinstance(obj, dict):

@@ -51,12 +51,12 @@ def proc_usage(pid: int) -> tuple[float, int, int]:
     return cpu, rss, hwm
 
 
-def start_dashboard(port: int) -> subprocess.Popen:
+def start_dashboard(port: int, redis_url: str | None = None) -> subprocess.Popen:
     code = (
         "from pynomaly.dashboard.config import DashboardSettings\n"
         "from pynomaly.dashboard.server import serve\n"
-        f"serve(DashboardSettings(ingest_token={INGEST_TOKEN!r}, view_token={VIEW_TOKEN!r}), "
-        f"port={port})\n"
+        f"serve(DashboardSettings(ingest_token={INGEST_TOKEN!r}, view_token={VIEW_TOKEN!r}, "
+        f"redis_url={redis_url!r}), port={port})\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", code])
     deadline = time.monotonic() + 30
@@ -203,11 +203,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=20_000, help="point updates per second")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
     parser.add_argument("--browser", action="store_true", help="also measure headless Chromium")
+    parser.add_argument("--redis", action="store_true",
+                        help="keep history in a throw-away redis-server (backfill from Redis)")
     parser.add_argument("--out", default="out/bench_dashboard.json")
     args = parser.parse_args(argv)
 
+    redis = None
+    if args.redis:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from services import RedisServer
+
+        redis = RedisServer().start()
     port = free_port()
-    dash = start_dashboard(port)
+    dash = start_dashboard(port, redis.url if redis else None)
     selected = [f"host-{i:05d}" for i in range(8)]
     try:
         stalled = stalled_viewer(port)
@@ -267,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         dash.terminate()
         dash.wait(10)
+        if redis is not None:
+            redis.stop()
     window = t1 - t0
     # whole seconds of steady load: drop the last samples (the producer's final flush)
     per_second = [b - a for a, b in itertools.pairwise(samples[:-2])]
@@ -286,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     viewer_out["frames_skipped"] = reading1["frames_skipped"]
     result = {
         "keys": args.keys, "offered_rate": args.rate, "duration_s": args.duration,
+        "redis": bool(args.redis), "redis_errors": s1.get("redis_errors"),
         "window_s": round(window, 1),
         "ingest_points_per_s": round((s1["counters"]["points"] - s0["counters"]["points"]) / window),
         # points ingested per second, sampled every second while the producer offered load

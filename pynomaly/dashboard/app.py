@@ -189,7 +189,7 @@ class Dashboard:
                 log.warning("could not restore history from redis: %s", exc)
         tasks = [asyncio.create_task(self._every(self.settings.tick_s, self._tick))]
         if self.history is not None:
-            tasks.append(asyncio.create_task(self._every(1.0, self._flush)))
+            tasks.append(asyncio.create_task(self._every(self.settings.redis_flush_s, self._flush)))
         try:
             yield
         finally:

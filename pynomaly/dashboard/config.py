@@ -58,6 +58,8 @@ class DashboardSettings:
         served from there (survives a dashboard restart, shared by replicas).
     redis_prefix
         Prefix of every Redis key the dashboard writes.
+    redis_flush_s
+        Interval of history writes to Redis (backfill completes them from memory).
     session_ttl_s
         Lifetime of a viewer's session cookie.
     """
@@ -74,6 +76,7 @@ class DashboardSettings:
     alert_history: int = 500
     redis_url: str | None = None
     redis_prefix: str = "pynomaly:dash"
+    redis_flush_s: float = 2.0
     session_ttl_s: int = 12 * 3600
     generated_tokens: tuple[str, ...] = field(default=(), compare=False)
 

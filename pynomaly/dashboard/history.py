@@ -1,6 +1,6 @@
 """Backfill history kept in Redis (optional).
 
-With ``redis_url`` set the dashboard writes, about once a second, the new points
+With ``redis_url`` set the dashboard writes, every ``redis_flush_s``, the new points
 of every key that changed as one JSON chunk per key (``RPUSH`` onto
 ``<prefix>:h:<key>``, trimmed to ``history_points`` chunks), and the new alerts
 and drift events (capped lists). Viewers selecting a key are backfilled from
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 TRIM_EVERY = 16
 """Chunks appended to a key between two trims of its list."""
+FLUSH_SLICE = 1000
+"""Keys written per pipeline; ingest runs between two slices."""
 
 
 class RedisHistory:
@@ -77,12 +79,43 @@ class RedisHistory:
         return len(keys)
 
     async def flush(self, hub: Hub) -> int:
-        """Write what changed since the last flush; returns the keys written."""
-        dirty, hub.dirty = hub.dirty, set()
-        pipe = self.client.pipeline(transaction=False)
+        """Write what changed since the last flush; returns the keys written.
+
+        Keys are written in slices of :data:`FLUSH_SLICE`, one pipeline each, so
+        ingest runs between slices. When Redis fails, the keys not yet written stay
+        dirty and are retried from where they were at the next flush.
+        """
+        keys = list(hub.dirty)
+        hub.dirty = set()
+        written = 0
+        for start in range(0, len(keys), FLUSH_SLICE):
+            part = keys[start:start + FLUSH_SLICE]
+            pipe = self.client.pipeline(transaction=False)
+            before = {key: self._flushed.get(key) for key in part}
+            written_here = self._queue_points(pipe, hub, part)
+            if start == 0:
+                self._push_feed(pipe, "alerts", hub.alerts, hub.alert_seq, "_alert_cursor")
+                self._push_feed(pipe, "drift", hub.drifts, hub.drift_seq, "_drift_cursor")
+            try:
+                await pipe.execute()
+            except Exception as exc:  # Redis down: keep serving from memory, report it
+                self.errors += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.warning("redis history flush failed: %s", self.last_error)
+                for key, since in before.items():
+                    if since is None:
+                        self._flushed.pop(key, None)
+                    else:
+                        self._flushed[key] = since
+                hub.dirty.update(keys[start:])
+                return written
+            written += written_here
+        return written
+
+    def _queue_points(self, pipe: Any, hub: Hub, keys: list[str]) -> int:
         written = 0
         new_keys = []
-        for key in dirty:
+        for key in keys:
             s = hub.series.get(key)
             if s is None:
                 continue
@@ -106,17 +139,6 @@ class RedisHistory:
             written += 1
         if new_keys:
             pipe.sadd(f"{self.prefix}:keys", *new_keys)
-        self._push_feed(pipe, "alerts", hub.alerts, hub.alert_seq, "_alert_cursor")
-        self._push_feed(pipe, "drift", hub.drifts, hub.drift_seq, "_drift_cursor")
-        try:
-            await pipe.execute()
-        except Exception as exc:  # Redis down: keep serving from memory, report it
-            self.errors += 1
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            log.warning("redis history flush failed: %s", self.last_error)
-            for key in dirty:  # retry these keys next time
-                self._flushed.pop(key, None)
-            hub.dirty |= dirty
         return written
 
     def _push_feed(self, pipe: Any, name: str, feed: Any, seq: int, cursor_attr: str) -> None:

@@ -113,7 +113,8 @@ def _stalled_viewer(served):
 
 @pytest.mark.redis
 def test_backfill_from_redis_after_restart(settings, redis_server):
-    settings = settings.with_changes(redis_url=redis_server, redis_prefix=f"t{time.time_ns()}")
+    settings = settings.with_changes(redis_url=redis_server, redis_prefix=f"t{time.time_ns()}",
+                                     redis_flush_s=0.5)
     alert = {"type": "alert", "id": "a1", "key": "key-3", "event_time": 150.0, "score": 30.0,
              "explanation": {"value": 1.0}}
     with DashboardServer(settings) as first, LiveViewPublisher(first.ingest_url, INGEST_TOKEN) as pub:
@@ -121,7 +122,7 @@ def test_backfill_from_redis_after_restart(settings, redis_server):
         assert pub.flush(5.0)
         hub = first.app.state.dashboard.hub
         wait_for(lambda: hub.counters["points"] == 400 and hub.counters["alerts"] == 1)
-        time.sleep(1.5)  # one flush to Redis
+        time.sleep(1.0)  # a flush to Redis while running (shutdown flushes too)
     with DashboardServer(settings) as second:  # a fresh process-worth of memory
         dash = second.app.state.dashboard
         assert "key-3" in dash.hub.series and dash.hub.series["key-3"].total == 0
@@ -154,3 +155,40 @@ def test_publisher_never_blocks_on_a_hung_dashboard():
     finally:
         pub.close(timeout=2.0)
         hung.close()
+
+
+@pytest.mark.redis
+def test_redis_outage_keeps_points_dirty_and_retries_without_duplicates():
+    import asyncio
+
+    from services import RedisServer
+
+    from pynomaly.dashboard.config import DashboardSettings
+    from pynomaly.dashboard.history import RedisHistory
+    from pynomaly.dashboard.hub import Hub
+    from pynomaly.dashboard.protocol import Batch
+
+    server = RedisServer().start()
+    port = server._port
+    hub = Hub(DashboardSettings(ingest_token=INGEST_TOKEN, view_token=VIEW_TOKEN))
+    history = RedisHistory(server.url, "outage", history_points=240, alert_history=10)
+
+    async def scenario() -> tuple[int, list[float]]:
+        hub.ingest(Batch(1, None, events=points(10, keys=1)))
+        assert await history.flush(hub) == 1
+        server.stop()  # Redis goes away
+        hub.ingest(Batch(2, None, events=points(5, keys=1, start=10)))
+        assert await history.flush(hub) == 0
+        assert history.errors == 1 and hub.dirty == {"key-0"}
+        again = RedisServer(port=port).start()  # back, empty, on the same port
+        try:
+            written = await history.flush(hub)
+            stored = await history.load("key-0")
+        finally:
+            await history.close()
+            again.stop()
+        return written, stored["t"].tolist()
+
+    written, times = asyncio.run(scenario())
+    assert written == 1
+    assert times == [10.0, 11.0, 12.0, 13.0, 14.0]  # exactly the points the outage held back

@@ -152,7 +152,7 @@ class XStream(Detector):
             p.n_components, p.n_chains, p.depth, p.seed
         )
         self._set_half_ranges(np.full(p.n_components, 0.5))
-        self._table = np.zeros((1024, 3), dtype=np.int64)
+        self._table = np.zeros((1024, 2), dtype=np.int64)
         self._used = 0
         self._step = 0
         self._first = np.zeros((p.window_size, p.n_components))  # projected first window
@@ -223,7 +223,7 @@ class XStream(Detector):
         capacity = 1024
         while capacity < 4 * counts.shape[0]:
             capacity *= 2
-        padded = np.zeros((capacity, 3), dtype=np.int64)
+        padded = np.zeros((capacity, 2), dtype=np.int64)
         padded[: counts.shape[0]] = counts
         self._table, self._used = rehash(padded, capacity, False)
         self._step = int(state["step"])

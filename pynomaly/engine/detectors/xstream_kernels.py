@@ -1,12 +1,14 @@
 """Numba kernels of :mod:`pynomaly.engine.detectors.xstream`.
 
 Bin counts live in one open-addressing table (linear probing) of shape
-``(capacity, 3)``: a row holds a 63-bit fingerprint (0 = empty), the count in
-the reference window and the count in the current window, so a probe touches
-one cache line. The fingerprint of a chain's bin at depth ``l`` is built
-incrementally: ``h = sum_s v(s, bin_s)`` (mod 2^64) over the chain's split
-slots, updated by one term when a slot's bin changes, then mixed with the
-chain/depth id.
+``(capacity, 2)``: a row holds a 63-bit fingerprint (0 = empty) and both
+counts packed in one int64 (reference window in the high 32 bits, current
+window in the low 32; a count never exceeds the window size), so a row is 16
+bytes and a probe touches one cache line. The fingerprint of a chain's bin
+at depth ``l`` is built incrementally: ``h = sum_s v(s, bin_s)`` (mod 2^64)
+over the chain's split slots, with ``v`` a splitmix64 mix of a per-slot seed
+and the bin, updated by one term when a slot's bin changes, then xor-ed with
+the mixed chain/depth id (seeds and ids are mixed once per kernel call).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from numba import njit
 DONE, WINDOW_FULL, NEED_ROOM = 0, 1, 2
 _COORD_LIMIT = 2.0**62
 _KEY_MASK = np.uint64(0x7FFFFFFFFFFFFFFF)
+_LOW = 0xFFFFFFFF
 
 
 @njit(cache=True, nogil=True)
@@ -32,15 +35,27 @@ def _mix(h):
 
 
 @njit(cache=True, nogil=True)
-def _slot_term(slot, b):
-    q = np.int64(b)
-    return _mix(
-        _mix(np.uint64(slot) + np.uint64(0x9E3779B97F4A7C15)) ^ np.uint64((q << 1) ^ (q >> 63))
-    )
+def hash_constants(n_chains, depth):
+    """Per-slot seeds and per-(chain, depth) ids, mixed once per kernel call."""
+    slot_seeds = np.empty(depth, dtype=np.uint64)
+    for s in range(depth):
+        slot_seeds[s] = _mix(np.uint64(s) + np.uint64(0x9E3779B97F4A7C15))
+    level_ids = np.empty((n_chains, depth), dtype=np.uint64)
+    for c in range(n_chains):
+        for level in range(depth):
+            level_ids[c, level] = _mix(np.uint64(c * depth + level) + np.uint64(0xD1B54A32D192ED03))
+    return slot_seeds, level_ids
 
 
 @njit(cache=True, nogil=True)
-def chain_keys(z, features, slots, shift_d, half_d, shift_over_d, keys):
+def _slot_term(seed, b):
+    """Hash term of one slot holding integer bin ``b`` (a float holding an integer)."""
+    q = np.int64(b)
+    return _mix(seed ^ np.uint64((q << 1) ^ (q >> 63)))
+
+
+@njit(cache=True, nogil=True)
+def chain_keys(z, features, slots, shift_d, half_d, shift_over_d, slot_seeds, level_ids, keys):
     """keys[c, l]: fingerprint of chain c's bin at depth l for projected event z."""
     n_chains, depth = features.shape
     prebin = np.zeros(depth)
@@ -48,7 +63,7 @@ def chain_keys(z, features, slots, shift_d, half_d, shift_over_d, keys):
     zero_terms = np.empty(depth, dtype=np.uint64)
     base = np.uint64(0)
     for s in range(depth):
-        zero_terms[s] = _slot_term(s, 0.0)
+        zero_terms[s] = _slot_term(slot_seeds[s], 0.0)
         base += zero_terms[s]
     for c in range(n_chains):
         h = base
@@ -63,11 +78,10 @@ def chain_keys(z, features, slots, shift_d, half_d, shift_over_d, keys):
                 u = 2.0 * prebin[s] - shift_over_d[c, level]
             prebin[s] = u
             b = min(max(np.floor(u), -_COORD_LIMIT), _COORD_LIMIT)
-            term = _slot_term(s, b)
+            term = _slot_term(slot_seeds[s], b)
             h = h - terms[s] + term
             terms[s] = term
-            cd = np.uint64(c * depth + level) + np.uint64(0xD1B54A32D192ED03)
-            keys[c, level] = np.int64((_mix(h ^ _mix(cd)) & _KEY_MASK) | np.uint64(1))
+            keys[c, level] = np.int64(((h ^ level_ids[c, level]) & _KEY_MASK) | np.uint64(1))
 
 
 @njit(cache=True, nogil=True)
@@ -95,7 +109,8 @@ def xstream_kernel(
     per_event = n_chains * depth
     z = np.empty(proj.shape[0])
     keys = np.empty((n_chains, depth), dtype=np.int64)
-    count_col = 1 if first_done else 2  # first window: scored on its live counts
+    slot_seeds, level_ids = hash_constants(n_chains, depth)
+    shift = 32 if first_done else 0  # first window: scored on its live counts
     for i in range(X.shape[0]):
         if learn and 2 * (used + per_event) > table.shape[0]:
             return i, used, step, NEED_ROOM
@@ -104,7 +119,7 @@ def xstream_kernel(
             for j in range(proj.shape[1]):
                 acc += proj[k, j] * X[i, j]
             z[k] = acc
-        chain_keys(z, features, slots, shift_d, half_d, shift_over_d, keys)
+        chain_keys(z, features, slots, shift_d, half_d, shift_over_d, slot_seeds, level_ids, keys)
         # min_l log2(1 + count) + l + 1 == log2(min_l (1 + count) * 2^(l + 1)); the
         # logs of the chains' minima are summed as the log of chunked products.
         total = 0.0
@@ -115,13 +130,13 @@ def xstream_kernel(
             for level in range(depth):
                 scale *= 2.0
                 row = _find(table, keys[c, level])
-                count = table[row, count_col] if table[row, 0] != 0 else 0
+                count = (table[row, 1] >> shift) & _LOW
                 best = min(best, (1.0 + count) * scale)
                 if learn:
                     if table[row, 0] == 0:
                         table[row, 0] = keys[c, level]
                         used += 1
-                    table[row, 2] += 1
+                    table[row, 1] += 1
             prod *= best
             if prod > 1e200:
                 total += np.log2(prod)
@@ -142,15 +157,18 @@ def count_projected(Z, features, slots, shift_d, half_d, shift_over_d, table, us
     """Add the bins of projected events Z to the current counts; returns ``used``."""
     n_chains, depth = features.shape
     keys = np.empty((n_chains, depth), dtype=np.int64)
+    slot_seeds, level_ids = hash_constants(n_chains, depth)
     for i in range(Z.shape[0]):
-        chain_keys(Z[i], features, slots, shift_d, half_d, shift_over_d, keys)
+        chain_keys(
+            Z[i], features, slots, shift_d, half_d, shift_over_d, slot_seeds, level_ids, keys
+        )
         for c in range(n_chains):
             for level in range(depth):
                 row = _find(table, keys[c, level])
                 if table[row, 0] == 0:
                     table[row, 0] = keys[c, level]
                     used += 1
-                table[row, 2] += 1
+                table[row, 1] += 1
     return used
 
 
@@ -162,17 +180,16 @@ def rehash(old, capacity, promote):
     current counts restart at 0, and entries left with no count are dropped.
     Returns ``(table, used)``.
     """
-    table = np.zeros((capacity, 3), dtype=np.int64)
+    table = np.zeros((capacity, 2), dtype=np.int64)
     used = 0
     for r in range(old.shape[0]):
         if old[r, 0] == 0:
             continue
-        ref, cur = (old[r, 2], 0) if promote else (old[r, 1], old[r, 2])
-        if ref == 0 and cur == 0:
+        packed = (old[r, 1] & _LOW) << 32 if promote else old[r, 1]
+        if packed == 0:
             continue
         row = _find(table, old[r, 0])
         table[row, 0] = old[r, 0]
-        table[row, 1] = ref
-        table[row, 2] = cur
+        table[row, 1] = packed
         used += 1
     return table, used

@@ -82,11 +82,13 @@ def naive_univariate_ensemble(values, p) -> np.ndarray:
         budget *= 0.5 ** (1.0 / p.budget_half_life)
         z = z / (1.0 + p.budget_weight * budget)
         score = 1.0 if novel else 1.0 - math.exp(-max(z, 0.0) / p.z_scale)
+        own = max(raw_v if warm else 0.0, raw_s if raw_s is not None else 0.0)
+        below = alarm * (1.0 - math.exp(-(max(z, 0.0) + own) / p.z_scale))
         if quiet > 0 and not (p.breakthrough and novel and direction != fired):
-            out.append(0.0)
+            out.append(below)
             quiet -= 1
         else:
-            out.append(score)
+            out.append(score if score >= alarm else below)
             fired = direction
             if score >= alarm:
                 quiet = p.refractory

@@ -78,6 +78,8 @@ def test_scores_are_probabilities_and_alarm_once() -> None:
     assert s.min() >= 0.0 and s.max() <= 1.0
     alarms = np.flatnonzero(s[1000:] >= det.alarm_level) + 1000
     assert alarms[0] == 2000 and np.all(np.diff(alarms) > det.params.refractory)
+    quiet = s[2001 : 2001 + det.params.refractory]
+    assert quiet.max() < det.alarm_level and quiet.min() > np.median(s[1000:2000])
 
 
 def test_rejects_more_than_one_feature() -> None:

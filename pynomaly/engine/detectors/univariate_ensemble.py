@@ -19,13 +19,19 @@ A streaming detector for one metric, built from cheap causal parts:
    larger z of the two components maps to ``1 - exp(-z / z_scale)`` in [0, 1).
 5. **Fire once**: after a score reaches the alarm level (``z >= alarm_z`` or a
    range novelty) the next ``refractory`` events score 0, so one incident gives
-   one alert. With ``breakthrough``, a range novelty still ends the quiet period
+   one alarm. With ``breakthrough``, a range novelty still ends the quiet period
    unless the alarm that started it was a novelty on the same side (a new low
    after a likelihood alarm or after a new high is a different incident).
 6. **Alarm budget**: z is divided by ``1 + budget_weight * a``, where ``a``
    counts past likelihood alarms with a half-life of ``budget_half_life``
    events: a metric that has just alarmed needs stronger evidence to alarm
    again, so a bursty metric cannot flood its consumers.
+
+Below the alarm level (and during a quiet period) the score is
+``alarm_level * (1 - exp(-(z + r) / z_scale))``, ``r`` the event's own larger
+rarity: it stays below every alarm but still ranks events by their evidence, so
+the detector also orders individual outliers well (ROC-AUC) while alerting
+once per incident.
 
 Everything is computed from past events only, one pass, score before learn.
 Scores are on a probability-like [0, 1] scale (``unit_scores``), so one
@@ -41,8 +47,10 @@ Example
 >>> det = create_detector("univariate_ensemble")
 >>> s = det.score_learn_many(x.reshape(-1, 1))
 >>> alarms = np.flatnonzero(s >= det.alarm_level)
->>> alarms[alarms > 1000].tolist(), float(s[2501:2501 + det.params.refractory].max())
-([2500], 0.0)
+>>> alarms[alarms > 1000].tolist()
+[2500]
+>>> bool(s[2501:2501 + det.params.refractory].max() < det.alarm_level)  # one alarm per incident
+True
 
 References
 ----------
@@ -115,6 +123,8 @@ class UnivariateEnsemble(Detector):
     Params = UnivariateEnsembleParams
     #: Scores are already on a [0, 1] probability-like scale.
     unit_scores: ClassVar[bool] = True
+    #: One metric per detector (the contract suite feeds it one feature).
+    univariate_only: ClassVar[bool] = True
 
     def _reset(self, n_features: int) -> None:
         if n_features != 1:

@@ -165,13 +165,18 @@ def ensemble_kernel(
         fl[5] *= budget_decay
         z = z / (1.0 + budget_weight * fl[5])
         score = 1.0 if novel else 1.0 - math.exp(-max(z, 0.0) / z_scale)
+        # below the alarm level, rank events by the likelihood plus their own rarity
+        own = raw_v if warm else 0.0
+        if raw_s > own:
+            own = raw_s
+        below = alarm * (1.0 - math.exp(-(max(z, 0.0) + own) / z_scale))
         # 4. fire once, then stay quiet
         if it[3] > 0 and not (breakthrough and novel and direction != fl[4]):
-            out[i] = 0.0
+            out[i] = below
             it[3] -= 1
         else:
             fl[4] = direction
-            out[i] = score
+            out[i] = score if score >= alarm else below
             if score >= alarm:
                 it[3] = refractory
                 if not novel:

@@ -20,7 +20,9 @@ Nothing listens on port 9 here; publishing still returns at once:
 2
 >>> pub.stats()["dropped"]
 1
->>> pub.close(timeout=1.0)
+>>> pub.close(timeout=1.0)  # what could not be sent is counted too
+>>> pub.stats()["dropped"], pub.stats()["queued"]
+(3, 0)
 """
 
 from __future__ import annotations
@@ -148,12 +150,16 @@ class LiveViewPublisher:
         return not self._queue
 
     def close(self, timeout: float = 5.0) -> None:
-        """Send what is queued (up to ``timeout``) and stop the sender thread."""
+        """Send what is queued (waiting up to ``timeout``), stop the sender thread and
+        count what could not be sent as dropped."""
         if self.connected:
             self.flush(timeout)
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout)
+        with self._lock:
+            self.dropped += len(self._queue)
+            self._queue.clear()
 
     def __enter__(self) -> LiveViewPublisher:
         return self
@@ -193,9 +199,9 @@ class LiveViewPublisher:
             if len(self._queue) < self.max_batch and not self._stop.is_set():
                 self._wake.wait(self.flush_interval_s)
                 self._wake.clear()
+            if self._stop.is_set():  # close() already gave flush() its time
+                return
             if not self._queue:
-                if self._stop.is_set():
-                    return
                 continue
             with self._lock:
                 n = min(self.max_batch, len(self._queue))

@@ -18,7 +18,8 @@ A streaming detector for one metric, built from cheap causal parts:
    mean and spread of those averages over the last ``long_window`` events. The
    larger z of the two components maps to ``1 - exp(-z / z_scale)`` in [0, 1).
 5. **Fire once**: after a score reaches the alarm level (``z >= alarm_z`` or a
-   range novelty) the next ``refractory`` events score 0, so one incident gives
+   range novelty) the next ``refractory`` events cannot alarm (they score below
+   the alarm level), so one incident gives
    one alarm. With ``breakthrough``, a range novelty still ends the quiet period
    unless the alarm that started it was a novelty on the same side (a new low
    after a likelihood alarm or after a new high is a different incident).
@@ -103,7 +104,7 @@ class UnivariateEnsembleParams(DetectorParams):
     season_history: int = Field(3000, ge=10, description="values the period is estimated from")
     alarm_z: float = Field(5.0, gt=0.0, description="likelihood z-score that raises an alarm")
     z_scale: float = Field(10.0, gt=0.0, description="z-score scale of the [0, 1) mapping")
-    refractory: int = Field(50, ge=0, description="events scored 0 after an alarm")
+    refractory: int = Field(50, ge=0, description="events after an alarm that cannot alarm")
     budget_weight: float = Field(
         0.3, ge=0.0, description="z is divided by 1 + weight x (recent likelihood alarms)"
     )

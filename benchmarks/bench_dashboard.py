@@ -270,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             browser_probe(port, selected[:4], 8.0, idle_browser)
         stop.set()
         viewer.join()
+        time.sleep(1.0)  # let the dashboard finish what is in its socket
         final = stats(port)
         stalled.close()
     finally:
@@ -312,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         "keys_held": final["keys"],
         "offered_points": producer_out.get("offered_points"),
         "ingested_points": final["counters"]["points"],
+        "publisher_sent": producer_out.get("sent"),
         "publisher_dropped": producer_out.get("dropped"),
         "viewer": {k: round(v, 1) for k, v in viewer_out.items()},
         "stalled_viewer": stalled_counters,

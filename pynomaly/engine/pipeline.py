@@ -393,7 +393,7 @@ class ScoringPipeline:
             ]
         pipe.n_seen = int(state["n_seen"])
         pipe.warm_start = int(state["warm_start"])
-        pipe.score_watch_from = int(state["score_watch_from"])
+        pipe.score_watch_from = int(state.get("score_watch_from", pipe.config.warmup))
         return pipe
 
     def snapshot(self) -> bytes:

@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 from pynomaly.engine import create_detector
 from pynomaly.engine.detectors.rcf import TREE_ARRAYS, RandomCutForest
-from pynomaly.engine.detectors.rcf_kernels import rebuild_boxes, uniform
+from pynomaly.engine.detectors.rcf_kernels import COUNT, rebuild_boxes, uniform
 
 
 def load_rrcf():
@@ -147,22 +147,26 @@ def test_shingles_equal_scoring_pre_shingled_points():
     np.testing.assert_array_equal(got[3:], plain)
 
 
+def live_internal(trees, t: int) -> list[int]:
+    free = set(trees["free"][t, : trees["n_free"][t]].tolist())
+    return [n for n in range(trees["box"].shape[1]) if n not in free]
+
+
 def test_window_holds_the_last_tree_size_points_and_boxes_rebuild_exactly():
     X, _ = labelled_stream(n=300, d=2, seed=4)
     det = RandomCutForest(n_trees=3, tree_size=50, seed=1)
     det.learn_many(X)
     trees = det._trees
-    assert np.all(trees["count"][np.arange(3), trees["root"]] == 50)
-    held = {tuple(det._points[s]) for s in range(51) if trees["slot_leaf"][0, s] >= 0}
+    assert np.all(trees["links"][np.arange(3), trees["root"], COUNT] == 50)
+    held = {tuple(p) for p, leaf in zip(det._points, trees["slot_leaf"][0], strict=True) if leaf >= 0}
     assert held == {tuple(x) for x in X[-50:]}
     rebuilt = {k: v.copy() for k, v in trees.items()}
-    rebuilt["lo"][:] = np.nan
-    rebuilt["hi"][:] = np.nan
+    rebuilt["box"][:, :, 1:] = np.nan
     rebuild_boxes(tuple(rebuilt[k] for k in TREE_ARRAYS), det._points)
-    internal = [(t, n) for t in range(3) for n in range(50) if n not in trees["free"][t, : trees["n_free"][t]]]
-    for t, n in internal:
-        np.testing.assert_array_equal(rebuilt["lo"][t, n], trees["lo"][t, n])
-        np.testing.assert_array_equal(rebuilt["hi"][t, n], trees["hi"][t, n])
+    for t in range(3):
+        live = live_internal(trees, t)
+        assert len(live) == 49
+        np.testing.assert_array_equal(rebuilt["box"][t, live], trees["box"][t, live])
 
 
 def test_scoring_alone_leaves_the_forest_unchanged():
@@ -173,12 +177,11 @@ def test_scoring_alone_leaves_the_forest_unchanged():
     det.score_many(X[100:])
     det.explain_one(X[150])
     for k in TREE_ARRAYS:
-        if k not in ("lo", "hi"):  # boxes of unused nodes are left as they are
+        if k != "box":  # boxes of unused nodes are left as they are
             np.testing.assert_array_equal(det._trees[k], before[k], err_msg=k)
     for t in range(5):
-        live = [n for n in range(32) if n not in before["free"][t, : before["n_free"][t]]]
-        np.testing.assert_array_equal(det._trees["lo"][t, live], before["lo"][t, live])
-        np.testing.assert_array_equal(det._trees["hi"][t, live], before["hi"][t, live])
+        live = live_internal(before, t)
+        np.testing.assert_array_equal(det._trees["box"][t, live], before["box"][t, live])
 
 
 def test_outlier_scores_high_and_explanation_names_its_feature():

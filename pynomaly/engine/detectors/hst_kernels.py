@@ -95,40 +95,39 @@ def score_learn(X, feature, threshold, l_mass, r_mass, height, window, state, le
     limit; it is 0 during the first window. Learning adds one to the latest
     masses along each path; every ``window`` events the latest masses become
     the reference and the latest masses restart at zero.
+
+    All trees advance one level at a time (independent chains for the CPU to
+    overlap) and the descent is branch-free. The sum is kept in integers: every
+    term is an integer below 2**53, so it equals River's float sum exactly.
     """
     n_trees = feature.shape[0]
     n_nodes = l_mass.shape[1]
     size_limit = SIZE_LIMIT_FRACTION * window
     max_score = float(n_trees) * float(window) * float(2 ** (height + 1) - 1)
+    node = np.zeros(n_trees, dtype=np.int64)
+    walking = np.zeros(n_trees, dtype=np.int64)
     for i in range(X.shape[0]):
         scoring = state[1] == 0
-        total = 0.0
         for t in range(n_trees):
-            node = 0
-            tree_score = 0.0
-            walking = scoring
-            pow2 = 1
-            for _ in range(height):
+            node[t] = 0
+            walking[t] = 1 if scoring else 0
+        total = 0
+        pow2 = 1
+        for _ in range(height):
+            for t in range(n_trees):
+                nd = node[t]
                 if learn:
-                    l_mass[t, node] += 1
-                if walking:
-                    r = r_mass[t, node]
-                    tree_score += r * pow2
-                    if r < size_limit:
-                        walking = False
-                        if not learn:
-                            break
-                if X[i, feature[t, node]] < threshold[t, node]:
-                    node = 2 * node + 1
-                else:
-                    node = 2 * node + 2
-                pow2 *= 2
-            else:
-                if learn:
-                    l_mass[t, node] += 1
-                if walking:
-                    tree_score += r_mass[t, node] * pow2
-            total += tree_score
+                    l_mass[t, nd] += 1
+                r = r_mass[t, nd]
+                total += walking[t] * r * pow2
+                walking[t] &= r >= size_limit
+                node[t] = 2 * nd + 2 - (X[i, feature[t, nd]] < threshold[t, nd])
+            pow2 *= 2
+        for t in range(n_trees):
+            nd = node[t]
+            if learn:
+                l_mass[t, nd] += 1
+            total += walking[t] * r_mass[t, nd] * pow2
         out[i] = 1.0 - total / max_score if scoring else 0.0
         if learn:
             state[0] += 1

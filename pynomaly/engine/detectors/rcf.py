@@ -56,14 +56,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import Field
 
 from pynomaly.engine.base import Detector, DetectorParams
-from pynomaly.engine.detectors.rcf_kernels import rebuild_boxes, score_learn
+from pynomaly.engine.detectors.rcf_kernels import CHUNK, N_LINKS, PARENT, rebuild_boxes, score_learn
 from pynomaly.engine.registry import register
 
-#: Tree arrays in the order the kernels unpack them.
-TREE_ARRAYS = ("parent", "count", "left", "right", "cut_dim", "cut_val", "lo", "hi",
-               "slot_leaf", "root", "free", "n_free", "rng")
-#: Arrays rebuilt on restore rather than stored in snapshots.
-DERIVED = ("lo", "hi")
+#: Tree arrays in the order the kernels unpack them (layout in rcf_kernels).
+TREE_ARRAYS = ("links", "box", "slot_leaf", "root", "free", "n_free", "rng")
 
 
 class RandomCutForestParams(DetectorParams):
@@ -82,27 +79,22 @@ class RandomCutForest(Detector):
 
     def _reset(self, n_features: int) -> None:
         p = self.params
-        T, S = p.n_trees, p.tree_size + 1
+        T, S = p.n_trees, p.tree_size + CHUNK
         D = n_features * p.shingle_size
-        n_int = S - 1
+        n_int = p.tree_size
         self._points = np.zeros((S, D))
         self._window = np.zeros(2, dtype=np.int64)  # [n_points, next_slot]
         self._history = np.empty((0, n_features))
         self._trees = {
-            "parent": np.full((T, n_int + S), -1, dtype=np.int32),
-            "count": np.zeros((T, n_int + S), dtype=np.int32),
-            "left": np.zeros((T, n_int), dtype=np.int32),
-            "right": np.zeros((T, n_int), dtype=np.int32),
-            "cut_dim": np.zeros((T, n_int), dtype=np.int32),
-            "cut_val": np.zeros((T, n_int)),
-            "lo": np.zeros((T, n_int, D)),
-            "hi": np.zeros((T, n_int, D)),
+            "links": np.zeros((T, n_int + S, N_LINKS), dtype=np.int32),
+            "box": np.zeros((T, n_int, 1 + 2 * D)),
             "slot_leaf": np.full((T, S), -1, dtype=np.int32),
             "root": np.full(T, -1, dtype=np.int32),
             "free": np.tile(np.arange(n_int - 1, -1, -1, dtype=np.int32), (T, 1)),
             "n_free": np.full(T, n_int, dtype=np.int32),
             "rng": np.random.SeedSequence(p.seed).generate_state(T, dtype=np.uint64),
         }
+        self._trees["links"][:, :, PARENT] = -1
 
     def _shingles(self, X: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
         """Points for the rows of X, the index of the first row with one, the new history."""
@@ -140,12 +132,13 @@ class RandomCutForest(Detector):
         return sum(a.nbytes for a in arrays)
 
     def _get_state(self) -> dict[str, Any]:
-        index = np.int16 if 2 * self.params.tree_size + 1 < 2**15 else np.int32
+        index = np.int16 if 2 * self.params.tree_size + CHUNK < 2**15 else np.int32
         trees = {
             k: (v.astype(index) if v.dtype == np.int32 else v.copy())
             for k, v in self._trees.items()
-            if k not in DERIVED
+            if k != "box"
         }
+        trees["cut"] = self._trees["box"][:, :, 0].copy()  # boxes are rebuilt on restore
         return {"points": self._points.copy(), "window": self._window.copy(),
                 "history": self._history.copy(), "trees": trees}
 
@@ -154,5 +147,7 @@ class RandomCutForest(Detector):
         self._window = np.array(state["window"], dtype=np.int64)
         self._history = np.array(state["history"], dtype=np.float64)
         for k, v in state["trees"].items():
-            self._trees[k] = np.array(v, dtype=self._trees[k].dtype)
+            if k != "cut":
+                self._trees[k] = np.array(v, dtype=self._trees[k].dtype)
+        self._trees["box"][:, :, 0] = state["trees"]["cut"]
         rebuild_boxes(tuple(self._trees[k] for k in TREE_ARRAYS), self._points)

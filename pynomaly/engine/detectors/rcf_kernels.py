@@ -1,19 +1,22 @@
 """Numba kernels of the streaming Random Cut Forest (see :mod:`.rcf`).
 
 All trees hold the same sliding window of points, kept in a ring of
-``S = tree_size + 1`` slots (``points``, shape ``(S, D)``). Per tree ``t``,
-node ids ``0 .. S - 2`` are internal nodes and ``S - 1 + s`` is the leaf whose
-point sits in slot ``s``; a leaf standing for several equal points (its
-count) keeps the slot of one of them. Arrays (first axis = tree)::
+``S = tree_size + CHUNK`` slots (``points``, shape ``(S, D)``). Per tree
+``t``, node ids ``0 .. tree_size - 1`` are internal nodes and
+``tree_size + s`` is the leaf whose point sits in slot ``s``; a leaf standing for several equal points (its
+count) keeps the slot of one of them. Each node's fields sit together (one or
+two cache lines per node visited)::
 
-    parent, count        (T, 2S - 1)  parent id (-1 at the root), points below
-    left, right, cut_dim (T, S - 1)   children; cut ``x[cut_dim] <= cut_val`` goes left
-    cut_val              (T, S - 1)
-    lo, hi               (T, S - 1, D) bounding box of each internal node
-    slot_leaf            (T, S)       leaf holding each slot's point (-1: none)
-    root, n_free         (T,)         root id (-1: empty tree), free internal ids
-    free                 (T, S - 1)   stack of free internal ids
-    rng                  (T,) uint64  SplitMix64 state
+    links      int32 (T, tree_size + S, 5)  LEFT, RIGHT, PARENT (-1 at the root),
+                                      COUNT (points below), DIM (cut dimension)
+    box        float (T, tree_size, 1 + 2D)  cut value, then the box's low corner,
+                                      then its high corner (internal nodes)
+    slot_leaf  int32 (T, S)           leaf holding each slot's point (-1: none)
+    root       int32 (T,)             root id (-1: empty tree)
+    free       int32 (T, tree_size)   stack of free internal ids, n_free (T,) deep
+    rng        uint64 (T,)            SplitMix64 state
+
+A point ``x`` goes left of an internal node when ``x[DIM] <= cut value``.
 
 Insertion, deletion and CoDisp follow the ``rrcf`` package (Bartos et al.
 2019), including its duplicate handling and its draw of a cut (``r = range *
@@ -36,6 +39,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+LEFT, RIGHT, PARENT, COUNT, DIM = 0, 1, 2, 3, 4
+N_LINKS = 5
+#: Rows processed tree by tree at a time; the ring holds the window plus this.
+CHUNK = 256
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -53,18 +61,26 @@ def uniform(rng, t):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _sibling(left, right, t, node, p):
-    return right[t, p] if left[t, p] == node else left[t, p]
+def _sibling(links, t, node, p):
+    return links[t, p, RIGHT] if links[t, p, LEFT] == node else links[t, p, LEFT]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _replace_child(left, right, root, t, p, old, new):
+def _replace_child(links, root, t, p, old, new):
     if p < 0:
         root[t] = new
-    elif left[t, p] == old:
-        left[t, p] = new
+    elif links[t, p, LEFT] == old:
+        links[t, p, LEFT] = new
     else:
-        right[t, p] = new
+        links[t, p, RIGHT] = new
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _child_of(links, box, t, node, x):
+    """The child of internal ``node`` on ``x``'s side of its cut."""
+    if x[links[t, node, DIM]] <= box[t, node, 0]:
+        return links[t, node, LEFT]
+    return links[t, node, RIGHT]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -90,7 +106,7 @@ def _leaf_cut(points, ps, x, u):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _branch_cut(lo, hi, t, node, x, u):
+def _branch_cut(box, t, node, x, u):
     """Draw a cut over the node's box extended by ``x`` (rrcf's ``_insert_point_cut``).
 
     Returns ``(side, dimension, value)``: side -1 when the cut leaves the box
@@ -100,27 +116,27 @@ def _branch_cut(lo, hi, t, node, x, u):
     D = x.shape[0]
     total = 0.0
     for j in range(D):
-        total += max(hi[t, node, j], x[j]) - min(lo[t, node, j], x[j])
+        total += max(box[t, node, 1 + D + j], x[j]) - min(box[t, node, 1 + j], x[j])
     r = total * u
     acc = 0.0
     q = D - 1
     for j in range(D):
-        acc += max(hi[t, node, j], x[j]) - min(lo[t, node, j], x[j])
+        acc += max(box[t, node, 1 + D + j], x[j]) - min(box[t, node, 1 + j], x[j])
         if acc >= r:
             q = j
             break
-    cut = min(lo[t, node, q], x[q]) + acc - r
-    side = -1 if cut <= lo[t, node, q] else (1 if cut >= hi[t, node, q] else 0)
+    low = box[t, node, 1 + q]
+    cut = min(low, x[q]) + acc - r
+    side = -1 if cut <= low else (1 if cut >= box[t, node, 1 + D + q] else 0)
     return side, q, cut
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _duplicate_below(tr, t, node, x, points):
+def _duplicate_below(links, box, t, node, x, points):
     """The leaf under ``node`` holding a point equal to ``x`` (rrcf's query), or -1."""
-    left, right, cut_dim, cut_val = tr[2], tr[3], tr[4], tr[5]
-    n_int = left.shape[1]
+    n_int = box.shape[1]
     while node < n_int:
-        node = left[t, node] if x[cut_dim[t, node]] <= cut_val[t, node] else right[t, node]
+        node = _child_of(links, box, t, node, x)
     for j in range(x.shape[0]):
         if points[node - n_int, j] != x[j]:
             return -1
@@ -128,43 +144,48 @@ def _duplicate_below(tr, t, node, x, points):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _inside(lo, hi, t, node, x):
+def _inside(box, t, node, x):
+    D = x.shape[0]
     inside = True
-    for j in range(x.shape[0]):
-        inside = inside and lo[t, node, j] <= x[j] <= hi[t, node, j]
+    for j in range(D):
+        inside = inside and box[t, node, 1 + j] <= x[j] <= box[t, node, 1 + D + j]
     return inside
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _count_up(tr, t, child, grow, x):
-    """Add one point above ``child`` up to the root (growing boxes to ``x`` while
-    ``grow``); returns the CoDisp of the new point and the cut dimension where
-    it peaks (ratio of sibling to own count at each ancestor, rrcf's codisp)."""
-    parent, count, left, right, cut_dim, lo, hi = tr[0], tr[1], tr[2], tr[3], tr[4], tr[6], tr[7]
-    best = 0.0
+def _count_up(links, box, t, child, grow, x):
+    """Add one point above ``child`` up to the root, growing boxes to ``x``
+    while ``grow``; returns the new point's CoDisp (rrcf's ``codisp``: the
+    largest ratio of the sibling's count to the own subtree's count over the
+    ancestors) and the cut dimension of the ancestor where it peaks."""
+    D = x.shape[0]
+    best_sib = 0
+    best_own = 1
     best_dim = -1
-    a = parent[t, child]
+    a = links[t, child, PARENT]
     while a >= 0:
-        count[t, a] += 1
+        links[t, a, COUNT] += 1
         if grow:
             grow = False
-            for j in range(x.shape[0]):
-                if x[j] < lo[t, a, j]:
-                    lo[t, a, j] = x[j]
+            for j in range(D):
+                if x[j] < box[t, a, 1 + j]:
+                    box[t, a, 1 + j] = x[j]
                     grow = True
-                elif x[j] > hi[t, a, j]:
-                    hi[t, a, j] = x[j]
+                elif x[j] > box[t, a, 1 + D + j]:
+                    box[t, a, 1 + D + j] = x[j]
                     grow = True
-        ratio = count[t, _sibling(left, right, t, child, a)] / count[t, child]
-        if ratio > best or best_dim < 0:
-            best = ratio
-            best_dim = cut_dim[t, a]
+        sib = np.int64(links[t, _sibling(links, t, child, a), COUNT])
+        own = np.int64(links[t, child, COUNT])
+        if sib * best_own > best_sib * own or best_dim < 0:
+            best_sib = sib
+            best_own = own
+            best_dim = links[t, a, DIM]
         child = a
-        a = parent[t, a]
-    return best, best_dim
+        a = links[t, a, PARENT]
+    return best_sib / best_own, best_dim
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def insert(tr, t, slot, points):
     """Insert the point in ``slot`` into tree ``t``; returns its CoDisp and peak cut dimension.
 
@@ -173,14 +194,15 @@ def insert(tr, t, slot, points):
     the cut-drawing descent runs first and the random state is rewound when it
     ends on an equal point, so both consume the same draws and build the same tree.
     """
-    parent, count, left, right, cut_dim, cut_val, lo, hi, slot_leaf, root, free, n_free, rng = tr
-    n_int = left.shape[1]
+    links, box, slot_leaf, root, free, n_free, rng = tr
+    n_int = box.shape[1]
+    D = points.shape[1]
     x = points[slot]
     leaf = n_int + slot
     if root[t] < 0:
         root[t] = leaf
-        parent[t, leaf] = -1
-        count[t, leaf] = 1
+        links[t, leaf, PARENT] = -1
+        links[t, leaf, COUNT] = 1
         slot_leaf[t, slot] = leaf
         return 0.0, -1
     start = rng[t]
@@ -189,128 +211,136 @@ def insert(tr, t, slot, points):
     same = -1
     while True:
         if node >= n_int:
-            same = _duplicate_below(tr, t, node, x, points)
+            same = _duplicate_below(links, box, t, node, x, points)
             if same >= 0:
                 break
             side, q, cut = _leaf_cut(points, node - n_int, x, uniform(rng, t))
             break
-        side, q, cut = _branch_cut(lo, hi, t, node, x, uniform(rng, t))
+        side, q, cut = _branch_cut(box, t, node, x, uniform(rng, t))
         if side != 0:
-            if _inside(lo, hi, t, node, x):  # a cut rounded onto the box edge
-                same = _duplicate_below(tr, t, node, x, points)
+            if _inside(box, t, node, x):  # a cut rounded onto the box edge
+                same = _duplicate_below(links, box, t, node, x, points)
             break
         above = node
-        node = left[t, node] if x[cut_dim[t, node]] <= cut_val[t, node] else right[t, node]
+        node = _child_of(links, box, t, node, x)
     if same >= 0:
         rng[t] = start
         slot_leaf[t, slot] = same
-        count[t, same] += 1
-        return _count_up(tr, t, same, False, x)
+        links[t, same, COUNT] += 1
+        return _count_up(links, box, t, same, False, x)
     n_free[t] -= 1
     branch = free[t, n_free[t]]
-    cut_dim[t, branch] = q
-    cut_val[t, branch] = cut
+    box[t, branch, 0] = cut
+    links[t, branch, DIM] = q
     if side < 0:
-        left[t, branch] = leaf
-        right[t, branch] = node
+        links[t, branch, LEFT] = leaf
+        links[t, branch, RIGHT] = node
     else:
-        left[t, branch] = node
-        right[t, branch] = leaf
-    for j in range(x.shape[0]):  # the node's box; _count_up extends it to x
+        links[t, branch, LEFT] = node
+        links[t, branch, RIGHT] = leaf
+    for j in range(D):  # the node's box; _count_up extends it to x
         if node >= n_int:
-            lo[t, branch, j] = points[node - n_int, j]
-            hi[t, branch, j] = points[node - n_int, j]
+            box[t, branch, 1 + j] = points[node - n_int, j]
+            box[t, branch, 1 + D + j] = points[node - n_int, j]
         else:
-            lo[t, branch, j] = lo[t, node, j]
-            hi[t, branch, j] = hi[t, node, j]
-    _replace_child(left, right, root, t, above, node, branch)
-    parent[t, branch] = above
-    parent[t, node] = branch
-    parent[t, leaf] = branch
-    count[t, leaf] = 1
-    count[t, branch] = count[t, node]
+            box[t, branch, 1 + j] = box[t, node, 1 + j]
+            box[t, branch, 1 + D + j] = box[t, node, 1 + D + j]
+    _replace_child(links, root, t, above, node, branch)
+    links[t, branch, PARENT] = above
+    links[t, branch, COUNT] = links[t, node, COUNT]
+    links[t, node, PARENT] = branch
+    links[t, leaf, PARENT] = branch
+    links[t, leaf, COUNT] = 1
     slot_leaf[t, slot] = leaf
-    return _count_up(tr, t, leaf, True, x)
+    return _count_up(links, box, t, leaf, True, x)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def forget(tr, t, slot, points):
-    """Remove the point in ``slot`` from tree ``t`` (rrcf's ``forget_point``)."""
-    parent, count, left, right, lo, hi = tr[0], tr[1], tr[2], tr[3], tr[6], tr[7]
-    slot_leaf, root, free, n_free = tr[8], tr[9], tr[10], tr[11]
-    n_int = left.shape[1]
+    """Remove the point in ``slot`` from tree ``t`` (rrcf's ``forget_point``).
+
+    Unused nodes are reset to their initial values, so inserting and then
+    forgetting a point leaves the arrays exactly as they were (boxes of unused
+    nodes aside).
+    """
+    links, box, slot_leaf, root, free, n_free = tr[0], tr[1], tr[2], tr[3], tr[4], tr[5]
+    n_int = box.shape[1]
     leaf = slot_leaf[t, slot]
     slot_leaf[t, slot] = -1
-    if count[t, leaf] > 1:
+    if links[t, leaf, COUNT] > 1:
         a = leaf
         while a >= 0:
-            count[t, a] -= 1
-            a = parent[t, a]
+            links[t, a, COUNT] -= 1
+            a = links[t, a, PARENT]
         if leaf == n_int + slot:  # the leaf keeps its point in a slot still in use
             other = 0
             while slot_leaf[t, other] != leaf:
                 other += 1
             moved = n_int + other
-            parent[t, moved] = parent[t, leaf]
-            count[t, moved] = count[t, leaf]
-            _replace_child(left, right, root, t, parent[t, leaf], leaf, moved)
+            up = links[t, leaf, PARENT]
+            links[t, moved, PARENT] = up
+            links[t, moved, COUNT] = links[t, leaf, COUNT]
+            _replace_child(links, root, t, up, leaf, moved)
             for s in range(slot_leaf.shape[1]):
                 if slot_leaf[t, s] == leaf:
                     slot_leaf[t, s] = moved
-            parent[t, leaf] = -1
-            count[t, leaf] = 0
+            links[t, leaf, PARENT] = -1
+            links[t, leaf, COUNT] = 0
         return
-    count[t, leaf] = 0
+    links[t, leaf, COUNT] = 0
     if root[t] == leaf:
         root[t] = -1
         return
-    p = parent[t, leaf]
-    parent[t, leaf] = -1
-    sibling = _sibling(left, right, t, leaf, p)
-    g = parent[t, p]
-    parent[t, p] = -1  # unused nodes keep the initial values, so states compare equal
-    count[t, p] = 0
-    left[t, p] = 0
-    right[t, p] = 0
-    tr[4][t, p] = 0
-    tr[5][t, p] = 0.0
-    _replace_child(left, right, root, t, g, p, sibling)
-    parent[t, sibling] = g
+    p = links[t, leaf, PARENT]
+    links[t, leaf, PARENT] = -1
+    sibling = _sibling(links, t, leaf, p)
+    g = links[t, p, PARENT]
+    links[t, p, LEFT] = 0
+    links[t, p, RIGHT] = 0
+    links[t, p, PARENT] = -1
+    links[t, p, COUNT] = 0
+    links[t, p, DIM] = 0
+    box[t, p, 0] = 0.0
+    _replace_child(links, root, t, g, p, sibling)
+    links[t, sibling, PARENT] = g
     free[t, n_free[t]] = p
     n_free[t] += 1
     a = g
     while a >= 0:
-        count[t, a] -= 1
-        a = parent[t, a]
+        links[t, a, COUNT] -= 1
+        a = links[t, a, PARENT]
     a = g
-    while a >= 0 and _refit_box(points, lo, hi, left[t, a], right[t, a], t, a):
-        a = parent[t, a]
+    while a >= 0 and _refit_box(points, links, box, t, a):
+        a = links[t, a, PARENT]
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _refit_box(points, lo, hi, l_node, r_node, t, a):
+def _refit_box(points, links, box, t, a):
     """Set node ``a``'s box to the union of its children's; True if it changed."""
-    n_int = lo.shape[1]
+    n_int = box.shape[1]
+    D = points.shape[1]
+    l_node = links[t, a, LEFT]
+    r_node = links[t, a, RIGHT]
     changed = False
-    for j in range(lo.shape[2]):
+    for j in range(D):
         if l_node >= n_int:
             l_lo = points[l_node - n_int, j]
             l_hi = l_lo
         else:
-            l_lo = lo[t, l_node, j]
-            l_hi = hi[t, l_node, j]
+            l_lo = box[t, l_node, 1 + j]
+            l_hi = box[t, l_node, 1 + D + j]
         if r_node >= n_int:
             r_lo = points[r_node - n_int, j]
             r_hi = r_lo
         else:
-            r_lo = lo[t, r_node, j]
-            r_hi = hi[t, r_node, j]
+            r_lo = box[t, r_node, 1 + j]
+            r_hi = box[t, r_node, 1 + D + j]
         new_lo = min(l_lo, r_lo)
         new_hi = max(l_hi, r_hi)
-        if new_lo != lo[t, a, j] or new_hi != hi[t, a, j]:
+        if new_lo != box[t, a, 1 + j] or new_hi != box[t, a, 1 + D + j]:
             changed = True
-            lo[t, a, j] = new_lo
-            hi[t, a, j] = new_hi
+            box[t, a, 1 + j] = new_lo
+            box[t, a, 1 + D + j] = new_hi
     return changed
 
 
@@ -324,40 +354,49 @@ def score_learn(P, tr, points, window, tree_size, learn, n_features, out, attrib
     scoring alone changes nothing. ``window`` is ``[n_points, next_slot]``.
     ``attribution[i, f]`` gets each tree's CoDisp charged to the feature of
     the cut where it peaks (summing over shingle positions), divided by T.
+
+    Trees share nothing but the (read-only) points, so rows are taken in
+    chunks of ``S - tree_size`` and each tree runs through a whole chunk
+    before the next tree starts: one tree's arrays stay in the L1 cache. The
+    ring has room for the window plus a chunk, so no slot is reused within one.
     """
-    rng = tr[12]
+    rng = tr[6]
     n_trees = rng.shape[0]
     S = points.shape[0]
-    saved = rng.copy()
-    for i in range(P.shape[0]):
-        slot = window[1]
-        points[slot, :] = P[i]
-        total = 0.0
+    chunk = S - tree_size
+    out[:] = 0.0
+    for c0 in range(0, P.shape[0], chunk):
+        c1 = min(P.shape[0], c0 + chunk)
+        for i in range(c0, c1):
+            points[(window[1] + i - c0) % S, :] = P[i]
         for t in range(n_trees):
-            value, dim = insert(tr, t, slot, points)
-            total += value
-            if dim >= 0:
-                attribution[i, dim % n_features] += value / n_trees
-        out[i] = total / n_trees
+            n_points = window[0]
+            for i in range(c0, c1):
+                slot = (window[1] + i - c0) % S
+                start = rng[t]
+                value, dim = insert(tr, t, slot, points)
+                out[i] += value
+                if dim >= 0:
+                    attribution[i, dim % n_features] += value / n_trees
+                if not learn:
+                    forget(tr, t, slot, points)
+                    rng[t] = start
+                elif n_points == tree_size:
+                    forget(tr, t, (slot + S - tree_size) % S, points)
+                else:
+                    n_points += 1
         if learn:
-            window[0] += 1
-            window[1] = (slot + 1) % S
-            if window[0] > tree_size:
-                oldest = (slot + S - tree_size) % S
-                for t in range(n_trees):
-                    forget(tr, t, oldest, points)
-                window[0] -= 1
-        else:
-            for t in range(n_trees):
-                forget(tr, t, slot, points)
-            rng[:] = saved
+            window[0] = min(window[0] + c1 - c0, tree_size)
+            window[1] = (window[1] + c1 - c0) % S
+    for i in range(P.shape[0]):
+        out[i] /= n_trees
 
 
 @njit(cache=True, nogil=True)
 def rebuild_boxes(tr, points):
     """Recompute every internal node's bounding box from its leaves (post-order)."""
-    left, right, lo, hi, root = tr[2], tr[3], tr[6], tr[7], tr[9]
-    n_int = left.shape[1]
+    links, box, root = tr[0], tr[1], tr[3]
+    n_int = box.shape[1]
     stack = np.empty(2 * n_int + 2, dtype=np.int64)
     for t in range(root.shape[0]):
         if root[t] < 0 or root[t] >= n_int:
@@ -369,11 +408,10 @@ def rebuild_boxes(tr, points):
             node = stack[top - 1]
             if node >= 0:
                 stack[top - 1] = -node - 1  # children first, then this node
-                for child in (left[t, node], right[t, node]):
+                for child in (links[t, node, LEFT], links[t, node, RIGHT]):
                     if child < n_int:
                         stack[top] = child
                         top += 1
                 continue
             top -= 1
-            node = -node - 1
-            _refit_box(points, lo, hi, left[t, node], right[t, node], t, node)
+            _refit_box(points, links, box, t, -node - 1)

@@ -80,3 +80,8 @@ def test_extreme_and_constant_input_stay_finite() -> None:
     s = det.score_learn_many(X)
     assert np.isfinite(s).all()
     assert np.isfinite(det.score_one([2.0, 2.0, 2.0]))
+
+
+def test_state_size_is_bounded() -> None:
+    with pytest.raises(ValueError, match="n_projections \\* n_bins"):
+        create_detector("loda", n_projections=10_000, n_bins=10_000)

@@ -99,3 +99,8 @@ def test_constant_and_extreme_input_stay_finite() -> None:
     ]
     s = det.score_learn_many(X)
     assert np.isfinite(s).all()
+
+
+def test_sketch_size_is_bounded() -> None:
+    with pytest.raises(ValueError, match="n_hash_fns \\* hash_range"):
+        create_detector("rshash", n_hash_fns=16, hash_range=2**26)

@@ -86,3 +86,8 @@ def test_constant_and_extreme_input_stay_finite() -> None:
     ]
     s = det.score_learn_many(X)
     assert np.isfinite(s).all()
+
+
+def test_table_size_is_bounded() -> None:
+    with pytest.raises(ValueError, match="window_size \\* n_chains \\* depth"):
+        create_detector("xstream", n_chains=4096, depth=64, window_size=256)

@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 from numba import njit
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from pynomaly.engine.base import Detector, DetectorParams
 from pynomaly.engine.registry import register
@@ -58,6 +58,8 @@ from pynomaly.engine.registry import register
 #: Width doublings allowed for one value; with inputs clipped to 1e150 a value
 #: never needs more than ~2100 from the smallest positive width.
 _MAX_DOUBLINGS = 4096
+#: Largest histogram state accepted (n_projections * n_bins cells, 8 bytes each).
+MAX_CELLS = 2**22
 
 
 @njit(cache=True, nogil=True)
@@ -216,6 +218,12 @@ class LodaParams(DetectorParams):
     n_projections: int = Field(100, ge=1, le=10_000, description="random projections R")
     n_bins: int = Field(10, ge=2, le=10_000, description="histogram bins per projection")
     seed: int = Field(0, ge=0, lt=2**32, description="seed of the random projections")
+
+    @model_validator(mode="after")
+    def _bounded_state(self) -> LodaParams:
+        if self.n_projections * self.n_bins > MAX_CELLS:
+            raise ValueError(f"n_projections * n_bins must be <= {MAX_CELLS}")
+        return self
 
 
 @register

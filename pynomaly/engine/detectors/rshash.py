@@ -52,6 +52,8 @@ from pynomaly.engine.base import Detector, DetectorParams
 from pynomaly.engine.registry import register
 
 _COORD_LIMIT = 2.0**62
+#: Largest sketch accepted (n_hash_fns * hash_range slots, 16 bytes each: 256 MiB).
+MAX_SLOTS = 2**24
 
 
 @njit(cache=True, nogil=True)
@@ -192,6 +194,8 @@ class RSHashParams(DetectorParams):
 
     @model_validator(mode="after")
     def _bounds_together(self) -> RSHashParams:
+        if self.n_hash_fns * self.hash_range > MAX_SLOTS:
+            raise ValueError(f"n_hash_fns * hash_range must be <= {MAX_SLOTS}")
         if (self.feature_mins is None) != (self.feature_maxes is None):
             raise ValueError("give both feature_mins and feature_maxes, or neither")
         if self.feature_mins is not None and self.feature_maxes is not None:

@@ -51,7 +51,7 @@ import functools
 from typing import Any
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from pynomaly.engine.base import Detector, DetectorParams
 from pynomaly.engine.detectors.xstream_kernels import (
@@ -62,6 +62,10 @@ from pynomaly.engine.detectors.xstream_kernels import (
     xstream_kernel,
 )
 from pynomaly.engine.registry import register
+
+#: Most bins one window can add (each event adds n_chains * depth); bounds the
+#: count table at about 4 x 16 bytes x this (1 GiB).
+MAX_BINS_PER_WINDOW = 2**24
 
 
 def _murmur3_32(data: bytes, seed: int) -> int:
@@ -136,6 +140,12 @@ class XStreamParams(DetectorParams):
     window_size: int = Field(256, ge=2, le=1_000_000, description="events per count window")
     density: float = Field(1 / 3, gt=0.0, le=1.0, description="non-zero share of StreamHash")
     seed: int = Field(0, ge=0, lt=2**32, description="seed of split features and shifts")
+
+    @model_validator(mode="after")
+    def _bounded_table(self) -> XStreamParams:
+        if self.window_size * self.n_chains * self.depth > MAX_BINS_PER_WINDOW:
+            raise ValueError(f"window_size * n_chains * depth must be <= {MAX_BINS_PER_WINDOW}")
+        return self
 
 
 @register

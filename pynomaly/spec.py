@@ -50,6 +50,8 @@ class KafkaSourceSpec(_Spec):
     #: keep waiting for new records at the end (False: stop at the end, for replays/tests)
     tail: bool = True
     batch_size: int = Field(5000, ge=1, le=1_000_000)
+    #: longest wait for a batch to fill: bounds a record's wait in the source at low rates
+    poll_timeout_s: float = Field(0.01, gt=0, le=5.0)
     config: dict[str, str] = Field(default_factory=dict, description="extra librdkafka settings")
 
 

@@ -53,7 +53,7 @@ def list_partitions(bootstrap: str, topics: list[str], config: dict[str, str] | 
 
 class _KafkaBatchPartition(StatefulSourcePartition[RawBatch, int]):
     def __init__(self, config: dict[str, Any], topic: str, part: int, offset: int,
-                 batch_size: int, tail: bool) -> None:
+                 batch_size: int, tail: bool, poll_timeout_s: float) -> None:
         self._consumer = Consumer(config)
         self._consumer.assign([TopicPartition(topic, part, offset)])
         self._topic = topic
@@ -61,19 +61,27 @@ class _KafkaBatchPartition(StatefulSourcePartition[RawBatch, int]):
         self._offset = offset
         self._batch_size = batch_size
         self._tail = tail
+        self._poll_timeout_s = poll_timeout_s
         self._eof = False
         self._origin = f"{topic}/{part}"
 
     def next_batch(self) -> list[RawBatch]:
         if self._eof or lifecycle.stopping():
             raise StopIteration
-        msgs = self._consumer.consume(self._batch_size, 0.05)
+        msgs = self._consumer.consume(self._batch_size, self._poll_timeout_s)
         if not msgs:
             return []
-        payloads: list[bytes | None] = []
-        offsets: list[int] = []
-        for msg in msgs:
-            err = msg.error()
+        errors = [m.error() for m in msgs]
+        # (no ``errors.count(None)``: KafkaError's == raises on None)
+        if all(e is None for e in errors):  # the usual case
+            payloads: list[bytes | None] = [m.value() for m in msgs]
+            first, last = msgs[0].offset(), msgs[-1].offset()
+            self._offset = last + 1
+            offsets = None if last - first == len(msgs) - 1 else [m.offset() for m in msgs]
+            return [RawBatch(payloads, self._origin, first, offsets, time.time())]
+        payloads = []
+        offs: list[int] = []
+        for msg, err in zip(msgs, errors, strict=True):
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
                     if not self._tail:
@@ -83,12 +91,12 @@ class _KafkaBatchPartition(StatefulSourcePartition[RawBatch, int]):
                     continue  # transient broker errors: librdkafka retries by itself
                 raise RuntimeError(f"kafka source {self._origin}: {err.str()}")
             payloads.append(msg.value())
-            offsets.append(msg.offset())
-        if not offsets:
+            offs.append(msg.offset())
+        if not offs:
             return []
-        self._offset = offsets[-1] + 1
-        contiguous = offsets[-1] - offsets[0] == len(offsets) - 1
-        return [RawBatch(payloads, self._origin, offsets[0], None if contiguous else offsets,
+        self._offset = offs[-1] + 1
+        contiguous = offs[-1] - offs[0] == len(offs) - 1
+        return [RawBatch(payloads, self._origin, offs[0], None if contiguous else offs,
                          time.time())]
 
     def snapshot(self) -> int:
@@ -99,17 +107,25 @@ class _KafkaBatchPartition(StatefulSourcePartition[RawBatch, int]):
 
 
 class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
-    """Read ``topics`` from ``bootstrap`` as micro-batches of raw records."""
+    """Read ``topics`` from ``bootstrap`` as micro-batches of raw records.
+
+    A batch is what one ``consume(batch_size, poll_timeout_s)`` call returns:
+    up to ``batch_size`` records, handed over as soon as that many are there
+    or ``poll_timeout_s`` has passed. Under load batches are full and the
+    timeout does not matter; at low rates it bounds the time a record waits
+    in the source (the latency knob, see docs/adr/0091).
+    """
 
     def __init__(self, bootstrap: str, topics: list[str], *, tail: bool = True,
                  from_beginning: bool = True, batch_size: int = 5000,
-                 config: dict[str, str] | None = None) -> None:
+                 config: dict[str, str] | None = None, poll_timeout_s: float = 0.01) -> None:
         self.bootstrap = bootstrap
         self.topics = list(topics)
         self.tail = tail
         self.from_beginning = from_beginning
         self.batch_size = batch_size
         self.config = dict(config or {})
+        self.poll_timeout_s = poll_timeout_s
 
     def list_parts(self) -> list[str]:
         return list_partitions(self.bootstrap, self.topics, self.config)
@@ -128,4 +144,5 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
         }
         start = OFFSET_BEGINNING if self.from_beginning else OFFSET_END
         offset = start if resume_state is None else resume_state
-        return _KafkaBatchPartition(config, topic, int(idx), offset, self.batch_size, self.tail)
+        return _KafkaBatchPartition(config, topic, int(idx), offset, self.batch_size, self.tail,
+                                    self.poll_timeout_s)

@@ -28,6 +28,7 @@ import pickle
 import time
 import zlib
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -49,24 +50,58 @@ def shard_of(key: str, shards: int) -> int:
     return zlib.crc32(key.encode()) % shards
 
 
-def split_by_shard(batch: EventBatch, shards: int) -> list[tuple[str, EventBatch]]:
-    """Split a batch into per-shard sub-batches, keeping arrival order."""
-    if len(batch) == 0:
+def split_by_shard(batch: EventBatch, shards: int,
+                   cache: dict[str, int] | None = None) -> list[tuple[str, EventBatch]]:
+    """Split a batch into per-shard sub-batches, keeping arrival order.
+
+    ``cache`` (key → shard, filled as keys are seen) saves the crc32 of keys
+    seen before; callers bound its size (see :class:`ShardSplitter`).
+    """
+    n = len(batch)
+    if n == 0:
         return []
-    ids = np.fromiter((zlib.crc32(k.encode()) for k in batch.keys), dtype=np.int64,
-                      count=len(batch)) % shards
+    keys = batch.keys
+    if cache is None:
+        ids = np.fromiter((zlib.crc32(k.encode()) for k in keys), dtype=np.int64, count=n) % shards
+    else:
+        missing = dict.fromkeys(keys).keys() - cache.keys()
+        for k in missing:
+            cache[k] = zlib.crc32(k.encode()) % shards
+        ids = np.fromiter(map(cache.__getitem__, keys), dtype=np.int64, count=n)
     if shards == 1 or (ids == ids[0]).all():
         return [(str(int(ids[0])), batch)]
     order = np.argsort(ids, kind="stable")
     sorted_ids = ids[order]
     bounds = np.flatnonzero(np.diff(sorted_ids)) + 1
     out = []
-    keys = batch.keys
     for idx in np.split(order, bounds):
+        sub_keys = list(itemgetter(*idx.tolist())(keys)) if len(idx) > 1 else [keys[idx[0]]]
         out.append((str(int(ids[idx[0]])), EventBatch(
-            [keys[i] for i in idx], batch.times[idx], batch.values[idx], batch.fields,
+            sub_keys, batch.times[idx], batch.values[idx], batch.fields,
             batch.read_at, batch.trace_parent)))
     return out
+
+
+class ShardSplitter:
+    """``split_by_shard`` with a bounded key → shard cache (cleared when it
+    holds ``max_cached`` keys), for the flow's shard step.
+
+    >>> from pynomaly.records import EventBatch
+    >>> split = ShardSplitter(4)
+    >>> b = EventBatch(["a", "b", "a"], np.zeros(3), np.zeros((3, 1)), ("v",))
+    >>> sorted((s, sub.keys) for s, sub in split(b))
+    [('1', ['b']), ('3', ['a', 'a'])]
+    """
+
+    def __init__(self, shards: int, max_cached: int = 1_000_000) -> None:
+        self.shards = shards
+        self.max_cached = max_cached
+        self.cache: dict[str, int] = {}
+
+    def __call__(self, batch: EventBatch) -> list[tuple[str, EventBatch]]:
+        if len(self.cache) > self.max_cached:
+            self.cache.clear()
+        return split_by_shard(batch, self.shards, self.cache)
 
 
 class KeyState:

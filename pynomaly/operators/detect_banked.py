@@ -169,7 +169,9 @@ class BankedDetectLogic:
     def _slots(self, st: BankedShardState, keys: list[str]) -> np.ndarray:
         """Slot of every row; rows of keys over the cap get distinct negative ids."""
         km = st.keys
-        new = [k for k in dict.fromkeys(keys) if k not in km]
+        first_seen = dict.fromkeys(keys)
+        missing = first_seen.keys() - km.keys()
+        new = [k for k in first_seen if k in missing] if missing else []
         over: dict[str, int] = {}
         if new:
             room = max(0, self.max_keys_per_shard - len(km))

@@ -24,6 +24,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,7 @@ class RecordParser:
         self.fields = tuple(spec.value_fields)
         self._now = now
         self._ts_cache: dict[str, float] = {}
+        self._getter = itemgetter(spec.key_field, spec.time_field, *self.fields)
         fmt = spec.time_format
         self._parse_time = (
             self._parse_iso if fmt == "iso" else (self._parse_ms if fmt == "epoch_ms" else self._parse_s)
@@ -166,24 +168,17 @@ class RecordParser:
         max_t = now + spec.max_future_s
         min_t = now - spec.max_age_s if spec.max_age_s > 0 else -math.inf
         limit = spec.max_record_bytes
-        loads = orjson.loads
-        objs: list[Any] = []
-        append = objs.append
-        for p in payloads:
-            if type(p) is bytes and 0 < len(p) <= limit:
-                try:
-                    append(loads(p))
-                except orjson.JSONDecodeError:
-                    append(None)
-            elif type(p) is dict:
-                append(p)
-            else:
-                append(None)
+        objs = self._decode(payloads, limit)
         kf, tf = spec.key_field, spec.time_field
+        value_cols: list[tuple[Any, ...]] | None = None
         if _all_of(objs, _DICT):
             ok = np.ones(n, dtype=bool)
-            keys = [o.get(kf) for o in objs]
-            ts_raw = [o.get(tf) for o in objs]
+            try:  # every field of every record in one C-level pass
+                columns = list(zip(*map(self._getter, objs), strict=True))
+                keys, ts_raw, value_cols = list(columns[0]), columns[1], columns[2:]
+            except KeyError:  # a record lacks a field: column by column below
+                keys = [o.get(kf) for o in objs]
+                ts_raw = [o.get(tf) for o in objs]
         else:
             ok = np.fromiter(map(_is_dict, objs), dtype=bool, count=n)
             keys = [o.get(kf) if type(o) is dict else None for o in objs]
@@ -195,7 +190,8 @@ class RecordParser:
         ok &= (times >= max(MIN_EPOCH, min_t)) & (times <= min(MAX_EPOCH, max_t))
         cols = np.empty((n, len(self.fields)), dtype=np.float64)
         for j, name in enumerate(self.fields):
-            col = [o.get(name) if type(o) is dict else None for o in objs]
+            col = (value_cols[j] if value_cols is not None
+                   else [o.get(name) if type(o) is dict else None for o in objs])
             if _all_of(col, _NUMBER):
                 cols[:, j] = col
                 continue
@@ -243,6 +239,31 @@ class RecordParser:
             g_rows = [g_rows[i] for i in perm]
         return self._assemble(batch, g_keys, g_times, g_rows, dead)
 
+    @staticmethod
+    def _decode(payloads: list[Any], limit: int) -> list[Any]:
+        """orjson-decode every payload: dicts pass through; ``None`` where a
+        payload is not bytes of 1..``limit`` bytes of valid JSON."""
+        loads = orjson.loads
+        if (_all_of(payloads, _BYTES) and min(map(len, payloads)) > 0
+                and max(map(len, payloads)) <= limit):
+            try:
+                return list(map(loads, payloads))  # the usual case: no Python loop
+            except orjson.JSONDecodeError:
+                pass
+        objs: list[Any] = []
+        append = objs.append
+        for p in payloads:
+            if type(p) is bytes and 0 < len(p) <= limit:
+                try:
+                    append(loads(p))
+                except orjson.JSONDecodeError:
+                    append(None)
+            elif type(p) is dict:
+                append(p)
+            else:
+                append(None)
+        return objs
+
     def _assemble(self, batch: RawBatch, keys: list[str], times: list[float],
                   rows: list[list[float]], dead: list[DeadLetter]) -> tuple[EventBatch, list[DeadLetter]]:
         values = np.asarray(rows, dtype=np.float64).reshape(len(keys), len(self.fields))
@@ -257,7 +278,12 @@ class RecordParser:
         if fmt == "iso":
             cache = self._ts_cache
             get = cache.get
-            out = [get(v) if type(v) is str else None for v in raw]
+            try:  # non-strings miss the cache (None) like strings not seen yet
+                out = list(map(get, raw))
+            except TypeError:  # unhashable values (lists, dicts)
+                out = [get(v) if type(v) is str else None for v in raw]
+            if None not in out:
+                return np.array(out, dtype=np.float64)
             if None in out:
                 for i, v in enumerate(raw):
                     if out[i] is None and type(v) is str:
@@ -274,6 +300,7 @@ class RecordParser:
 
 
 _DICT = frozenset({dict})
+_BYTES = frozenset({bytes})
 _STR = frozenset({str})
 _NUMBER = frozenset({int, float})
 

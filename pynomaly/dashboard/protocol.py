@@ -202,14 +202,17 @@ def normalize(event: dict[str, Any]) -> dict[str, Any]:
     """
     kind = event.get("type")
     if kind == "point":
+        # the hot path: finite floats pass as they are (x - x == 0 only for finite x)
+        key, ts, score = event.get("key"), event.get("ts"), event.get("score")
+        prob, thr = event.get("probability"), event.get("threshold")
         return {
             "type": "point",
-            "key": _key(event.get("key")),
-            "ts": to_epoch_ms(event.get("ts")),
+            "key": key if type(key) is str and 0 < len(key) <= MAX_KEY_LENGTH else _key(key),
+            "ts": ts if type(ts) is float and ts - ts == 0 else to_epoch_ms(ts),
             "value": _values(event.get("value")),
-            "score": _number(event.get("score")),
-            "probability": _number(event.get("probability")),
-            "threshold": _number(event.get("threshold")),
+            "score": score if type(score) is float and score - score == 0 else _number(score),
+            "probability": prob if type(prob) is float and prob - prob == 0 else _number(prob),
+            "threshold": thr if type(thr) is float and thr - thr == 0 else _number(thr),
             "threshold_on": "probability" if event.get("threshold_on") == "probability" else "score",
         }
     if kind == "alert":
@@ -239,8 +242,11 @@ def normalize(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _values(value: Any) -> dict[str, float | None]:
+    if type(value) is float and value - value == 0:
+        return {"value": value}
     if isinstance(value, dict):
-        return {str(k): _number(v) if not isinstance(v, str) else None for k, v in value.items()}
+        return {str(k): v if type(v) is float and v - v == 0 else
+                (_number(v) if not isinstance(v, str) else None) for k, v in value.items()}
     return {"value": _number(value)}
 
 

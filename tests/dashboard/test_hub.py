@@ -177,3 +177,33 @@ def test_non_finite_numbers_become_missing():
     e = normalize({"type": "point", "key": "k", "ts": 0, "value": {"a": float("nan"), "b": "x"},
                    "score": float("inf")})
     assert e["value"] == {"a": None, "b": None} and e["score"] is None
+
+
+def naive_point(event: dict) -> dict:
+    """The point contract spelled out slowly: finite numbers as floats, the rest None."""
+
+    def number(x):
+        if x is None or isinstance(x, bool):
+            return None
+        return float(x) if math.isfinite(float(x)) else None
+
+    value = event["value"]
+    values = ({str(k): None if isinstance(v, str) else number(v) for k, v in value.items()}
+              if isinstance(value, dict) else {"value": number(value)})
+    return {"type": "point", "key": event["key"], "ts": float(event["ts"]), "value": values,
+            "score": number(event.get("score")), "probability": number(event.get("probability")),
+            "threshold": number(event.get("threshold")), "threshold_on": "score"}
+
+
+numbers = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
+                    st.floats(allow_nan=True, allow_infinity=True))
+
+
+@settings(max_examples=200, deadline=None)
+@given(ts=st.one_of(st.integers(0, 2**41), st.floats(0, 2e12)), score=numbers, prob=numbers,
+       thr=numbers, value=st.one_of(numbers, st.dictionaries(st.sampled_from(["cpu", "mem"]),
+                                                               st.one_of(numbers, st.text(max_size=3)))))
+def test_point_fast_path_matches_naive_twin(ts, score, prob, thr, value):
+    event = {"type": "point", "key": "k", "ts": ts, "value": value, "score": score,
+             "probability": prob, "threshold": thr}
+    assert normalize(event) == naive_point(event)

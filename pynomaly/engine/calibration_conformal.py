@@ -39,7 +39,7 @@ import numpy as np
 from numba import njit
 from pydantic import Field
 
-from pynomaly.engine.calibration import Calibrator, ComponentParams
+from pynomaly.engine.calibration import Calibrator, ComponentParams, as_scores
 
 
 @njit(cache=True, nogil=True)
@@ -105,6 +105,26 @@ def _window_push_clipped(values, ring, sorted_w, n, head):
             x = sorted_w[n - 1]
         n, head = _window_push(ring, sorted_w, n, head, x)
     return n, head
+
+
+@njit(cache=True, nogil=True)
+def _conformal_until_kernel(scores, ring, sorted_w, n, head, level, eligible_from, out):
+    """As _conformal_kernel, but stop at the first row >= eligible_from with 1 - p >= level.
+
+    That row is learned capped at the window maximum (a protected flagged
+    event). Returns (n, head, rows done).
+    """
+    for i in range(scores.shape[0]):
+        s = scores[i]
+        p = (1.0 + (n - _lower_bound(sorted_w, n, s))) / (1.0 + n)
+        out[i] = p
+        if i >= eligible_from and 1.0 - p >= level:
+            if n > 0 and s > sorted_w[n - 1]:
+                s = sorted_w[n - 1]
+            n, head = _window_push(ring, sorted_w, n, head, s)
+            return n, head, i + 1
+        n, head = _window_push(ring, sorted_w, n, head, s)
+    return n, head, scores.shape[0]
 
 
 @njit(cache=True, nogil=True)
@@ -179,6 +199,29 @@ class ConformalCalibrator(Calibrator):
 
     def _learn_flagged(self, scores: np.ndarray) -> None:
         self._window.push_clipped(scores)
+
+    def p_values_until(self, scores: Any, level: float, eligible_from: int = 0) -> tuple[np.ndarray, int]:
+        """Learn scores until the first flag of a probability threshold, protected.
+
+        Processes scores in order as :meth:`p_values` does, but stops after the
+        first row ``>= eligible_from`` whose probability ``1 - p >= level``,
+        which is learned as :meth:`learn_flagged` would. Returns the p-values
+        of the rows done and their count. This is what lets a protected
+        pipeline skip re-running the calibrator after a flag.
+
+        >>> cal = ConformalCalibrator(window=10)
+        >>> p, done = cal.p_values_until([1.0, 2.0, 3.0, 9.0, 0.0], level=0.7, eligible_from=2)
+        >>> p.round(2).tolist(), done, cal.n_seen
+        ([1.0, 0.5, 0.33, 0.25], 4, 4)
+        """
+        arr = as_scores(scores, self.kind)
+        out = np.empty(arr.shape[0])
+        w = self._window
+        n, head, done = _conformal_until_kernel(
+            arr, w.ring, w.sorted, w.n, w.head, level, eligible_from, out
+        )
+        w.n, w.head = int(n), int(head)
+        return out[:done], int(done)
 
     def _get_state(self) -> dict[str, Any]:
         return self._window.get_state()

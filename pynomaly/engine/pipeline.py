@@ -212,16 +212,33 @@ class ScoringPipeline:
         Returns (raw scores, flags, rows the monitors saw, drift hits as (row, event)).
         """
         raw = self.detector.score_learn_many(seg)
-        prob = 1.0 - self.calibrator.p_values(raw)
-        flags, thr = self.threshold.decide(raw, prob)
         warm = self._warm(base, seg.shape[0])
-        flags = flags & warm
-        sl = slice(base, base + seg.shape[0])
-        out["scores"][sl], out["probability"][sl] = raw, prob
+        if self._stops_at_flag():
+            # The calibrator stops at the first flag and learns it protected:
+            # it never needs a rollback for a flag.
+            eligible = int(np.argmax(warm)) if warm.any() else seg.shape[0]
+            p, done = self.calibrator.p_values_until(  # type: ignore[attr-defined]
+                raw, self.threshold.params.level, eligible  # type: ignore[attr-defined]
+            )
+        else:
+            p, done = self.calibrator.p_values(raw), seg.shape[0]
+        prob = 1.0 - p
+        flags, thr = self.threshold.decide(raw[:done], prob)
+        flags = flags & warm[:done]
+        sl = slice(base, base + done)
+        out["scores"][sl], out["probability"][sl] = raw[:done], prob
         out["is_anomaly"][sl], out["threshold"][sl] = flags, thr
-        seen = int(np.argmax(flags)) + 1 if self.config.protect and flags.any() else seg.shape[0]
+        seen = int(np.argmax(flags)) + 1 if self.config.protect and flags.any() else done
         hits = self._monitor(seg[:seen], raw[:seen], base)
         return raw, flags, seen, hits
+
+    def _stops_at_flag(self) -> bool:
+        """Protected, with a probability threshold and a calibrator that can stop at a flag."""
+        return (
+            self.config.protect
+            and self.threshold.scale == "probability"
+            and hasattr(self.calibrator, "p_values_until")
+        )
 
     def _warm(self, base: int, m: int) -> np.ndarray:
         """Which of ``m`` rows from batch row ``base`` are past the warm-up."""
@@ -247,7 +264,9 @@ class ScoringPipeline:
         hits.sort(key=lambda h: h[0])
         return hits
 
-    def _replay(self, seg, raw, prob, base, cut, learn_cut, monitors) -> list[tuple[int, DriftEvent]]:
+    def _replay(
+        self, seg, raw, prob, base, cut, learn_cut, monitors, calibration
+    ) -> list[tuple[int, DriftEvent]]:
         """Bring the rolled-back components through rows [0, cut] again.
 
         Outputs are already known. Unless ``learn_cut``, row ``cut`` is a
@@ -260,11 +279,13 @@ class ScoringPipeline:
         n_learn = cut + 1 if learn_cut else cut
         if n_learn:
             self.detector.learn_many(seg[:n_learn])
-            self.calibrator.learn_many(raw[:n_learn])
-            self.threshold.decide(raw[:n_learn], prob[:n_learn])
-        if not learn_cut:
-            self.calibrator.learn_flagged(raw[cut : cut + 1])
-            self.threshold.learn_flagged(raw[cut : cut + 1])
+        if calibration:  # False: the calibrator and threshold are already at row cut
+            if n_learn:
+                self.calibrator.learn_many(raw[:n_learn])
+                self.threshold.decide(raw[:n_learn], prob[:n_learn])
+            if not learn_cut:
+                self.calibrator.learn_flagged(raw[cut : cut + 1])
+                self.threshold.learn_flagged(raw[cut : cut + 1])
         if not monitors:
             return []
         return self._monitor(seg[: cut + 1], raw[: cut + 1], base)
@@ -306,9 +327,11 @@ class ScoringPipeline:
         span = n  # rows per speculative pass: shrinks after a cut, grows again after none
         while pos < n:
             seg = X[pos : pos + span]
+            saved: list[Any] = []
             if speculative:
                 det_blob = self.detector.snapshot()
-                saved = [comp.save_state() for comp in (self.calibrator, self.threshold)]
+                if act_on_drift or not self._stops_at_flag():
+                    saved = [comp.save_state() for comp in (self.calibrator, self.threshold)]
                 saved_monitors = [m.save_state() for m in self._monitors()] if act_on_drift else []
             raw, flags, seen, hits = self._run(seg, pos, out)
             first_flag = int(np.argmax(flags)) if c.protect and flags.any() else None
@@ -321,8 +344,10 @@ class ScoringPipeline:
                 continue
             # Roll back, replay rows [0, cut] (same outputs), act, go on from cut + 1.
             self.detector = type(self.detector).restore(det_blob)
-            for comp, state in zip((self.calibrator, self.threshold), saved, strict=True):
-                comp.load_state(state)
+            calibrated = self._stops_at_flag() and first_flag == cut  # already at row cut
+            if not calibrated:
+                for comp, state in zip((self.calibrator, self.threshold), saved, strict=True):
+                    comp.load_state(state)
             rewind = seen > cut + 1  # the monitors saw rows past the cut
             if rewind:
                 for mon, state in zip(self._monitors(), saved_monitors, strict=True):
@@ -331,7 +356,8 @@ class ScoringPipeline:
                 events.extend(ev for _, ev in hits)
             prob = out["probability"][pos : pos + cut + 1]
             events.extend(ev for _, ev in self._replay(
-                seg, raw, prob, pos, cut, learn_cut=first_flag != cut, monitors=rewind
+                seg, raw, prob, pos, cut, learn_cut=first_flag != cut, monitors=rewind,
+                calibration=not calibrated,
             ))
             if first_drift == cut:
                 for ev in events:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 
@@ -40,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="JSON {profile: threshold} fixing thresholds instead of optimising (score-only)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar (stderr)")
     p.set_defaults(func=run)
 
 
@@ -66,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             args.out,
             labels=args.labels,
             name=args.name,
-            progress=(not (args.no_progress or args.json) and sys.stderr.isatty()) or None,
+            progress=not args.no_progress,
         )
     print(json.dumps(report) if args.json else format_report(report))
     return 0

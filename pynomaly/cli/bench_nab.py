@@ -3,7 +3,8 @@
 ``pynomaly bench nab --data DIR --detector SPEC --out DIR [--json]`` streams
 every series of a NAB-format corpus through the detector, writes NAB-format
 results and prints the three profile scores. ``--score-only RESULTS_DIR``
-scores existing results of one detector (NAB's own result folders included).
+scores existing results of one detector, or of every detector folder under
+it (NAB's own ``results/`` folder included).
 
 >>> from pynomaly.cli.main import build_parser
 >>> args = build_parser().parse_args(["bench", "nab", "--score-only", "r"])
@@ -53,9 +54,20 @@ def run(args: argparse.Namespace) -> int:
         labels = args.labels
         if labels is None and args.data:
             labels = corpus.find_windows_file(args.data)
-        report = score_results(
-            args.score_only, labels=labels, profiles=profiles, thresholds=thresholds
-        )
+        if labels is None:
+            labels = corpus.find_windows_file(args.score_only)
+        folders = _detector_folders(Path(args.score_only), labels)
+        reports = [
+            score_results(f, labels=labels, profiles=profiles, thresholds=thresholds)
+            for f in folders
+        ]
+        if len(reports) > 1:  # a results root with one folder per detector (NAB's results/)
+            if args.json:
+                print(json.dumps({"detectors": {r["name"]: r for r in reports}}))
+            else:
+                print("\n\n".join(format_report(r) for r in reports))
+            return 0
+        report = reports[0]
     else:
         if not args.data:
             raise ValueError("--data is required unless --score-only is given")
@@ -69,3 +81,17 @@ def run(args: argparse.Namespace) -> int:
         )
     print(json.dumps(report) if args.json else format_report(report))
     return 0
+
+
+def _detector_folders(results: Path, labels: Path) -> list[Path]:
+    """``results`` itself when it holds result files, else its detector sub-folders that do."""
+    from pynomaly.nab import corpus
+
+    series = sorted(corpus.load_windows(labels))
+    if corpus.detector_results(results, series):
+        return [results]
+    subs = [d for d in sorted(results.iterdir()) if d.is_dir()] if results.is_dir() else []
+    found = [d for d in subs if corpus.detector_results(d, series)]
+    if not found:
+        raise FileNotFoundError(f"{results}: no NAB result files for the labelled series")
+    return found

@@ -91,3 +91,19 @@ def test_spec_forms(tmp_path: Path) -> None:
     assert parse_spec(str(path)) == ("robust_zscore", {"alpha": 0.2})
     with pytest.raises(ValueError, match="key=value"):
         parse_spec("hst:oops")
+
+
+@needs_nab
+def test_score_only_scores_every_detector_folder_of_a_results_root(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for det in ("null", "numenta"):
+        src = NAB / "reference_results" / det / "realAdExchange"
+        shutil.copytree(src, tmp_path / "results" / det / "realAdExchange")
+    labels = str(NAB / corpus.WINDOWS_FILE)
+    rc = main(["bench", "nab", "--score-only", str(tmp_path / "results"), "--labels", labels, "--json"])  # fmt: skip
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)["detectors"]
+    assert set(out) == {"null", "numenta"} and out["null"]["series"] == 6
+    assert out["null"]["profiles"]["standard"]["score"] == pytest.approx(0.0)
+    assert out["numenta"]["profiles"]["standard"]["score"] > 50

@@ -191,14 +191,15 @@ def _fit_gpd(peaks, m, moments):
     mean /= m
     if mean <= 0.0:
         return 0.0, 1e-12
-    if moments:
+    if moments:  # on peaks / ymax, so that squares of huge peaks cannot overflow
+        ms = mean / ymax
         var = 0.0
         for i in range(m):
-            var += (peaks[i] - mean) ** 2
+            var += (peaks[i] / ymax - ms) ** 2
         var /= m
         if var <= 0.0:
             return 0.0, mean
-        r = mean * mean / var
+        r = ms * ms / var
         return 0.5 * (1.0 - r), 0.5 * mean * (1.0 + r)
     best = np.empty(3)
     best[0], best[1], best[2] = 0.0, mean, _gpd_loglik(peaks, m, 0.0, mean)

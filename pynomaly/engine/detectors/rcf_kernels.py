@@ -1,37 +1,16 @@
 """Numba kernels of the streaming Random Cut Forest (see :mod:`.rcf`).
 
-All trees hold the same sliding window of points, kept in a ring of
-``S = tree_size + CHUNK`` slots (``points``, shape ``(S, D)``). Per tree
-``t``, node ids ``0 .. tree_size - 1`` are internal nodes and
-``tree_size + s`` is the leaf whose point sits in slot ``s``; a leaf standing for several equal points (its
-count) keeps the slot of one of them. Each node's fields sit together (one or
-two cache lines per node visited)::
-
-    links      int32 (T, tree_size + S, 5)  LEFT, RIGHT, PARENT (-1 at the root),
-                                      COUNT (points below), DIM (cut dimension)
-    box        float (T, tree_size, 1 + 2D)  cut value, then the box's low corner,
-                                      then its high corner (internal nodes)
-    slot_leaf  int32 (T, S)           leaf holding each slot's point (-1: none)
-    root       int32 (T,)             root id (-1: empty tree)
-    free       int32 (T, tree_size)   stack of free internal ids, n_free (T,) deep
-    rng        uint64 (T,)            SplitMix64 state
-
-A point ``x`` goes left of an internal node when ``x[DIM] <= cut value``.
-
-Insertion, deletion and CoDisp follow the ``rrcf`` package (Bartos et al.
-2019), including its duplicate handling and its draw of a cut (``r = range *
-U``, the first dimension whose cumulative span reaches ``r``, cut at ``lo +
-cumspan - r``), except at a leaf: there the cut is drawn over the box of both
-points as the paper says, where ``rrcf`` always cuts dimension 0 (its leaf box
-is one row; see docs/adr/0011).
+Insertion, deletion, CoDisp and the batch loop over the node arrays laid out
+in :mod:`.rcf_nodes`.
 
 Example
 -------
 >>> import numpy as np
->>> state = np.array([0], dtype=np.uint64)
->>> u = uniform(state, 0)
->>> 0.0 <= u < 1.0, int(state[0]) == 0x9E3779B97F4A7C15
-(True, True)
+>>> from pynomaly.engine.detectors.rcf import RandomCutForest
+>>> det = RandomCutForest(n_trees=2, tree_size=4, seed=0)
+>>> det.learn_many(np.arange(12.0).reshape(6, 2))
+>>> [int(c) for c in det._trees["links"][np.arange(2), det._trees["root"], COUNT]]
+[4, 4]
 """
 
 from __future__ import annotations
@@ -39,117 +18,26 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-LEFT, RIGHT, PARENT, COUNT, DIM = 0, 1, 2, 3, 4
-N_LINKS = 5
-#: Rows processed tree by tree at a time; the ring holds the window plus this.
-CHUNK = 256
+from pynomaly.engine.detectors.rcf_nodes import (
+    CHUNK,
+    COUNT,
+    DIM,
+    LEFT,
+    N_LINKS,
+    PARENT,
+    RIGHT,
+    branch_cut,
+    child_of,
+    duplicate_below,
+    inside_box,
+    leaf_cut,
+    replace_child,
+    sibling_of,
+    uniform,
+)
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def uniform(rng, t):
-    """SplitMix64 (Steele, Lea & Flood 2014) step of ``rng[t]``: a double in [0, 1)."""
-    z = rng[t] + _GOLDEN
-    rng[t] = z
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    z = z ^ (z >> np.uint64(31))
-    return float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _sibling(links, t, node, p):
-    return links[t, p, RIGHT] if links[t, p, LEFT] == node else links[t, p, LEFT]
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _replace_child(links, root, t, p, old, new):
-    if p < 0:
-        root[t] = new
-    elif links[t, p, LEFT] == old:
-        links[t, p, LEFT] = new
-    else:
-        links[t, p, RIGHT] = new
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _child_of(links, box, t, node, x):
-    """The child of internal ``node`` on ``x``'s side of its cut."""
-    if x[links[t, node, DIM]] <= box[t, node, 0]:
-        return links[t, node, LEFT]
-    return links[t, node, RIGHT]
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _leaf_cut(points, ps, x, u):
-    """rrcf's ``_insert_point_cut`` against a leaf's point; see :func:`_branch_cut`."""
-    D = x.shape[0]
-    total = 0.0
-    for j in range(D):
-        v = points[ps, j]
-        total += max(v, x[j]) - min(v, x[j])
-    r = total * u
-    acc = 0.0
-    q = D - 1
-    for j in range(D):
-        v = points[ps, j]
-        acc += max(v, x[j]) - min(v, x[j])
-        if acc >= r:
-            q = j
-            break
-    v = points[ps, q]
-    cut = min(v, x[q]) + acc - r
-    return (-1 if cut <= v else 1), q, cut
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _branch_cut(box, t, node, x, u):
-    """Draw a cut over the node's box extended by ``x`` (rrcf's ``_insert_point_cut``).
-
-    Returns ``(side, dimension, value)``: side -1 when the cut leaves the box
-    on the low side (``x`` goes left of the node), 1 on the high side, 0 when
-    it falls inside the box (descend).
-    """
-    D = x.shape[0]
-    total = 0.0
-    for j in range(D):
-        total += max(box[t, node, 1 + D + j], x[j]) - min(box[t, node, 1 + j], x[j])
-    r = total * u
-    acc = 0.0
-    q = D - 1
-    for j in range(D):
-        acc += max(box[t, node, 1 + D + j], x[j]) - min(box[t, node, 1 + j], x[j])
-        if acc >= r:
-            q = j
-            break
-    low = box[t, node, 1 + q]
-    cut = min(low, x[q]) + acc - r
-    side = -1 if cut <= low else (1 if cut >= box[t, node, 1 + D + q] else 0)
-    return side, q, cut
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _duplicate_below(links, box, t, node, x, points):
-    """The leaf under ``node`` holding a point equal to ``x`` (rrcf's query), or -1."""
-    n_int = box.shape[1]
-    while node < n_int:
-        node = _child_of(links, box, t, node, x)
-    for j in range(x.shape[0]):
-        if points[node - n_int, j] != x[j]:
-            return -1
-    return node
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _inside(box, t, node, x):
-    D = x.shape[0]
-    inside = True
-    for j in range(D):
-        inside = inside and box[t, node, 1 + j] <= x[j] <= box[t, node, 1 + D + j]
-    return inside
+__all__ = ["CHUNK", "COUNT", "DIM", "LEFT", "N_LINKS", "PARENT", "RIGHT", "forget", "insert",
+           "rebuild_boxes", "score_learn", "uniform"]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -174,7 +62,7 @@ def _count_up(links, box, t, child, grow, x):
                 elif x[j] > box[t, a, 1 + D + j]:
                     box[t, a, 1 + D + j] = x[j]
                     grow = True
-        sib = np.int64(links[t, _sibling(links, t, child, a), COUNT])
+        sib = np.int64(links[t, sibling_of(links, t, child, a), COUNT])
         own = np.int64(links[t, child, COUNT])
         if sib * best_own > best_sib * own or best_dim < 0:
             best_sib = sib
@@ -211,18 +99,18 @@ def insert(tr, t, slot, points):
     same = -1
     while True:
         if node >= n_int:
-            same = _duplicate_below(links, box, t, node, x, points)
+            same = duplicate_below(links, box, t, node, x, points)
             if same >= 0:
                 break
-            side, q, cut = _leaf_cut(points, node - n_int, x, uniform(rng, t))
+            side, q, cut = leaf_cut(points, node - n_int, x, uniform(rng, t))
             break
-        side, q, cut = _branch_cut(box, t, node, x, uniform(rng, t))
+        side, q, cut = branch_cut(box, t, node, x, uniform(rng, t))
         if side != 0:
-            if _inside(box, t, node, x):  # a cut rounded onto the box edge
-                same = _duplicate_below(links, box, t, node, x, points)
+            if inside_box(box, t, node, x):  # a cut rounded onto the box edge
+                same = duplicate_below(links, box, t, node, x, points)
             break
         above = node
-        node = _child_of(links, box, t, node, x)
+        node = child_of(links, box, t, node, x)
     if same >= 0:
         rng[t] = start
         slot_leaf[t, slot] = same
@@ -245,7 +133,7 @@ def insert(tr, t, slot, points):
         else:
             box[t, branch, 1 + j] = box[t, node, 1 + j]
             box[t, branch, 1 + D + j] = box[t, node, 1 + D + j]
-    _replace_child(links, root, t, above, node, branch)
+    replace_child(links, root, t, above, node, branch)
     links[t, branch, PARENT] = above
     links[t, branch, COUNT] = links[t, node, COUNT]
     links[t, node, PARENT] = branch
@@ -280,7 +168,7 @@ def forget(tr, t, slot, points):
             up = links[t, leaf, PARENT]
             links[t, moved, PARENT] = up
             links[t, moved, COUNT] = links[t, leaf, COUNT]
-            _replace_child(links, root, t, up, leaf, moved)
+            replace_child(links, root, t, up, leaf, moved)
             for s in range(slot_leaf.shape[1]):
                 if slot_leaf[t, s] == leaf:
                     slot_leaf[t, s] = moved
@@ -293,7 +181,7 @@ def forget(tr, t, slot, points):
         return
     p = links[t, leaf, PARENT]
     links[t, leaf, PARENT] = -1
-    sibling = _sibling(links, t, leaf, p)
+    sibling = sibling_of(links, t, leaf, p)
     g = links[t, p, PARENT]
     links[t, p, LEFT] = 0
     links[t, p, RIGHT] = 0
@@ -301,7 +189,7 @@ def forget(tr, t, slot, points):
     links[t, p, COUNT] = 0
     links[t, p, DIM] = 0
     box[t, p, 0] = 0.0
-    _replace_child(links, root, t, g, p, sibling)
+    replace_child(links, root, t, g, p, sibling)
     links[t, sibling, PARENT] = g
     free[t, n_free[t]] = p
     n_free[t] += 1

@@ -109,9 +109,9 @@ def produce(url: str, keys: int, rate: float, seconds: float, out: dict, seed: i
         n += 1
         time.sleep(max(0.0, start + n * step - time.monotonic()))
     pub.flush(10.0)
+    pub.close(2.0)  # counts what it could not send as dropped
     out.update(pub.stats())
     out["offered_points"] = n * per_step
-    pub.close(2.0)
 
 
 def produce_in_process(url: str, keys: int, rate: float, seconds: float, conn) -> None:

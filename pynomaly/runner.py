@@ -116,6 +116,9 @@ def run_dataflow(flow: Dataflow, opts: RunOptions, spec: FlowSpec | None = None)
 
     lifecycle.reset()
     server = start_operations(opts, spec)
+    from pynomaly.gc_tuning import tune_for_streaming
+
+    tune_for_streaming()
 
     recovery = None
     epoch = timedelta(seconds=opts.epoch_interval_s)

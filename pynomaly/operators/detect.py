@@ -64,10 +64,12 @@ def split_by_shard(batch: EventBatch, shards: int,
     if cache is None:
         ids = np.fromiter((zlib.crc32(k.encode()) for k in keys), dtype=np.int64, count=n) % shards
     else:
-        missing = dict.fromkeys(keys).keys() - cache.keys()
-        for k in missing:
-            cache[k] = zlib.crc32(k.encode()) % shards
-        ids = np.fromiter(map(cache.__getitem__, keys), dtype=np.int64, count=n)
+        try:  # the usual case: every key seen before
+            ids = np.fromiter(map(cache.__getitem__, keys), dtype=np.int64, count=n)
+        except KeyError:
+            for k in dict.fromkeys(keys).keys() - cache.keys():
+                cache[k] = zlib.crc32(k.encode()) % shards
+            ids = np.fromiter(map(cache.__getitem__, keys), dtype=np.int64, count=n)
     if shards == 1 or (ids == ids[0]).all():
         return [(str(int(ids[0])), batch)]
     order = np.argsort(ids, kind="stable")

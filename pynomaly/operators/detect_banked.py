@@ -169,6 +169,10 @@ class BankedDetectLogic:
     def _slots(self, st: BankedShardState, keys: list[str]) -> np.ndarray:
         """Slot of every row; rows of keys over the cap get distinct negative ids."""
         km = st.keys
+        try:  # the usual case: every key has a slot
+            return np.fromiter(map(km.__getitem__, keys), dtype=np.int64, count=len(keys))
+        except KeyError:
+            pass
         first_seen = dict.fromkeys(keys)
         missing = first_seen.keys() - km.keys()
         new = [k for k in first_seen if k in missing] if missing else []

@@ -56,7 +56,7 @@ class RecordParser:
         self.fields = tuple(spec.value_fields)
         self._now = now
         self._ts_cache: dict[str, float] = {}
-        self._getter = itemgetter(spec.key_field, spec.time_field, *self.fields)
+        self._getters = [itemgetter(f) for f in (spec.key_field, spec.time_field, *self.fields)]
         fmt = spec.time_format
         self._parse_time = (
             self._parse_iso if fmt == "iso" else (self._parse_ms if fmt == "epoch_ms" else self._parse_s)
@@ -170,12 +170,11 @@ class RecordParser:
         limit = spec.max_record_bytes
         objs = self._decode(payloads, limit)
         kf, tf = spec.key_field, spec.time_field
-        value_cols: list[tuple[Any, ...]] | None = None
+        value_cols: list[list[Any]] | None = None
         if _all_of(objs, _DICT):
             ok = np.ones(n, dtype=bool)
-            try:  # every field of every record in one C-level pass
-                columns = list(zip(*map(self._getter, objs), strict=True))
-                keys, ts_raw, value_cols = list(columns[0]), columns[1], columns[2:]
+            try:  # each field of every record in one C-level pass
+                keys, ts_raw, *value_cols = [list(map(g, objs)) for g in self._getters]
             except KeyError:  # a record lacks a field: column by column below
                 keys = [o.get(kf) for o in objs]
                 ts_raw = [o.get(tf) for o in objs]
@@ -284,16 +283,22 @@ class RecordParser:
                 out = [get(v) if type(v) is str else None for v in raw]
             if None not in out:
                 return np.array(out, dtype=np.float64)
-            if None in out:
-                for i, v in enumerate(raw):
-                    if out[i] is None and type(v) is str:
-                        c = get(v)
-                        if c is None:
-                            try:
-                                c = self._parse_iso(v)
-                            except _Bad:
-                                continue
-                        out[i] = c
+            try:  # parse each distinct string not cached yet, once
+                todo = set(raw) - cache.keys()
+            except TypeError:
+                todo = {v for v in raw if type(v) is str} - cache.keys()
+            for v in todo:
+                if type(v) is str:
+                    try:
+                        self._parse_iso(v)
+                    except _Bad:
+                        continue
+            try:
+                out = list(map(get, raw))
+            except TypeError:
+                out = [get(v) if type(v) is str else None for v in raw]
+            if None not in out:
+                return np.array(out, dtype=np.float64)
             return np.array([math.nan if v is None else v for v in out], dtype=np.float64)
         arr = np.array([v if type(v) in (int, float) else math.nan for v in raw], dtype=np.float64)
         return arr / 1000.0 if fmt == "epoch_ms" else arr

@@ -76,7 +76,7 @@ class DashboardSettings:
     alert_history: int = 500
     redis_url: str | None = None
     redis_prefix: str = "pynomaly:dash"
-    redis_flush_s: float = 2.0
+    redis_flush_s: float = 5.0
     session_ttl_s: int = 12 * 3600
     generated_tokens: tuple[str, ...] = field(default=(), compare=False)
 

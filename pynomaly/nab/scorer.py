@@ -252,7 +252,14 @@ def raw_at_threshold(
     return total
 
 
-def _group_scores(labels, scores, groups, cost, threshold) -> dict[str, float]:
+def _group_scores(
+    labels: Sequence[SeriesLabels],
+    scores: Sequence[np.ndarray],
+    groups: Sequence[str],
+    cost: Mapping[str, float],
+    threshold: float,
+) -> dict[str, float]:
+    """Normalised score of each group of series at the corpus threshold."""
     out = {}
     for name in sorted(set(groups)):
         members = [i for i, gname in enumerate(groups) if gname == name]

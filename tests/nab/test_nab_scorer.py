@@ -11,7 +11,7 @@ from naive_nab import best_score, sweep_rows
 
 from pynomaly.nab import corpus
 from pynomaly.nab.harness import score_results
-from pynomaly.nab.scorer import SeriesLabels, score_corpus, sweep
+from pynomaly.nab.scorer import SeriesLabels, raw_at_threshold, score_corpus, sweep
 
 NAB = Path(__file__).resolve().parents[2].parent / "shared" / "nab"
 REFERENCE = NAB / "reference_results"
@@ -79,3 +79,18 @@ def test_sweep_starts_with_no_detection() -> None:
     )
     assert levels[0] == np.inf and raw[0] == -1.0
     assert raw.tolist() == pytest.approx([-1.0, -1.5, 0.4])
+
+
+def test_per_series_scores_add_up_to_the_corpus_score() -> None:
+    rng = np.random.default_rng(11)
+    cost = {"tpWeight": 1.0, "fnWeight": 1.0, "fpWeight": 0.22}
+    series = [_random_series(rng, 300, k % 3) for k in range(5)]
+    labels = [SeriesLabels.build(t, w) for t, w, _ in series]
+    scores = [s for _, _, s in series]
+    result = score_corpus(labels, scores, {"p": cost}, groups=["a", "a", "b", "b", "b"])["p"]
+    parts = [
+        raw_at_threshold(lab, s, cost, result.threshold)
+        for lab, s in zip(labels, scores, strict=True)
+    ]
+    assert sum(parts) == pytest.approx(result.raw, abs=1e-9)
+    assert set(result.groups) == {"a", "b"}

@@ -221,9 +221,10 @@ class ScoringPipeline:
                 raw, self.threshold.params.level, eligible  # type: ignore[attr-defined]
             )
         else:
-            p, done = self.calibrator.p_values(raw), seg.shape[0]
+            # Detector scores are already finite 1-D float64: skip re-validation.
+            p, done = self.calibrator._p_values(raw, True), seg.shape[0]
         prob = 1.0 - p
-        flags, thr = self.threshold.decide(raw[:done], prob)
+        flags, thr = self.threshold._decide(raw[:done], prob, True)
         flags = flags & warm[:done]
         sl = slice(base, base + done)
         out["scores"][sl], out["probability"][sl] = raw[:done], prob
@@ -251,6 +252,8 @@ class ScoringPipeline:
         detector reset: a fresh detector's own warm-up scores (often zeros)
         would otherwise look like a drift and reset it again, forever.
         """
+        if not self.score_monitors and not self.input_monitors:
+            return []
         at = self.n_seen + base
         hits: list[tuple[int, DriftEvent]] = []
         for kind, feat, mon in self.input_monitors or []:

@@ -59,11 +59,16 @@ def _lower_bound(sorted_w, n, x):
 @njit(cache=True, nogil=True)
 def _window_push(ring, sorted_w, n, head, x):
     """Add x to the window (dropping the oldest when full); returns (n, head)."""
+    return _window_push_at(ring, sorted_w, n, head, x, _lower_bound(sorted_w, n, x))
+
+
+@njit(cache=True, nogil=True)
+def _window_push_at(ring, sorted_w, n, head, x, k):
+    """``_window_push`` given ``k = _lower_bound(sorted_w, n, x)``."""
     cap = ring.shape[0]
     if n == cap:
         old = ring[head]
         j = _lower_bound(sorted_w, n, old)  # position of one copy of `old`
-        k = _lower_bound(sorted_w, n, x)
         if k > j:  # x goes right of the hole: shift (j, k) left by one
             k -= 1
             for i in range(j, k):
@@ -73,7 +78,6 @@ def _window_push(ring, sorted_w, n, head, x):
                 sorted_w[i] = sorted_w[i - 1]
         sorted_w[k] = x
     else:
-        k = _lower_bound(sorted_w, n, x)
         for i in range(n, k, -1):
             sorted_w[i] = sorted_w[i - 1]
         sorted_w[k] = x
@@ -90,9 +94,10 @@ def _conformal_kernel(scores, ring, sorted_w, n, head, learn, out):
     """p-value of each score before learning it; returns (n, head)."""
     for i in range(scores.shape[0]):
         s = scores[i]
-        out[i] = (1.0 + (n - _lower_bound(sorted_w, n, s))) / (1.0 + n)
+        k = _lower_bound(sorted_w, n, s)  # the rank query is also the insert position
+        out[i] = (1.0 + (n - k)) / (1.0 + n)
         if learn:
-            n, head = _window_push(ring, sorted_w, n, head, s)
+            n, head = _window_push_at(ring, sorted_w, n, head, s, k)
     return n, head
 
 
@@ -116,14 +121,16 @@ def _conformal_until_kernel(scores, ring, sorted_w, n, head, level, eligible_fro
     """
     for i in range(scores.shape[0]):
         s = scores[i]
-        p = (1.0 + (n - _lower_bound(sorted_w, n, s))) / (1.0 + n)
+        k = _lower_bound(sorted_w, n, s)
+        p = (1.0 + (n - k)) / (1.0 + n)
         out[i] = p
         if i >= eligible_from and 1.0 - p >= level:
             if n > 0 and s > sorted_w[n - 1]:
                 s = sorted_w[n - 1]
-            n, head = _window_push(ring, sorted_w, n, head, s)
+                k = _lower_bound(sorted_w, n, s)
+            n, head = _window_push_at(ring, sorted_w, n, head, s, k)
             return n, head, i + 1
-        n, head = _window_push(ring, sorted_w, n, head, s)
+        n, head = _window_push_at(ring, sorted_w, n, head, s, k)
     return n, head, scores.shape[0]
 
 

@@ -62,6 +62,7 @@ def test_flow_to_browser_live_points_and_alert(served, browser, tmp_path: Path) 
             timeout=10_000)  # live: more points arrive after the backfill
         page.click("#pause")  # pause freezes the view (the server stops sending)
         page.wait_for_selector('#conn[data-state="paused"]', timeout=5_000)
+        time.sleep(0.8)  # a chart shows what it already received within 0.5 s
         frozen = _points(page, ANOMALY_KEY)
         time.sleep(1.0)
         assert _points(page, ANOMALY_KEY) == frozen

@@ -58,6 +58,8 @@ from pynomaly.engine.registry import register
 #: Width doublings allowed for one value; with inputs clipped to 1e150 a value
 #: never needs more than ~2100 from the smallest positive width.
 _MAX_DOUBLINGS = 4096
+#: Up to this many features the projections run as a dense (SIMD) product.
+DENSE_MAX_FEATURES = 16
 #: Largest histogram state accepted (n_projections * n_bins cells, 8 bytes each).
 MAX_CELLS = 2**22
 
@@ -133,11 +135,12 @@ def _learn_slow(r, v, hist, lows, widths, log_widths, scratch):
 
 
 @njit(cache=True, nogil=True)
-def _loda_kernel(X, idx, w, hist, lows, widths, log_widths, n_seen, learn, out):
+def _loda_kernel(X, idx, w, dense_t, hist, lows, widths, log_widths, n_seen, learn, out):
     """Score rows of X before learning each; returns the updated n_seen.
 
-    One pass per event over the projections: project, read the count of the
-    bin, then (when learning) add the event to that bin. A projection's update
+    One pass per event over the projections: project (through the dense,
+    transposed matrix ``dense_t`` when it is not empty, else the sparse
+    indices), read the count of the bin, then (when learning) add the event to that bin. A projection's update
     cannot change another's score, so this equals score-all-then-learn-all.
     The sum of log(count + 1) is taken as the log of chunked products (one log
     per ~20 projections; a count never exceeds 2**53, so a product stays below
@@ -145,16 +148,27 @@ def _loda_kernel(X, idx, w, hist, lows, widths, log_widths, n_seen, learn, out):
     """
     n_proj, k_nonzero = idx.shape
     n_bins = hist.shape[1]
+    dense = dense_t.shape[0] > 0
     scratch = np.empty(2 * n_bins)
+    z = np.zeros(n_proj)
     for i in range(X.shape[0]):
+        if dense:  # few features: z = W x as d SIMD-friendly passes over R
+            z[:] = 0.0
+            for j in range(dense_t.shape[0]):
+                xj = X[i, j]
+                for r in range(n_proj):
+                    z[r] += dense_t[j, r] * xj
         n_ready = 0
         sum_log_width = 0.0
         log_counts = 0.0
         prod = 1.0
         for r in range(n_proj):
-            v = 0.0
-            for k in range(k_nonzero):
-                v += X[i, idx[r, k]] * w[r, k]
+            if dense:
+                v = z[r]
+            else:
+                v = 0.0
+                for k in range(k_nonzero):
+                    v += X[i, idx[r, k]] * w[r, k]
             width = widths[r]
             b = -1
             if width > 0.0:
@@ -236,6 +250,12 @@ class Loda(Detector):
     def _reset(self, n_features: int) -> None:
         p = self.params
         self._idx, self._w = draw_projections(n_features, p.n_projections, p.seed)
+        self._dense_t = np.zeros(
+            (n_features if n_features <= DENSE_MAX_FEATURES else 0, p.n_projections)
+        )
+        if self._dense_t.size:
+            rows = np.repeat(np.arange(p.n_projections), self._idx.shape[1])
+            self._dense_t[self._idx.ravel(), rows] = self._w.ravel()
         self._hist = np.zeros((p.n_projections, p.n_bins))
         self._lows = np.zeros(p.n_projections)
         self._widths = np.zeros(p.n_projections)
@@ -248,6 +268,7 @@ class Loda(Detector):
             X,
             self._idx,
             self._w,
+            self._dense_t,
             self._hist,
             self._lows,
             self._widths,

@@ -46,6 +46,7 @@ def _load_all() -> None:
         return
     import pynomaly.engine.detectors as pkg
 
+    importlib.import_module("pynomaly.engine.ensemble")  # registers "ensemble"
     for info in pkgutil.iter_modules(pkg.__path__):
         try:
             importlib.import_module(f"{pkg.__name__}.{info.name}")

@@ -58,6 +58,7 @@ from pynomaly.engine.detectors.xstream_kernels import (
     NEED_ROOM,
     WINDOW_FULL,
     count_projected,
+    hash_constants,
     rehash,
     xstream_kernel,
 )
@@ -161,6 +162,7 @@ class XStream(Detector):
         self._features, self._fractions, self._slots = draw_chains(
             p.n_components, p.n_chains, p.depth, p.seed
         )
+        self._slot_seeds, self._level_ids = hash_constants(p.n_chains, p.depth)
         self._set_half_ranges(np.full(p.n_components, 0.5))
         self._table = np.zeros((1024, 2), dtype=np.int64)
         self._used = 0
@@ -177,7 +179,10 @@ class XStream(Detector):
         self._shift_over_d = self._shift_d / self._half_d
 
     def _chains(self) -> tuple[np.ndarray, ...]:
-        return self._features, self._slots, self._shift_d, self._half_d, self._shift_over_d
+        return (
+            self._features, self._slots, self._shift_d, self._half_d, self._shift_over_d,
+            self._slot_seeds, self._level_ids,
+        )  # fmt: skip
 
     def _make_room(self, n_events: int) -> None:
         """Grow the table until ``n_events`` more events keep it at most half full."""

@@ -8,7 +8,7 @@ bytes and a probe touches one cache line. The fingerprint of a chain's bin
 at depth ``l`` is built incrementally: ``h = sum_s v(s, bin_s)`` (mod 2^64)
 over the chain's split slots, with ``v`` a splitmix64 mix of a per-slot seed
 and the bin, updated by one term when a slot's bin changes, then xor-ed with
-the mixed chain/depth id (seeds and ids are mixed once per kernel call).
+the mixed chain/depth id (seeds and ids are mixed once, when the detector is built).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _mix(h):
 
 @njit(cache=True, nogil=True)
 def hash_constants(n_chains, depth):
-    """Per-slot seeds and per-(chain, depth) ids, mixed once per kernel call."""
+    """Per-slot seeds and per-(chain, depth) ids for the fingerprints (mixed once)."""
     slot_seeds = np.empty(depth, dtype=np.uint64)
     for s in range(depth):
         slot_seeds[s] = _mix(np.uint64(s) + np.uint64(0x9E3779B97F4A7C15))
@@ -96,8 +96,8 @@ def _find(table, key):
 
 @njit(cache=True, nogil=True)
 def xstream_kernel(
-    X, proj, features, slots, shift_d, half_d, shift_over_d, table, used, step, window,
-    first, first_done, learn, out,
+    X, proj, features, slots, shift_d, half_d, shift_over_d, slot_seeds, level_ids, table,
+    used, step, window, first, first_done, learn, out,
 ):  # fmt: skip
     """Score rows of X before learning each.
 
@@ -109,7 +109,6 @@ def xstream_kernel(
     per_event = n_chains * depth
     z = np.empty(proj.shape[0])
     keys = np.empty((n_chains, depth), dtype=np.int64)
-    slot_seeds, level_ids = hash_constants(n_chains, depth)
     shift = 32 if first_done else 0  # first window: scored on its live counts
     for i in range(X.shape[0]):
         if learn and 2 * (used + per_event) > table.shape[0]:
@@ -153,11 +152,12 @@ def xstream_kernel(
 
 
 @njit(cache=True, nogil=True)
-def count_projected(Z, features, slots, shift_d, half_d, shift_over_d, table, used):
+def count_projected(
+    Z, features, slots, shift_d, half_d, shift_over_d, slot_seeds, level_ids, table, used
+):
     """Add the bins of projected events Z to the current counts; returns ``used``."""
     n_chains, depth = features.shape
     keys = np.empty((n_chains, depth), dtype=np.int64)
-    slot_seeds, level_ids = hash_constants(n_chains, depth)
     for i in range(Z.shape[0]):
         chain_keys(
             Z[i], features, slots, shift_d, half_d, shift_over_d, slot_seeds, level_ids, keys

@@ -36,6 +36,7 @@ import numpy as np
 import orjson
 
 from pynomaly.dashboard.config import DashboardSettings
+from pynomaly.dashboard.flow_stats import FlowStatsBoard
 from pynomaly.dashboard.protocol import Batch, normalize
 from pynomaly.dashboard.series import KeySeries, decimate
 from pynomaly.dashboard.viewer import Viewer
@@ -73,8 +74,7 @@ class Hub:
         self.alert_seq = 0
         self.drifts: deque[dict[str, Any]] = deque(maxlen=200)
         self.drift_seq = 0
-        self.flow_stats: dict[str, Any] | None = None
-        self.flow_stats_at = 0.0
+        self.stats_board = FlowStatsBoard()
         self.viewers: set[Viewer] = set()
         self.dirty: set[str] = set()
         self.counters: dict[str, int] = dict.fromkeys(
@@ -93,8 +93,14 @@ class Hub:
         self._overview: dict[str, Any] = {}
 
     # ------------------------------------------------------------------ ingest
-    def ingest(self, batch: Batch) -> int:
-        """Apply a decoded batch; returns how many of its events were used."""
+    @property
+    def flow_stats(self) -> dict[str, Any] | None:
+        """The flow's stats combined over its publishers (None before the first)."""
+        return self.stats_board.combined(time.time())
+
+    def ingest(self, batch: Batch, source: str = "") -> int:
+        """Apply a decoded batch from publisher ``source``; returns how many of its
+        events were used."""
         self.counters["batches"] += 1
         self.counters["rejected"] += batch.rejected
         used = 0
@@ -136,8 +142,7 @@ class Hub:
                         s.add_drift(event)
                 self.counters["drift"] += 1
             else:
-                self.flow_stats = event
-                self.flow_stats_at = time.time()
+                self.stats_board.update(source, event, time.time())
                 self.counters["stats"] += 1
             used += 1
         self.counters["events"] += used
@@ -195,8 +200,7 @@ class Hub:
             self._touched_windows.append(self._touched)
             self._touched = set()
             self._window_started = mono
-        flow = self.flow_stats or {}
-        stale = self.flow_stats is None or now / 1000.0 - self.flow_stats_at > 10.0
+        flow = self.stats_board.combined(now / 1000.0) or {"stale": True}
         self._overview = {
             "t": now,
             "events_per_s": flow.get("events_per_s"),
@@ -205,7 +209,8 @@ class Hub:
             "active_keys": flow.get("active_keys"),
             "drift_events": flow.get("drift_events"),
             "sinks": flow.get("sinks", {}),
-            "flow_stats_stale": stale,
+            "flow_stats_stale": flow["stale"],
+            "flow_publishers": flow.get("sources", 0),
             "ingest_points_per_s": round(self._rates["points_per_s"], 1),
             "ingest_alerts_per_s": round(self._rates["alerts_per_s"], 2),
             "keys": len(self.series),

@@ -8,6 +8,7 @@ responses) and the per-client limiter (429) before it is accepted.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -20,6 +21,8 @@ from pynomaly.dashboard.viewer import Viewer, ViewerOverflow
 
 if TYPE_CHECKING:
     from pynomaly.dashboard.app import Dashboard
+
+_publisher_ids = itertools.count(1)
 
 
 async def _admit(dash: Dashboard, ws: WebSocket, role: str) -> str | None:
@@ -41,6 +44,7 @@ async def serve_ingest(dash: Dashboard, ws: WebSocket) -> None:
     if client is None:
         return
     hub = dash.hub
+    source = f"{client}#{next(_publisher_ids)}"
     last_seq: int | None = None
     last_dropped = 0
     accepted = False
@@ -67,7 +71,7 @@ async def serve_ingest(dash: Dashboard, ws: WebSocket) -> None:
             if batch.dropped > last_dropped:
                 hub.counters["publisher_dropped"] += batch.dropped - last_dropped
                 last_dropped = batch.dropped
-            hub.ingest(batch)
+            hub.ingest(batch, source)
     except WebSocketDisconnect:
         pass
     finally:

@@ -310,3 +310,20 @@ def test_drift_reaches_feed_and_key_history(client):
         ws.send_text('{"op": "select", "keys": ["k"]}')
         history = receive_until(ws, "history")
     assert history["drift"] == [{"t": 1767225600000.0, "monitor": "adwin"}]
+
+
+def test_stats_of_several_workers_are_combined(client):
+    hub = client.app.state.dashboard.hub
+    stats = [{"type": "stats", "events_per_s": 100.0, "lag_s": 1.0, "alert_rate": 0.0,
+              "active_keys": 5, "drift_events": 0, "sinks": {"kafka": "ok"}},
+             {"type": "stats", "events_per_s": 300.0, "lag_s": 4.0, "alert_rate": 0.02,
+              "active_keys": 7, "drift_events": 1, "sinks": {"kafka": "failing"}}]
+    with client.websocket_connect("/ws/ingest", headers=INGEST) as w0, \
+            client.websocket_connect("/ws/ingest", headers=INGEST) as w1:
+        w0.send_bytes(encode_batch([stats[0]], seq=1))
+        w1.send_bytes(encode_batch([stats[1]], seq=1))
+        wait_for(lambda: hub.counters["stats"] == 2)
+    combined = hub.flow_stats
+    assert combined["events_per_s"] == 400.0 and combined["active_keys"] == 12.0
+    assert combined["lag_s"] == 4.0 and combined["alert_rate"] == pytest.approx(0.015)
+    assert combined["sinks"] == {"kafka": "failing"} and combined["sources"] == 2

@@ -150,7 +150,8 @@
     $("m-keys").textContent = active >= 1000 ? fmtRate(active) : String(active);
     $("m-keys-sub").textContent = `${o.keys} keys known`;
     $("m-drift").textContent = o.drift_events ?? o.drift_total;
-    $("m-drift-sub").textContent = o.flow_stats_stale ? "flow stats not reported" : "reported by the flow";
+    $("m-drift-sub").textContent = o.flow_stats_stale ? "flow stats not reported lately"
+      : `reported by ${o.flow_publishers} publisher${o.flow_publishers === 1 ? "" : "s"}`;
     const sinks = $("m-sinks"); sinks.textContent = "";
     const names = Object.keys(o.sinks || {});
     if (!names.length) { const s = document.createElement("span"); s.className = "muted"; s.textContent = "not reported by the flow"; sinks.append(s); }

@@ -191,3 +191,8 @@ def test_outlier_scores_high_and_explanation_names_its_feature():
     probe = np.array([0.0, 0.0, 12.0, 0.0])
     assert det.score_one(probe) > np.quantile(det.score_many(X[300:500]), 0.99)
     assert int(np.argmax(det.explain_one(probe))) == 2
+
+
+def test_too_many_dimensions_is_refused():
+    with pytest.raises(ValueError, match="40960 dimensions"):
+        RandomCutForest(shingle_size=1024).learn_many(np.zeros((1, 40)))

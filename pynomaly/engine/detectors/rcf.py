@@ -59,13 +59,20 @@ from pynomaly.engine.base import Detector, DetectorParams
 from pynomaly.engine.detectors.rcf_kernels import CHUNK, N_LINKS, PARENT, rebuild_boxes, score_learn
 from pynomaly.engine.registry import register
 
+#: Node ids (up to ``2 * tree_size + CHUNK``) and counts are int16.
+MAX_TREE_SIZE = (2**15 - 1 - CHUNK) // 2
+#: Cut dimensions are int16 too.
+MAX_DIMENSIONS = 2**15 - 1
+
 #: Tree arrays in the order the kernels unpack them (layout in rcf_kernels).
 TREE_ARRAYS = ("links", "box", "slot_leaf", "root", "free", "n_free", "rng")
 
 
 class RandomCutForestParams(DetectorParams):
     n_trees: int = Field(40, ge=1, le=4096, description="number of trees")
-    tree_size: int = Field(256, ge=2, le=16383, description="points in the sliding window")
+    tree_size: int = Field(
+        256, ge=2, le=MAX_TREE_SIZE, description="points in the sliding window"
+    )
     shingle_size: int = Field(1, ge=1, le=1024, description="consecutive events per point")
     seed: int = Field(0, ge=0, description="seed of the trees' random cuts")
 
@@ -81,17 +88,22 @@ class RandomCutForest(Detector):
         p = self.params
         T, S = p.n_trees, p.tree_size + CHUNK
         D = n_features * p.shingle_size
+        if D > MAX_DIMENSIONS:
+            raise ValueError(
+                f"rcf: {n_features} features x shingle {p.shingle_size} = {D} dimensions;"
+                f" at most {MAX_DIMENSIONS}"
+            )
         n_int = p.tree_size
         self._points = np.zeros((S, D))
         self._window = np.zeros(2, dtype=np.int64)  # [n_points, next_slot]
         self._history = np.empty((0, n_features))
         self._trees = {
-            "links": np.zeros((T, n_int + S, N_LINKS), dtype=np.int32),
+            "links": np.zeros((T, n_int + S, N_LINKS), dtype=np.int16),
             "box": np.zeros((T, n_int, 1 + 2 * D)),
-            "slot_leaf": np.full((T, S), -1, dtype=np.int32),
-            "root": np.full(T, -1, dtype=np.int32),
-            "free": np.tile(np.arange(n_int - 1, -1, -1, dtype=np.int32), (T, 1)),
-            "n_free": np.full(T, n_int, dtype=np.int32),
+            "slot_leaf": np.full((T, S), -1, dtype=np.int16),
+            "root": np.full(T, -1, dtype=np.int16),
+            "free": np.tile(np.arange(n_int - 1, -1, -1, dtype=np.int16), (T, 1)),
+            "n_free": np.full(T, n_int, dtype=np.int16),
             "rng": np.random.SeedSequence(p.seed).generate_state(T, dtype=np.uint64),
         }
         self._trees["links"][:, :, PARENT] = -1
@@ -132,12 +144,7 @@ class RandomCutForest(Detector):
         return sum(a.nbytes for a in arrays)
 
     def _get_state(self) -> dict[str, Any]:
-        index = np.int16 if 2 * self.params.tree_size + CHUNK < 2**15 else np.int32
-        trees = {
-            k: (v.astype(index) if v.dtype == np.int32 else v.copy())
-            for k, v in self._trees.items()
-            if k != "box"
-        }
+        trees = {k: v.copy() for k, v in self._trees.items() if k != "box"}
         trees["cut"] = self._trees["box"][:, :, 0].copy()  # boxes are rebuilt on restore
         return {"points": self._points.copy(), "window": self._window.copy(),
                 "history": self._history.copy(), "trees": trees}

@@ -3,17 +3,17 @@
 All trees hold the same sliding window of points, kept in a ring of
 ``S = tree_size + CHUNK`` slots (``points``, shape ``(S, D)``). Per tree
 ``t``, node ids ``0 .. tree_size - 1`` are internal nodes and
-``tree_size + s`` is the leaf whose point sits in slot ``s``; a leaf standing for several equal points (its
-count) keeps the slot of one of them. Each node's fields sit together (one or
+``tree_size + s`` is the leaf whose point sits in slot ``s``; a leaf standing
+for several equal points (its count) keeps the slot of one of them. Each node's fields sit together (one or
 two cache lines per node visited)::
 
-    links      int32 (T, tree_size + S, 5)  LEFT, RIGHT, PARENT (-1 at the root),
+    links      int16 (T, tree_size + S, 5)  LEFT, RIGHT, PARENT (-1 at the root),
                                       COUNT (points below), DIM (cut dimension)
     box        float (T, tree_size, 1 + 2D)  cut value, then the box's low corner,
                                       then its high corner (internal nodes)
-    slot_leaf  int32 (T, S)           leaf holding each slot's point (-1: none)
-    root       int32 (T,)             root id (-1: empty tree)
-    free       int32 (T, tree_size)   stack of free internal ids, n_free (T,) deep
+    slot_leaf  int16 (T, S)           leaf holding each slot's point (-1: none)
+    root       int16 (T,)             root id (-1: empty tree)
+    free       int16 (T, tree_size)   stack of free internal ids, n_free (T,) deep
     rng        uint64 (T,)            SplitMix64 state
 
 A point ``x`` goes left of an internal node when ``x[DIM] <= cut value``.

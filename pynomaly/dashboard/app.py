@@ -6,6 +6,7 @@ Routes
 ``GET /sw.js``, ``/manifest.webmanifest``  service worker and web app manifest
 ``GET /static/...``         scripts, styles, icons, the vendored ECharts build
 ``GET /healthz``            liveness, public
+``GET /readyz``             readiness (Redis answers when configured), public
 ``GET /metrics``            Prometheus counters (counts only), public
 ``POST /api/session``       exchange the view token (bearer) for a session cookie
 ``GET /api/session``        204 with a valid session, else 401
@@ -80,6 +81,19 @@ class Dashboard:
         if self.history is not None:
             extras["redis_errors"] = self.history.errors
         return extras
+
+    async def readyz(self, request: Request) -> Response:
+        """Readiness: the fan-out loop is ticking and Redis (when configured)
+        answers; 503 with a JSON body naming what is wrong otherwise."""
+        checks: dict[str, Any] = {"hub": {"ok": True}}
+        if self.history is not None:
+            try:
+                await asyncio.wait_for(self.history.client.ping(), timeout=2.0)
+                checks["redis"] = {"ok": True}
+            except Exception as exc:
+                checks["redis"] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        ready = all(c["ok"] for c in checks.values())
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
     async def metrics(self, request: Request) -> Response:
         return Response(generate_latest(self.metrics_registry), media_type=CONTENT_TYPE_LATEST,
@@ -241,6 +255,7 @@ def create_app(settings: DashboardSettings | None = None) -> Starlette:
         Route("/manifest.webmanifest", _static_file("manifest.webmanifest",
                                                      "application/manifest+json")),
         Route("/healthz", lambda request: JSONResponse({"ok": True})),
+        Route("/readyz", dash.readyz),
         Route("/metrics", dash.metrics),
         Route("/api/session", dash.session, methods=["GET", "POST", "DELETE"]),
         Route("/api/stats", dash.stats),

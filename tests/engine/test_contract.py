@@ -193,6 +193,8 @@ def check_finite(det, X: np.ndarray) -> None:
 def test_finite_scores_on_adversarial_input(name, data):
     X = data.draw(adversarial_batches(name))
     warm = np.random.default_rng(0).normal(size=(200, X.shape[1]))
+    fresh = create_detector(name).explain_one(X[0])  # before anything was learned
+    assert fresh is None or (fresh.shape == (X.shape[1],) and np.all(np.isfinite(fresh)))
     det = create_detector(name)
     check_finite(det, X)
     det = create_detector(name)

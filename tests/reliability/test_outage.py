@@ -1,16 +1,14 @@
-"""Broker outage: the broker freezes (SIGSTOP) for 10 s mid-run and comes back.
+"""Broker outages during one run, with the broker frozen (SIGSTOP) — tansu
+keeps its log in memory, so it is never restarted.
 
-* With the default delivery budget (30 s per attempt, 3 retries) the flow
-  rides the outage out: it stays up, and once the broker is back every alert
-  of the uninterrupted run arrives.
-* When the outage outlasts the delivery budget (here 1 s per attempt, 4
-  attempts with backoff: about 8 s; the broker stays frozen until the flow
-  has exited) the alert sink gives up: the flow exits non-zero with a
-  ``DeliveryError`` naming the topic; restarted after the broker is back, it
-  resumes from its recovery store and the alerts are again exactly those of
-  the uninterrupted run.
-
-The broker is frozen, not restarted: tansu keeps its log in memory.
+1. A 10 s outage, shorter than the delivery budget (3 s per attempt, 4
+   attempts with 0.5/1/2 s backoff: about 15 s): the flow rides it out, stays
+   up and keeps emitting alerts once the broker is back.
+2. An outage that outlasts the budget (the broker stays frozen until the flow
+   has exited): the alert sink gives up and the flow exits non-zero with
+   ``pynomaly: error: kafka sink '<topic>': N message(s) not delivered``.
+   Restarted with the same recovery directory once the broker is back, it
+   resumes, and the alerts are exactly those of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -22,71 +20,57 @@ from faults import freeze
 from flowproc import TopicWatch, alerts_of, kill9, run_cmd, start, wait_for, write_spec
 from recovery_flow import EVENTS, assert_same_alerts, flow_spec
 from services import create_topic
-from streams import PacedProducer, produce
+from streams import PacedProducer
 
 OUTAGE_S = 10.0
 
 
-def _wait_started(proc, recovery, log):
-    assert wait_for(lambda: any(recovery.glob("part-*.sqlite3")) or proc.poll() is not None,
-                    timeout=120) and proc.poll() is None, log.read_text()[-2000:]
-
-
-def test_flow_rides_out_a_10s_broker_outage(own_broker, reference_alerts, tmp_path):
+def test_short_outage_is_ridden_out_long_one_exits_loudly_and_resumes(
+        own_broker, reference_alerts, tmp_path):
     bs = own_broker.bootstrap_servers
     source, alerts = create_topic(bs, 4, "metrics"), create_topic(bs, 1, "alerts")
-    spec = write_spec(flow_spec(bs, source, alerts, tail=True), tmp_path / "flow.json")
+    live = write_spec(flow_spec(bs, source, alerts, tail=True, delivery_timeout_s=3.0),
+                      tmp_path / "live.json")
+    to_end = write_spec(flow_spec(bs, source, alerts, delivery_timeout_s=3.0),
+                        tmp_path / "to-end.json")
     recovery, log = tmp_path / "recovery", tmp_path / "flow.log"
-    proc = start(run_cmd(spec, 1, recovery), log)
+    total = len(reference_alerts)
+    proc = start(run_cmd(live, 1, recovery), log)
     watch = TopicWatch(bs, alerts)
     try:
-        _wait_started(proc, recovery, log)
-        producer = PacedProducer(bs, source, EVENTS, 5.0)
+        assert wait_for(lambda: any(recovery.glob("part-*.sqlite3")) or proc.poll() is not None,
+                        timeout=120) and proc.poll() is None, log.read_text()[-2000:]
+        producer = PacedProducer(bs, source, EVENTS, 8.0)
         producer.start()
-        assert wait_for(lambda: watch.count() >= len(reference_alerts) // 4, timeout=120)
+
+        # 1. a 10 s outage is ridden out
+        assert wait_for(lambda: watch.count() >= total // 4, timeout=120)
         freeze(own_broker)
         time.sleep(OUTAGE_S)
         own_broker.resume()
-        producer.join()
-        complete = wait_for(lambda: watch.count() >= len(reference_alerts), timeout=120,
-                            interval=0.5)
+        seen = watch.count()
+        assert wait_for(lambda: watch.count() >= min(total, seen + total // 5)
+                        or proc.poll() is not None, timeout=60)
         assert proc.poll() is None, f"the flow died: {log.read_text()[-2000:]}"
-        assert complete, (f"{watch.count()} of {len(reference_alerts)} alerts; "
-                          f"{TopicWatch(bs, source).count()} of {len(EVENTS)} events; "
-                          f"{log.read_text()[-3000:]}")
-    finally:
-        watch.close()
-        if proc.poll() is None:
-            kill9(proc)
-    assert_same_alerts(alerts_of(bs, alerts), reference_alerts)
+        assert watch.count() > seen, "no alert after the outage"
 
-
-def test_flow_exits_loudly_then_resumes_from_recovery(own_broker, reference_alerts, tmp_path):
-    bs = own_broker.bootstrap_servers
-    source, alerts = create_topic(bs, 4, "metrics"), create_topic(bs, 1, "alerts")
-    produce(bs, source, EVENTS)
-    spec = write_spec(flow_spec(bs, source, alerts, delivery_timeout_s=1.0),
-                      tmp_path / "flow.json")
-    recovery, log = tmp_path / "recovery", tmp_path / "flow.log"
-    cmd = run_cmd(spec, 1, recovery)
-    proc = start(cmd, log)
-    watch = TopicWatch(bs, alerts)
-    try:
-        _wait_started(proc, recovery, log)
-        assert wait_for(lambda: watch.count() >= len(reference_alerts) // 4
-                        or proc.poll() is not None, timeout=120)
-        assert proc.poll() is None, f"the flow ended early: {log.read_text()[-2000:]}"
+        # 2. an outage beyond the budget, while the stream still flows
+        assert producer.is_alive() and watch.count() < total, "the stream ended too soon"
         freeze(own_broker)
         try:
-            # the outage lasts until the sink has given up (at most 30 s)
-            exited = wait_for(lambda: proc.poll() is not None, timeout=30)
+            exited = wait_for(lambda: proc.poll() is not None, timeout=60)
         finally:
             own_broker.resume()
         assert exited, f"the alert sink did not give up: {log.read_text()[-3000:]}"
-        assert proc.returncode != 0
         output = log.read_text()
-        assert f"pynomaly: error: kafka sink {alerts!r}" in output and "not delivered" in output
-        restart = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert proc.returncode != 0
+        assert f"pynomaly: error: kafka sink {alerts!r}" in output, output[-3000:]
+        assert "not delivered" in output
+
+        # ... and resumes from its recovery store
+        producer.join()
+        restart = subprocess.run(run_cmd(to_end, 1, recovery), capture_output=True, text=True,
+                                 timeout=300)
         assert restart.returncode == 0, restart.stdout[-2000:] + restart.stderr[-2000:]
     finally:
         watch.close()

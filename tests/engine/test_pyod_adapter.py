@@ -28,16 +28,26 @@ def stream(n: int, d: int = 4, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def naive(make, X, window, refit_every, min_fit):
-    """Refit a fresh model on the window every ``refit_every`` events; score one row per call."""
+def naive(make, X, window, refit_every, min_fit, lagged=False):
+    """Refit a fresh model on the window every ``refit_every`` events; score one row per call.
+
+    ``lagged``: at each refit point put in use the fit started at the previous
+    one (the first fit is used at once), as the background mode does.
+    """
     buf: deque = deque(maxlen=window)
-    model, since, out = None, 0, []
+    model, pending, since, out = None, None, 0, []
     for x in X:
         out.append(0.0 if model is None else float(model.decision_function(x[None])[0]))
         buf.append(x)
         since += 1
-        if (model is None and len(buf) >= min_fit) or (model is not None and since >= refit_every):
+        if model is None and len(buf) >= min_fit:
             model, since = make().fit(np.array(buf)), 0
+        elif model is not None and since >= refit_every:
+            fresh, since = make().fit(np.array(buf)), 0
+            if not lagged:
+                model = fresh
+            else:
+                model, pending = (pending if pending is not None else model), fresh
     return np.array(out)
 
 
@@ -97,15 +107,17 @@ def test_scores_are_zero_until_min_fit_then_computed_before_learning():
 
 
 @pytest.mark.parametrize("model", ["ECOD", "IForest", "LOF"])
-def test_snapshot_round_trip_gives_identical_subsequent_scores(model):
+@pytest.mark.parametrize("synchronous", [True, False])
+def test_snapshot_round_trip_gives_identical_subsequent_scores(model, synchronous):
     X, _ = stream(420)
     params = {"model": model, "window": 128, "refit_every": 32, "min_fit": 40}
     if model == "IForest":
         params["model_params"] = {"n_estimators": 15}
-    det = create_detector("pyod", synchronous=True, **params)
+    det = create_detector("pyod", synchronous=synchronous, **params)
     det.score_learn_many(X[:250])
+    assert (det._pending is None) == synchronous  # a background fit is in flight
     blob = det.snapshot()
-    assert len(blob) < 4 * 8 * (128 + 128) + 4096  # rows, not a pickled model
+    assert len(blob) < 4 * 8 * 3 * 128 + 4096  # rows, not pickled models
     restored = restore_detector(blob)
     via_pickle = pickle.loads(pickle.dumps(det))
     a = feed(det, X[250:])
@@ -121,52 +133,42 @@ def test_unfitted_snapshot_round_trip():
     np.testing.assert_array_equal(restored.score_learn_many(X[10:]), det.score_learn_many(X[10:]))
 
 
-def test_asynchronous_refits_reach_the_same_models_and_snapshot_waits():
-    X, _ = stream(900)
-    params = {"model": "ECOD", "window": 200, "refit_every": 50, "min_fit": 50}
-    det = create_detector("pyod", **params)
-    for i in range(0, 900, 25):
-        det.score_learn_many(X[i : i + 25])
-        if i % 200 == 0:
-            det.snapshot()  # waits for a refit in flight and adopts it
-    blob = det.snapshot()
-    assert det._pending is None and det.n_fits >= 4
-    restored = restore_detector(blob)
-    probe = X[:100]
-    np.testing.assert_array_equal(restored.score_many(probe), det.score_many(probe))
-    # the adopted model is the one fitted on the rows it records
-    rows = det._fitted.rows
-    ref = create_detector("pyod", synchronous=True, **params)
-    ref.learn_many(rows[: params["min_fit"]])
-    ref._install(pyod_adapter._Fitted.fit(ref._factory, rows, "ecdf", "ECOD"))
-    np.testing.assert_array_equal(ref.score_many(probe), det.score_many(probe))
+@pytest.mark.parametrize("model", ["ECOD", "HBOS", "IForest"])
+def test_background_refits_equal_the_lagged_naive_loop(model):
+    mp, n = CASES[model]
+    X, _ = stream(min(n, 400))
+    cfg = {"window": 150, "refit_every": 40, "min_fit": 50}
+    det = create_detector("pyod", model=model, model_params=mp, **cfg)
+    expected = naive(lambda: pyod_class(model)(**mp), X, lagged=True, **cfg)
+    np.testing.assert_array_equal(feed(det, X), expected)
+    one_by_one = create_detector("pyod", model=model, model_params=mp, **cfg)
+    np.testing.assert_array_equal(feed(one_by_one, X, sizes=(1,)), expected)
 
 
-def test_scoring_does_not_wait_for_a_slow_refit(monkeypatch):
-    """Fault injection: a refit that blocks until released."""
-    X, _ = stream(400)
+def test_scoring_between_refit_points_does_not_wait_for_a_slow_fit(monkeypatch):
+    """Fault injection: background fits that block until released."""
+    X, _ = stream(300)
     det = create_detector("pyod", model="HBOS", window=100, refit_every=50, min_fit=50)
-    first = det.score_learn_many(X[:50])  # first fit submitted at event 50
-    assert np.all(first == 0.0)
-    det._collect(wait=True)
+    det.score_learn_many(X[:50])  # first fit, in line
     assert det.n_fits == 1
     gate, started = threading.Event(), threading.Event()
     real_fit = pyod_adapter._Fitted.fit
 
     def slow_fit(*args):
         started.set()
-        assert gate.wait(10)
+        if not gate.wait(10):
+            raise TimeoutError("the scoring path waited for a fit between refit points")
         return real_fit(*args)
 
     monkeypatch.setattr(pyod_adapter._Fitted, "fit", slow_fit)
     model_before = det._fitted
-    det.score_learn_many(X[50:100])  # refit due at event 100: submitted, blocked
+    det.score_learn_many(X[50:100])  # refit point at event 100: fit handed to the pool
     assert started.wait(10)
-    s = det.score_learn_many(X[100:300])  # scored meanwhile by the old model
-    assert det._fitted is model_before and det.n_fits == 1
-    np.testing.assert_array_equal(s, model_before.score(X[100:300]))
+    s = det.score_learn_many(X[100:149])  # up to the next refit point: no waiting
+    assert det._fitted is model_before and not det._pending.done()
+    np.testing.assert_array_equal(s, model_before.score(X[100:149]))
     gate.set()
-    det._collect(wait=True)
+    det.score_learn_many(X[149:151])  # refit point at event 150 adopts the fit
     assert det.n_fits == 2 and det._fitted is not model_before
 
 
@@ -175,10 +177,16 @@ def test_refit_errors_surface(monkeypatch):
     bad = {"model": "KNN", "model_params": {"n_neighbors": 80}, "window": 60, "min_fit": 60}
     with pytest.raises(ValueError, match="n_neighbors"):
         create_detector("pyod", synchronous=True, **bad).learn_many(X)
-    det = create_detector("pyod", **bad)
-    det.learn_many(X[:60])
-    with pytest.raises(RuntimeError, match="refit of KNN failed"):
-        det._collect(wait=True)
+    det = create_detector("pyod", model="HBOS", window=60, refit_every=20, min_fit=20)
+    det.learn_many(X[:20])
+
+    def failing_fit(*args):
+        raise MemoryError("no room for this fit")
+
+    monkeypatch.setattr(pyod_adapter._Fitted, "fit", failing_fit)
+    det.learn_many(X[20:40])  # the failing fit is started in the pool
+    with pytest.raises(RuntimeError, match="refit of HBOS failed: no room"):
+        det.learn_many(X[40:60])  # and reported at the next refit point
 
 
 @pytest.mark.parametrize("model", ["ECOD", "IForest"])

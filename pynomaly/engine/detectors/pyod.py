@@ -3,9 +3,10 @@
 PyOD detectors are batch models (``fit`` on a matrix, ``decision_function``
 on new rows). The adapter keeps the last ``window`` events as the reference
 set and refits a fresh model on it every ``refit_every`` learned events.
-Events are scored, before they are learned, by the model fitted last; until
-the first fit (fewer than ``min_fit`` events seen) scores are 0. The semantics
-are those of this loop, which the tests run side by side with the adapter::
+Events are scored, before they are learned, by the model in use; until the
+first fit (fewer than ``min_fit`` events seen) scores are 0. With
+``synchronous=True`` the semantics are those of this loop, which the tests run
+side by side with the adapter::
 
     for x in stream:
         score = model.decision_function(x[None])[0] if model else 0.0
@@ -16,6 +17,18 @@ are those of this loop, which the tests run side by side with the adapter::
         ):
             model, since = make_model().fit(np.array(window)), 0
 
+With ``synchronous=False`` (default) refits run off the scoring path, one
+period behind: at each refit point the model fitted on the previous refit
+point's window is put in use (waiting for it only if it is not ready yet), and
+a fit on the current window is handed to a shared thread pool
+(PyOD/scikit-learn/numba release the GIL for much of a fit). A fit thus has
+``refit_every`` events' worth of scoring time to finish, and the hot path
+stalls only when fits take longer than that (back-pressure, never a stale
+model). The first fit, at ``min_fit`` events, runs in line. The swap points
+are fixed event counts, so this mode is deterministic too: it equals the loop
+above with ``model`` replaced, at each refit point, by the fit started at the
+previous one.
+
 Speed: a batch is cut only where a refit falls, and each piece is scored
 with one ``decision_function`` call. ECOD and COPOD are transductive in PyOD
 (a row's score depends on the rest of its batch), so they are scored by
@@ -23,23 +36,16 @@ with one ``decision_function`` call. ECOD and COPOD are transductive in PyOD
 form of the one-row call. Models not in :data:`MODELS` (any
 ``pyod.models.<module>.<Class>`` path) are scored one row per call.
 
-Refits run off the scoring path: with ``synchronous=False`` (default) a refit
-is handed to a shared thread pool (PyOD/scikit-learn/numba release the GIL
-for much of a fit) and scoring goes on with the previous model until the new
-one is ready; at most one refit per detector is in flight, and a refit due
-while one runs is started when it finishes. Which events meet the old or the
-new model then depends on timing. ``synchronous=True`` fits in line, exactly
-as in the loop above (deterministic; for tests and replays).
-
-Snapshots hold the rows the current model was fitted on, the window and the
-counters, not a pickled model: smaller for most models (an ``IForest`` of 100
-trees fitted on 1,024 4-feature events pickles to 1.2 MB; the snapshot is
-62 kB), and independent of scikit-learn/PyOD pickle compatibility. Restoring
-refits the model in line on the stored rows, which gives the same model for
-deterministic fits (ECOD, COPOD, HBOS, LOF, KNN, PCA) and for seeded ones
-(``IForest``'s ``random_state``, set from ``seed`` unless ``model_params``
-gives one). Taking a snapshot first waits for a refit in flight, so a restored
-detector and the live one continue from the same model.
+Snapshots hold rows, not pickled models: the rows the model in use was fitted
+on, the rows of the fit in flight, the window and the counters. That is
+smaller for most models (an ``IForest`` of 100 trees fitted on 1,024 4-feature
+events pickles to 1.2 MB; the snapshot is under 100 kB) and independent of
+scikit-learn/PyOD pickle compatibility. Restoring refits on the stored rows
+(the model in use in line, the one in flight in the pool), which gives the
+same models for deterministic fits (ECOD, COPOD, HBOS, LOF, KNN, PCA) and for
+seeded ones (``IForest``'s ``random_state``, set from ``seed`` unless
+``model_params`` gives one): a restored detector scores exactly as the live
+one would have.
 
 Example
 -------
@@ -120,7 +126,9 @@ class PyODParams(DetectorParams):
     window: int = Field(1024, ge=2, description="reference window length (events)")
     refit_every: int = Field(256, ge=1, description="learned events between refits")
     min_fit: int = Field(128, ge=2, description="events needed before the first fit")
-    synchronous: bool = Field(False, description="fit in line (deterministic) or in a thread")
+    synchronous: bool = Field(
+        False, description="refit in line, or in a thread pool and use it one period later"
+    )
     seed: int | None = Field(0, description="random_state when the model takes one")
 
     @model_validator(mode="after")
@@ -182,6 +190,7 @@ class PyODDetector(Detector):
         self._seen = 0
         self._fitted: _Fitted | None = None
         self._pending: Future[_Fitted] | None = None
+        self._pending_rows: np.ndarray | None = None
         self.n_fits = 0
 
     # -- window ----------------------------------------------------------
@@ -210,84 +219,86 @@ class PyODDetector(Detector):
         self._seen += X.shape[0]
 
     # -- refits ------------------------------------------------------------
-    def _fit_due(self) -> bool:
-        if self._fitted is None and self._pending is None:
-            return self._filled >= self.params.min_fit
-        return self._since_fit >= self.params.refit_every
-
     def _rows_until_fit(self) -> int:
-        """Events that can be learned before the next refit falls due."""
-        if self._pending is not None:
-            return self.params.refit_every  # re-check whether it finished after these
+        """Events to learn before the next refit point (at least 1)."""
         if self._fitted is None:
             return max(1, self.params.min_fit - self._filled)
         return max(1, self.params.refit_every - self._since_fit)
 
-    def _start_fit(self) -> None:
+    def _fit_due(self) -> bool:
+        if self._fitted is None:
+            return self._filled >= self.params.min_fit
+        return self._since_fit >= self.params.refit_every
+
+    def _fit_now(self, rows: np.ndarray) -> _Fitted:
+        return _Fitted.fit(self._factory, rows, self._mode, self.params.model)
+
+    def _submit(self, rows: np.ndarray) -> None:
+        self._pending_rows = rows
+        self._pending = refit_pool().submit(
+            _Fitted.fit, self._factory, rows, self._mode, self.params.model
+        )
+
+    def _adopt_pending(self) -> None:
+        """Put the fit in flight in use, waiting for it if needed."""
+        pending, self._pending, self._pending_rows = self._pending, None, None
+        if pending is None:
+            return
+        try:
+            self._install(pending.result())
+        except Exception as exc:
+            raise RuntimeError(f"{self.name}: refit of {self.params.model} failed: {exc}") from exc
+
+    def _refit(self) -> None:
+        """At a refit point: swap in and start fits as the mode says."""
         rows = self._window_rows()
         self._since_fit = 0
-        if self.params.synchronous:
-            self._install(_Fitted.fit(self._factory, rows, self._mode, self.params.model))
+        if self.params.synchronous or self._fitted is None:
+            self._install(self._fit_now(rows))
         else:
-            self._pending = refit_pool().submit(
-                _Fitted.fit, self._factory, rows, self._mode, self.params.model
-            )
+            self._adopt_pending()
+            self._submit(rows)
 
     def _install(self, fitted: _Fitted) -> None:
         self._fitted = fitted
         self.n_fits += 1
 
-    def _collect(self, wait: bool = False) -> None:
-        """Adopt a finished background refit (waiting for it when ``wait``)."""
-        pending = self._pending
-        if pending is None or not (wait or pending.done()):
-            return
-        self._pending = None
-        try:
-            self._install(pending.result())
-        except Exception as exc:
-            raise RuntimeError(f"{self.name}: refit of {self.params.model} failed: {exc}") from exc
+    # -- contract ------------------------------------------------------------
+    def _score_learn(self, X: np.ndarray, learn: bool) -> np.ndarray:
+        if not learn:
+            return self._score_with_current(X)
+        out = np.empty(X.shape[0])
+        i = 0
+        while i < X.shape[0]:
+            j = min(X.shape[0], i + self._rows_until_fit())
+            out[i:j] = self._score_with_current(X[i:j])
+            self._push(X[i:j])
+            if self._fit_due():
+                self._refit()
+            i = j
+        return out
 
     def _score_with_current(self, X: np.ndarray) -> np.ndarray:
         if self._fitted is None:
             return np.zeros(X.shape[0])
         return self._fitted.score(X)
 
-    # -- contract ------------------------------------------------------------
-    def _score_learn(self, X: np.ndarray, learn: bool) -> np.ndarray:
-        self._collect()
-        if not learn:
-            return self._score_with_current(X)
-        out = np.empty(X.shape[0])
-        i = 0
-        while i < X.shape[0]:
-            if self._pending is None and self._fit_due():
-                self._start_fit()
-            j = min(X.shape[0], i + self._rows_until_fit())
-            out[i:j] = self._score_with_current(X[i:j])
-            self._push(X[i:j])
-            if self._pending is None and self._fit_due():
-                self._start_fit()
-            self._collect()
-            i = j
-        return out
-
     def _get_state(self) -> dict[str, Any]:
-        self._collect(wait=True)
         return {
             "window": self._window_rows(),
             "fit_rows": None if self._fitted is None else self._fitted.rows.copy(),
+            "pending_rows": None if self._pending_rows is None else self._pending_rows.copy(),
             "since_fit": self._since_fit,
             "seen": self._seen,
             "n_fits": self.n_fits,
         }
 
     def _set_state(self, state: dict[str, Any], version: int) -> None:
-        window = np.asarray(state["window"], dtype=np.float64)
-        self._push(window)
+        self._push(np.asarray(state["window"], dtype=np.float64))
         self._since_fit = int(state["since_fit"])
         self._seen = int(state["seen"])
         if state["fit_rows"] is not None:
-            rows = np.asarray(state["fit_rows"], dtype=np.float64)
-            self._fitted = _Fitted.fit(self._factory, rows, self._mode, self.params.model)
+            self._fitted = self._fit_now(np.asarray(state["fit_rows"], dtype=np.float64))
+        if state["pending_rows"] is not None:
+            self._submit(np.asarray(state["pending_rows"], dtype=np.float64))
         self.n_fits = int(state["n_fits"])

@@ -16,8 +16,8 @@ computes exactly that for a whole batch without re-sorting:
 - only the sign of the skewness of each union (train column plus one value)
   enters the score. It comes from the union's central moments, updated from
   the train column's (kept after the fit) in O(1) per value. Where the third
-  moment is within a relative ``SIGN_GUARD`` of zero, or the variance is near
-  SciPy's "constant data" cut-off, the sign is taken from ``scipy.stats.skew``
+  moment is within a relative ``SIGN_GUARD`` of zero, a moment overflows, or
+  the variance is near SciPy's "constant data" cut-off, the sign is taken from ``scipy.stats.skew``
   on the union itself, exactly as PyOD computes it (a ``(n + 1, k)`` matrix
   whose columns are the unions, reduced along axis 0 like PyOD's
   ``(n + 1, d)`` matrix).
@@ -66,25 +66,30 @@ class EcdfScorer:
         grid = np.linspace(np.ones(d) / big_n, np.ones(d), big_n)[:, 0]
         self.neg_log_grid = -1 * np.log(grid)  # PyOD: -1 * np.log(column_ecdf(X))
         self.sorted_cols = [np.sort(self.train[:, c]) for c in range(d)]
-        self.mean = self.train.mean(axis=0)
-        centred = self.train - self.mean
-        self.c1 = centred.sum(axis=0)
-        self.c2 = (centred**2).sum(axis=0)
-        self.c3 = (centred**3).sum(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.mean = self.train.mean(axis=0)
+            centred = self.train - self.mean
+            self.c1 = centred.sum(axis=0)
+            self.c2 = (centred**2).sum(axis=0)
+            self.c3 = (centred**3).sum(axis=0)
         self.fallbacks = 0
 
     def _skew_sign(self, X: np.ndarray) -> np.ndarray:
         """Sign of the skewness of each train column with ``X[i, c]`` appended."""
         n = self.train.shape[0]
         big_n = n + 1
-        mu = (n * self.mean + X) / big_n
-        delta = mu - self.mean
-        dx = X - mu
-        m2 = (self.c2 - 2 * delta * self.c1 + n * delta**2 + dx**2) / big_n
-        m3 = (self.c3 - 3 * delta * self.c2 + 3 * delta**2 * self.c1 - n * delta**3 + dx**3) / big_n
-        sign = np.sign(m3)
-        near_constant = m2 <= 4 * (EPS * mu) ** 2 + np.finfo(np.float64).tiny
-        unsure = near_constant | (np.abs(m3) <= SIGN_GUARD * np.abs(m2) ** 1.5)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow goes to SciPy
+            mu = (n * self.mean + X) / big_n
+            delta = mu - self.mean
+            dx = X - mu
+            m2 = (self.c2 - 2 * delta * self.c1 + n * delta**2 + dx**2) / big_n
+            m3 = (
+                self.c3 - 3 * delta * self.c2 + 3 * delta**2 * self.c1 - n * delta**3 + dx**3
+            ) / big_n
+            sign = np.sign(m3)
+            near_constant = m2 <= 4 * (EPS * mu) ** 2 + np.finfo(np.float64).tiny
+            overflow = ~(np.isfinite(m2) & np.isfinite(m3))
+            unsure = near_constant | overflow | (np.abs(m3) <= SIGN_GUARD * np.abs(m2) ** 1.5)
         if unsure.any():
             for c in np.flatnonzero(unsure.any(axis=0)):
                 rows = np.flatnonzero(unsure[:, c])
@@ -98,8 +103,8 @@ class EcdfScorer:
         union = np.empty((n + 1, values.size))
         union[:n] = self.train[:, col : col + 1]
         union[n] = values
-        with warnings.catch_warnings():  # SciPy warns on constant columns, as in PyOD
-            warnings.simplefilter("ignore", RuntimeWarning)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)  # constant columns, as in PyOD
             return np.sign(skew(union, axis=0))
 
     def score(self, X: np.ndarray) -> np.ndarray:

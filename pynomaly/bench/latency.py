@@ -1,0 +1,182 @@
+"""End-to-end latency: produce → alert delivered on the alerts topic.
+
+A flow (``pynomaly run``, its own process, tailing the topic) scores a
+stream offered at a fixed rate by a producer that stamps each record's event
+time with the wall clock (epoch ms). About 100 times a second one record is
+a probe: a spike that always alerts (cooldown 0). A consumer of the alerts
+topic takes, for each probe alert, the time it read it minus the probe's
+event time. Per offered load: p50/p99/max over the probes of a window of
+``seconds`` (after a warm-up that brings every key past its warm-up).
+
+>>> percentiles(np.array([3.0, 4.0, 5.0, 40.0]))["p50_ms"]
+4.5
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pynomaly.bench.e2e_setup import bench_spec, load_average
+
+#: probes per second, at every offered load
+PROBES_PER_S = 100
+KEYS = 1000
+
+
+#: cpu value of a probe (normal records have cpu ≈ 0.5 ± 0.05)
+PROBE_CPU = 9.0
+
+
+class AlertClock(threading.Thread):
+    """Reads the alerts topic and records (event time, read time) of probe alerts."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        super().__init__(daemon=True)
+        from confluent_kafka import Consumer, TopicPartition
+
+        self._c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"lat-{time.time_ns()}",
+                            "enable.auto.commit": "false", "fetch.wait.max.ms": "2",
+                            "fetch.min.bytes": "1"})
+        self._c.assign([TopicPartition(topic, 0, 0)])
+        self.seen: list[tuple[float, float]] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        import orjson
+
+        while not self._halt.is_set():
+            for m in self._c.consume(1000, 0.005):
+                if m.error() is not None:
+                    continue
+                now = time.time()
+                a = orjson.loads(m.value())
+                if a["values"]["cpu"] == PROBE_CPU:
+                    t = datetime.fromisoformat(a["event_time"].replace("Z", "+00:00"))
+                    self.seen.append((t.timestamp(), now))
+        self._c.close()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(5)
+
+
+def _producer(bootstrap: str) -> Any:
+    from confluent_kafka import Producer
+
+    return Producer({"bootstrap.servers": bootstrap, "linger.ms": 1,
+                     "queue.buffering.max.messages": 1_000_000})
+
+
+def offer(producer: Any, topic: str, rate: float, seconds: float, rng: np.random.Generator,
+          *, probes: bool = True) -> int:
+    """Produce ``rate`` records/s for ``seconds`` in 1-ms ticks; returns the count."""
+    t0 = time.time()
+    sent = 0
+    probe_every = max(1, int(rate / PROBES_PER_S))
+    cpu = 0.5 + 0.05 * rng.standard_normal(1 << 16)
+    lat = 20.0 + rng.standard_normal(1 << 16)
+    while True:
+        now = time.time()
+        if now - t0 >= seconds:
+            break
+        due = int((now - t0) * rate) + 1
+        ms = int(now * 1000)
+        while sent < due:
+            j = sent & 0xFFFF
+            if probes and sent % probe_every == probe_every - 1:
+                k, c = (sent // probe_every * 7919) % KEYS, PROBE_CPU  # keys take turns
+            else:
+                k, c = sent % KEYS, cpu[j]
+            rec = (b'{"key":"k%d","ts":%d,"cpu":%.4f,"latency_ms":%.3f}'
+                   % (k, ms, c, lat[j]))
+            try:
+                producer.produce(topic, rec)
+            except BufferError:
+                producer.poll(0.001)
+                continue
+            sent += 1
+        producer.poll(0)
+        time.sleep(0.0005)
+    producer.flush(10)
+    return sent
+
+
+def percentiles(lat_ms: np.ndarray) -> dict[str, float]:
+    if lat_ms.size == 0:
+        return {"probes": 0}
+    return {"probes": int(lat_ms.size), "p50_ms": round(float(np.percentile(lat_ms, 50)), 1),
+            "p99_ms": round(float(np.percentile(lat_ms, 99)), 1),
+            "max_ms": round(float(lat_ms.max()), 1)}
+
+
+def run_latency(bootstrap: str, rates: tuple[float, ...] = (1000, 10_000, 50_000),
+                seconds: float = 5.0, poll_timeout_s: float = 0.01,
+                batch_size: int = 5000, sink_config: dict[str, str] | None = None
+                ) -> dict[str, Any]:
+    """Offered loads in turn against one running flow; see the module docstring."""
+    from pynomaly.connectors.kafka_admin import ensure_topics
+
+    stamp = time.time_ns()
+    topic, alerts = f"lat-in-{stamp}", f"lat-alerts-{stamp}"
+    ensure_topics(bootstrap, {topic: 1, alerts: 1})
+    spec = bench_spec("robust_zscore", bootstrap, topic, alerts, tail=True, time_format="epoch_ms",
+                      cooldown_s=0.0, batch_size=batch_size, shards=16)
+    data = spec.model_dump(mode="json")
+    data["source"]["poll_timeout_s"] = poll_timeout_s
+    data["sinks"][0]["config"] = dict(sink_config or {})
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "latency-flow.json")
+        with open(path, "w") as fh:
+            json.dump(data, fh)
+        log = open(os.path.join(tmp, "flow.log"), "wb")  # noqa: SIM115
+        proc = subprocess.Popen([sys.executable, "-m", "pynomaly.cli.main", "run", path],
+                                stdout=subprocess.DEVNULL, stderr=log)
+        clock = AlertClock(bootstrap, alerts)
+        clock.start()
+        producer = _producer(bootstrap)
+        rng = np.random.default_rng(0)
+        out: dict[str, Any] = {"poll_timeout_s": poll_timeout_s, "batch_size": batch_size,
+                               "sink_config": dict(sink_config or {}),
+                               "keys": KEYS, "load_average_start": load_average(), "rates": {}}
+        try:
+            deadline = time.time() + 120
+            while not clock.seen and time.time() < deadline:  # flow up and keys warm
+                offer(producer, topic, 20_000, 1.0, rng)
+                if proc.poll() is not None:
+                    raise RuntimeError(f"latency flow exited with {proc.returncode}")
+            if not clock.seen:
+                log.flush()
+                tail = Path(log.name).read_bytes()[-2000:].decode(errors="replace")
+                raise RuntimeError(f"no probe alert within 120 s; flow log: {tail}")
+            for rate in rates:
+                offer(producer, topic, rate, 1.0, rng, probes=False)  # settle at this rate
+                t_start = time.time()
+                sent = offer(producer, topic, rate, seconds, rng)
+                time.sleep(1.0)
+                lat = np.array([(r - e) * 1000 for e, r in clock.seen if e >= t_start])
+                row = percentiles(lat)
+                row["offered_records_per_s"] = round(sent / seconds)
+                out["rates"][str(int(rate))] = row
+        finally:
+            clock.stop()
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log.close()
+    out["load_average_end"] = load_average()
+    return out

@@ -196,3 +196,15 @@ def test_outlier_scores_high_and_explanation_names_its_feature():
 def test_too_many_dimensions_is_refused():
     with pytest.raises(ValueError, match="40960 dimensions"):
         RandomCutForest(shingle_size=1024).learn_many(np.zeros((1, 40)))
+
+
+def test_batches_longer_than_a_chunk_match_naive():
+    """One call spanning several chunks and ring wraps equals the event-by-event twin."""
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(700, 2))
+    X[600:650] = X[500:550]
+    det = RandomCutForest(n_trees=3, tree_size=16, seed=2)
+    naive = NaiveRandomCutForest(tree_seeds(2, 3), 16, 2)
+    np.testing.assert_array_equal(det.score_learn_many(X), [naive.score_learn(x)[0] for x in X])
+    probe = rng.normal(size=(300, 2))
+    np.testing.assert_array_equal(det.score_many(probe), [det.score_one(x) for x in probe])

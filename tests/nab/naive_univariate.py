@@ -54,6 +54,8 @@ def naive_univariate_ensemble(values, p) -> np.ndarray:
     seen: list[float] = []
     resid: list[float] = []
     period, quiet, fired, budget = 0, 0, 0.0, 0.0
+    record_quiet, best_z = 0, 0.0
+    level2 = alarm / 2
     out = []
     for x in map(float, values):
         n = len(seen)
@@ -83,7 +85,8 @@ def naive_univariate_ensemble(values, p) -> np.ndarray:
         z = z / (1.0 + p.budget_weight * budget)
         score = 1.0 if novel else 1.0 - math.exp(-max(z, 0.0) / p.z_scale)
         own = max(raw_v if warm else 0.0, raw_s if raw_s is not None else 0.0)
-        below = alarm * (1.0 - math.exp(-(max(z, 0.0) + own) / p.z_scale))
+        below = level2 * (1.0 - math.exp(-(max(z, 0.0) + own) / p.z_scale))
+        free = False
         if quiet > 0 and not (p.breakthrough and novel and direction != fired):
             out.append(below)
             quiet -= 1
@@ -94,5 +97,13 @@ def naive_univariate_ensemble(values, p) -> np.ndarray:
                 quiet = p.refractory
                 if not novel:
                     budget += 1.0
+            else:
+                free = True
+        if record_quiet > 0:
+            record_quiet -= 1
+        elif p.record and free and z >= p.record_floor and z >= best_z * (1 + p.record_margin):
+            out[-1] = level2 + (alarm - level2) * (1 - math.exp(-(z - p.record_floor) / p.z_scale))
+            record_quiet = p.refractory
+        best_z = max(best_z, z)
         seen.append(x)
     return np.asarray(out)

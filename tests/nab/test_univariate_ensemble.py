@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 from naive_univariate import naive_period, naive_rarity, naive_univariate_ensemble
@@ -25,15 +27,59 @@ def _stream(seed: int, n: int = 700) -> np.ndarray:
     return x
 
 
+@pytest.mark.parametrize("record_floor", [1.0, 2.5])
 @pytest.mark.parametrize("seed", range(4))
-def test_kernel_matches_naive_twin(seed: int) -> None:
+def test_kernel_matches_naive_twin(seed: int, record_floor: float) -> None:
     x = _stream(seed)
-    det = create_detector("univariate_ensemble", **SMALL)
+    det = create_detector("univariate_ensemble", **SMALL, record_floor=record_floor)
     got = det.score_learn_many(x.reshape(-1, 1))
     want = naive_univariate_ensemble(x, det.params)
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9)
     assert (got >= det.alarm_level).sum() >= 3  # the alarm path is exercised
     assert det.it[1] > 0  # a period was found, so the seasonal path is exercised
+
+
+def test_record_band_is_exercised_by_the_twin_streams() -> None:
+    band = 0
+    for seed in range(4):
+        det = create_detector("univariate_ensemble", **SMALL, record_floor=1.0)
+        s = det.score_learn_many(_stream(seed).reshape(-1, 1))
+        band += int(np.sum((s >= det.alarm_level / 2) & (s < det.alarm_level)))
+    assert band >= 3
+
+
+def test_record_level_marks_the_strongest_evidence_yet() -> None:
+    rng = np.random.default_rng(0)
+    x = 10 + rng.normal(0, 1, 3000)
+    x[2000:2006] += 2.5  # a modest burst: below the alarm, above any evidence seen so far
+    det = create_detector("univariate_ensemble")
+    s = det.score_learn_many(x.reshape(-1, 1))
+    level2, alarm = det.alarm_level / 2, det.alarm_level
+    band = np.flatnonzero((s >= level2) & (s < alarm))
+    assert band.tolist() == [2005]
+    assert np.all(s[1000:] < alarm)
+    off = create_detector("univariate_ensemble", record=False).score_learn_many(x.reshape(-1, 1))
+    assert np.all(off[1000:] < level2)  # without the record level nothing reaches the band
+    x2 = x.copy()
+    x2[1200:1206] += 4.0  # a stronger incident earlier: the later, weaker burst is no record
+    s2 = create_detector("univariate_ensemble").score_learn_many(x2.reshape(-1, 1))
+    assert s2[1200:1210].max() >= alarm and np.all(s2[1300:] < level2)
+
+
+def test_version_1_snapshots_are_upgraded() -> None:
+    x = _stream(4).reshape(-1, 1)
+    det = create_detector("univariate_ensemble", **SMALL)
+    det.score_learn_many(x[:300])
+    payload = pickle.loads(det.snapshot())
+    payload["state_version"] = 1  # written before the record level existed
+    for k in ("record", "record_floor", "record_margin"):
+        del payload["params"][k]
+    payload["state"]["fl"] = payload["state"]["fl"][:6]
+    payload["state"]["it"] = payload["state"]["it"][:4]
+    old = type(det).restore(pickle.dumps(payload))
+    # the upgrade starts the record afresh: the same as a current detector with no record yet
+    det.fl[6], det.it[4] = 0.0, 0
+    np.testing.assert_array_equal(old.score_learn_many(x[300:]), det.score_learn_many(x[300:]))
 
 
 def test_small_kernels_match_naive() -> None:

@@ -114,6 +114,15 @@ class UnivariateEnsembleParams(DetectorParams):
     breakthrough: bool = Field(
         True, description="a range novelty ends a quiet period not started by one on its side"
     )
+    record: bool = Field(
+        True, description="a new record of likelihood evidence scores in the record band"
+    )
+    record_floor: float = Field(
+        2.5, ge=0.0, description="likelihood z a record needs to score in the record band"
+    )
+    record_margin: float = Field(
+        0.1, ge=0.0, description="share by which a record must beat the highest earlier z"
+    )
 
 
 @register
@@ -126,6 +135,8 @@ class UnivariateEnsemble(Detector):
     unit_scores: ClassVar[bool] = True
     #: One metric per detector (the contract suite feeds it one feature).
     univariate_only: ClassVar[bool] = True
+    #: 2: the record level (``fl`` and ``it`` gained one entry each).
+    state_version: ClassVar[int] = 2
 
     def _reset(self, n_features: int) -> None:
         if n_features != 1:
@@ -138,9 +149,9 @@ class UnivariateEnsemble(Detector):
         self.resid = np.zeros(p.history)
         self.short = np.zeros((2, p.short_window))
         self.lik = np.zeros((2, p.long_window + 2))
-        self.fl = np.zeros(6)
+        self.fl = np.zeros(7)
         self.lik_ints = np.zeros((2, 1), dtype=np.int64)
-        self.it = np.zeros(4, dtype=np.int64)
+        self.it = np.zeros(5, dtype=np.int64)
 
     @property
     def alarm_level(self) -> float:
@@ -157,7 +168,8 @@ class UnivariateEnsemble(Detector):
             p.long_window, p.likelihood_warmup, p.var_floor,
             p.seasonal, p.season_min_lag, p.season_max_lag, p.season_min_acf,
             p.season_every, p.season_first,
-            self.alarm_level, p.z_scale, p.refractory, p.breakthrough, p.budget_weight, 0.5 ** (1.0 / p.budget_half_life), out,
+            self.alarm_level, p.z_scale, p.refractory, p.breakthrough, p.budget_weight, 0.5 ** (1.0 / p.budget_half_life),
+            p.record, p.record_floor, p.record_margin, out,
         )  # fmt: skip
         return out
 
@@ -179,3 +191,6 @@ class UnivariateEnsemble(Detector):
             setattr(self, k, np.asarray(state[k], dtype=np.float64).copy())
         for k in _INT_STATE:
             setattr(self, k, np.asarray(state[k], dtype=np.int64).copy())
+        if version < 2:  # before the record level: no record yet, no record quiet period
+            self.fl = np.r_[self.fl, 0.0]
+            self.it = np.r_[self.it, np.zeros(1, dtype=np.int64)]

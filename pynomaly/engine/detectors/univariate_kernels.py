@@ -108,14 +108,20 @@ def ensemble_kernel(
     X, dens, season, resid, short, lik, lik_ints, fl, it,
     history, bandwidth, tolerance, warmup, short_n, long_n, lik_warmup, var_floor,
     seasonal, min_lag, max_lag, min_acf, every, first,
-    alarm, z_scale, refractory, breakthrough, budget_weight, budget_decay, out,
+    alarm, z_scale, refractory, breakthrough, budget_weight, budget_decay,
+    record, record_floor, record_margin, out,
 ):  # fmt: skip
     """Score each value of ``X`` before learning it; updates every state array in place.
 
     ``fl`` = (min, max, residual min, residual max, side of the last emitted
     range novelty: +1 high, -1 low, 0 none; decayed count of likelihood
-    alarms); ``it`` = (events seen, period, residuals seen, quiet steps left).
+    alarms; highest likelihood z so far); ``it`` = (events seen, period,
+    residuals seen, quiet steps left, record-level quiet steps left).
+    Below-alarm scores lie in ``[0, alarm / 2)``; with ``record``, a likelihood
+    z of at least ``record_floor`` that beats every earlier z by the share
+    ``record_margin`` scores in ``[alarm / 2, alarm)`` (its own quiet period).
     """
+    level2 = 0.5 * alarm
     season_n = season.shape[0]
     for i in range(X.shape[0]):
         x = X[i]
@@ -169,8 +175,9 @@ def ensemble_kernel(
         own = raw_v if warm else 0.0
         if raw_s > own:
             own = raw_s
-        below = alarm * (1.0 - math.exp(-(max(z, 0.0) + own) / z_scale))
+        below = level2 * (1.0 - math.exp(-(max(z, 0.0) + own) / z_scale))
         # 4. fire once, then stay quiet
+        free = False  # neither quiet nor an alarm: the record level may speak
         if it[3] > 0 and not (breakthrough and novel and direction != fl[4]):
             out[i] = below
             it[3] -= 1
@@ -181,7 +188,17 @@ def ensemble_kernel(
                 it[3] = refractory
                 if not novel:
                     fl[5] += 1.0
-        # 5. learn the value
+            else:
+                free = True
+        # 5. record level: the strongest evidence this metric has shown yet
+        if it[4] > 0:
+            it[4] -= 1
+        elif record and free and z >= record_floor and z >= fl[6] * (1.0 + record_margin):
+            out[i] = level2 + (alarm - level2) * (1.0 - math.exp(-(z - record_floor) / z_scale))
+            it[4] = refractory
+        if z > fl[6]:
+            fl[6] = z
+        # 6. learn the value
         dens[seen % history] = x
         season[seen % season_n] = x
         if seen == 0 or x < fl[0]:

@@ -194,11 +194,10 @@ def forget(tr, t, slot, points):
     free[t, n_free[t]] = p
     n_free[t] += 1
     a = g
+    refit = True  # boxes above an unchanged box are unchanged too
     while a >= 0:
         links[t, a, COUNT] -= 1
-        a = links[t, a, PARENT]
-    a = g
-    while a >= 0 and _refit_box(points, links, box, t, a):
+        refit = refit and _refit_box(points, links, box, t, a)
         a = links[t, a, PARENT]
 
 

@@ -95,16 +95,17 @@ def _zscore_bank_kernel(X, slots, keep, mean, var, count, alpha, warmup, clip_z,
 
 
 @njit(cache=True, nogil=True)
-def _hst_bank_kernel(X, slots, keep, feature, threshold, l_mass, r_mass, height, window, state,
-                     out):
+def _hst_bank_kernel(X, slots, keep, feature, threshold, mass, height, window, state, out):
     """Score-then-learn each kept row on its slot's masses (shared trees), in order.
 
     The statements of ``hst_kernels.score_learn`` (with ``learn``) for one
-    row, on ``l_mass[s]``, ``r_mass[s]``, ``state[s]``, with the walk arrays
-    allocated once per batch instead of once per row.
+    row, on ``mass[s]``, ``state[s]``, with the walk arrays allocated once per
+    batch instead of once per row. ``mass[s, t, node]`` holds the latest
+    (``0``) and reference (``1``) mass of a node side by side: one cache line
+    per node visited instead of two.
     """
     n_trees = feature.shape[0]
-    n_nodes = l_mass.shape[2]
+    n_nodes = mass.shape[2]
     size_limit = SIZE_LIMIT_FRACTION * window
     max_score = float(n_trees) * float(window) * float(2 ** (height + 1) - 1)
     node = np.zeros(n_trees, dtype=np.int64)
@@ -123,23 +124,23 @@ def _hst_bank_kernel(X, slots, keep, feature, threshold, l_mass, r_mass, height,
         for _ in range(height):
             for t in range(n_trees):
                 nd = node[t]
-                l_mass[s, t, nd] += 1
-                r = r_mass[s, t, nd]
+                mass[s, t, nd, 0] += 1
+                r = mass[s, t, nd, 1]
                 total += walking[t] * r * pow2
                 walking[t] &= r >= size_limit
                 node[t] = 2 * nd + 2 - (X[i, feature[t, nd]] < threshold[t, nd])
             pow2 *= 2
         for t in range(n_trees):
             nd = node[t]
-            l_mass[s, t, nd] += 1
-            total += walking[t] * r_mass[s, t, nd] * pow2
+            mass[s, t, nd, 0] += 1
+            total += walking[t] * mass[s, t, nd, 1] * pow2
         out[i] = 1.0 - total / max_score if scoring else 0.0
         state[s, 0] += 1
         if state[s, 0] == window:
             for t in range(n_trees):
                 for n in range(n_nodes):
-                    r_mass[s, t, n] = l_mass[s, t, n]
-                    l_mass[s, t, n] = 0
+                    mass[s, t, n, 1] = mass[s, t, n, 0]
+                    mass[s, t, n, 0] = 0
             state[s, 0] = 0
             state[s, 1] = 0
 
@@ -239,7 +240,7 @@ class HSTBank(DetectorBank):
     first window, so that case is not banked.
     """
 
-    arrays = ("l_mass", "r_mass", "state")
+    arrays = ("mass", "state")
 
     def __init__(self, params: Any, n_features: int) -> None:
         super().__init__(params, n_features)
@@ -248,27 +249,26 @@ class HSTBank(DetectorBank):
         proto._reset(n_features)
         self.feature = proto._feature
         self.threshold = proto._threshold
-        self._template = (proto._l_mass, proto._r_mass, proto._state)
+        self._template = (proto._l_mass, proto._state)
 
     def _fresh(self, n: int) -> dict[str, np.ndarray]:
-        lm, rm, st = self._template
-        return {"l_mass": np.zeros((n, *lm.shape), dtype=lm.dtype),
-                "r_mass": np.zeros((n, *rm.shape), dtype=rm.dtype),
+        lm, st = self._template
+        return {"mass": np.zeros((n, *lm.shape, 2), dtype=lm.dtype),
                 "state": np.tile(st, (n, 1))}
 
     def score_learn(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray) -> np.ndarray:
         out = np.empty(X.shape[0])
         p = self.params
-        _hst_bank_kernel(X, slots, keep, self.feature, self.threshold, self.l_mass, self.r_mass,
-                         p.height, p.window_size, self.state, out)
+        _hst_bank_kernel(X, slots, keep, self.feature, self.threshold, self.mass, p.height,
+                         p.window_size, self.state, out)
         return out
 
     def explain(self, slot: int, x: np.ndarray) -> np.ndarray:
         out = np.zeros(x.shape[0])
         if self.state[slot, 1] == 0:
             p = self.params
-            hst_explain(x, self.feature, self.threshold, self.r_mass[slot], p.height,
-                        p.window_size, out)
+            r_mass = np.ascontiguousarray(self.mass[slot, :, :, 1])
+            hst_explain(x, self.feature, self.threshold, r_mass, p.height, p.window_size, out)
         return out
 
 

@@ -118,7 +118,7 @@ class UnivariateEnsembleParams(DetectorParams):
         True, description="a new record of likelihood evidence scores in the record band"
     )
     record_floor: float = Field(
-        2.5, ge=0.0, description="likelihood z a record needs to score in the record band"
+        1.5, ge=0.0, description="likelihood z a record needs to score in the record band"
     )
     record_margin: float = Field(
         0.1, ge=0.0, description="share by which a record must beat the highest earlier z"

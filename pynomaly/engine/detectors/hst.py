@@ -133,8 +133,9 @@ class HalfSpaceTrees(Detector):
         p = self.params
         n_internal = 2**p.height - 1
         self._feature = np.zeros((p.n_trees, n_internal), dtype=np.int32)
+        mass = self._mass_dtype()
         self._threshold = np.zeros((p.n_trees, n_internal))
-        self._l_mass = np.zeros((p.n_trees, 2 * n_internal + 1), dtype=np.int32)
+        self._l_mass = np.zeros((p.n_trees, 2 * n_internal + 1), dtype=mass)
         self._r_mass = np.zeros_like(self._l_mass)
         self._state = np.array([0, 1], dtype=np.int64)  # [counter, first_window]
         self._pending = np.empty((0, n_features))
@@ -145,6 +146,10 @@ class HalfSpaceTrees(Detector):
             if len(p.limits) != n_features:
                 raise ValueError(f"hst: {len(p.limits)} limits for {n_features} features")
             self._build(np.array(p.limits, dtype=np.float64).T.copy())
+
+    def _mass_dtype(self) -> type:
+        """uint16 masses while a window fits (smaller trees stay in the L1 cache)."""
+        return np.uint16 if self.params.window_size < 2**16 else np.int32
 
     def _build(self, limits: np.ndarray) -> None:
         p = self.params
@@ -187,14 +192,13 @@ class HalfSpaceTrees(Detector):
         return sum(a.nbytes for a in arrays)
 
     def _get_state(self) -> dict[str, Any]:
-        mass_dtype = np.uint16 if self.params.window_size < 2**16 else np.int32
         return {
             "limits": None if self._limits is None else self._limits.copy(),
             "pending": self._pending.copy(),
             "feature": self._feature.copy(),
             "threshold": self._threshold.copy(),
-            "l_mass": self._l_mass.astype(mass_dtype),
-            "r_mass": self._r_mass.astype(mass_dtype),
+            "l_mass": self._l_mass.copy(),
+            "r_mass": self._r_mass.copy(),
             "state": self._state.copy(),
         }
 
@@ -203,6 +207,6 @@ class HalfSpaceTrees(Detector):
         self._pending = np.array(state["pending"], dtype=np.float64)
         self._feature = np.array(state["feature"], dtype=np.int32)
         self._threshold = np.array(state["threshold"], dtype=np.float64)
-        self._l_mass = np.array(state["l_mass"], dtype=np.int32)
-        self._r_mass = np.array(state["r_mass"], dtype=np.int32)
+        self._l_mass = np.array(state["l_mass"], dtype=self._mass_dtype())
+        self._r_mass = np.array(state["r_mass"], dtype=self._mass_dtype())
         self._state = np.array(state["state"], dtype=np.int64)

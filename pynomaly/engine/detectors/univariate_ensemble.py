@@ -28,11 +28,19 @@ A streaming detector for one metric, built from cheap causal parts:
    events: a metric that has just alarmed needs stronger evidence to alarm
    again, so a bursty metric cannot flood its consumers.
 
-Below the alarm level (and during a quiet period) the score is
-``alarm_level * (1 - exp(-(z + r) / z_scale))``, ``r`` the event's own larger
-rarity: it stays below every alarm but still ranks events by their evidence, so
-the detector also orders individual outliers well (ROC-AUC) while alerting
-once per incident.
+7. **Record level**: outside quiet periods, a likelihood z of at least
+   ``record_floor`` that beats every earlier z of the metric by the share
+   ``record_margin`` is the strongest evidence the metric has shown yet. It
+   scores in the record band ``[alarm_level / 2, alarm_level)`` (graded by z)
+   and starts its own quiet period of ``refractory`` events: a lower-confidence
+   alert for consumers that would rather see a weak incident than miss it
+   (they threshold at ``alarm_level / 2``); the alarm level is unchanged.
+
+Other scores (below the alarm level, and during a quiet period) are
+``(alarm_level / 2) * (1 - exp(-(z + r) / z_scale))``, ``r`` the event's own
+larger rarity: they stay below the record band but still rank events by their
+evidence, so the detector also orders individual outliers well (ROC-AUC) while
+alerting once per incident.
 
 Everything is computed from past events only, one pass, score before learn.
 Scores are on a probability-like [0, 1] scale (``unit_scores``), so one
@@ -51,6 +59,8 @@ Example
 >>> alarms[alarms > 1000].tolist()
 [2500]
 >>> bool(s[2501:2501 + det.params.refractory].max() < det.alarm_level)  # one alarm per incident
+True
+>>> bool(s[2501:].max() < det.alarm_level / 2)  # and no weaker record after a strong alarm
 True
 
 References

@@ -195,7 +195,7 @@ class HalfSpaceTrees(Detector):
         return {
             "limits": None if self._limits is None else self._limits.copy(),
             "pending": self._pending.copy(),
-            "feature": self._feature.copy(),
+            "feature": self._feature.astype(np.min_scalar_type(self.n_features - 1)),
             "threshold": self._threshold.copy(),
             "l_mass": self._l_mass.copy(),
             "r_mass": self._r_mass.copy(),

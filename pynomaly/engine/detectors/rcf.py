@@ -56,7 +56,14 @@ from numpy.lib.stride_tricks import sliding_window_view
 from pydantic import Field
 
 from pynomaly.engine.base import Detector, DetectorParams
-from pynomaly.engine.detectors.rcf_kernels import CHUNK, N_LINKS, PARENT, rebuild_boxes, score_learn
+from pynomaly.engine.detectors.rcf_kernels import (
+    CHUNK,
+    COUNT,
+    N_LINKS,
+    PARENT,
+    rebuild_boxes,
+    score_learn,
+)
 from pynomaly.engine.registry import register
 
 #: Node ids (up to ``2 * tree_size + CHUNK``) and counts are int16.
@@ -144,7 +151,11 @@ class RandomCutForest(Detector):
         return sum(a.nbytes for a in arrays)
 
     def _get_state(self) -> dict[str, Any]:
-        trees = {k: v.copy() for k, v in self._trees.items() if k != "box"}
+        trees = {k: v.copy() for k, v in self._trees.items() if k not in ("box", "links")}
+        n_int = self.params.tree_size
+        links = self._trees["links"]
+        trees["branches"] = links[:, :n_int].copy()
+        trees["leaves"] = links[:, n_int:, PARENT : COUNT + 1].copy()  # leaves use only these
         trees["cut"] = self._trees["box"][:, :, 0].copy()  # boxes are rebuilt on restore
         return {"points": self._points.copy(), "window": self._window.copy(),
                 "history": self._history.copy(), "trees": trees}
@@ -153,8 +164,12 @@ class RandomCutForest(Detector):
         self._points = np.array(state["points"], dtype=np.float64)
         self._window = np.array(state["window"], dtype=np.int64)
         self._history = np.array(state["history"], dtype=np.float64)
-        for k, v in state["trees"].items():
-            if k != "cut":
+        trees = state["trees"]
+        for k, v in trees.items():
+            if k in self._trees:
                 self._trees[k] = np.array(v, dtype=self._trees[k].dtype)
-        self._trees["box"][:, :, 0] = state["trees"]["cut"]
+        n_int = self.params.tree_size
+        self._trees["links"][:, :n_int] = trees["branches"]
+        self._trees["links"][:, n_int:, PARENT : COUNT + 1] = trees["leaves"]
+        self._trees["box"][:, :, 0] = trees["cut"]
         rebuild_boxes(tuple(self._trees[k] for k in TREE_ARRAYS), self._points)

@@ -171,17 +171,19 @@ class RecordParser:
         objs = self._decode(payloads, limit)
         kf, tf = spec.key_field, spec.time_field
         value_cols: list[list[Any]] | None = None
-        if _all_of(objs, _DICT):
+        try:  # each field of every record in one C-level pass (all dicts, no field missing)
+            keys, ts_raw, *value_cols = [list(map(g, objs)) for g in self._getters]
             ok = np.ones(n, dtype=bool)
-            try:  # each field of every record in one C-level pass
-                keys, ts_raw, *value_cols = [list(map(g, objs)) for g in self._getters]
-            except KeyError:  # a record lacks a field: column by column below
+        except (KeyError, TypeError):  # column by column below
+            value_cols = None
+            if _all_of(objs, _DICT):
+                ok = np.ones(n, dtype=bool)
                 keys = [o.get(kf) for o in objs]
                 ts_raw = [o.get(tf) for o in objs]
-        else:
-            ok = np.fromiter(map(_is_dict, objs), dtype=bool, count=n)
-            keys = [o.get(kf) if type(o) is dict else None for o in objs]
-            ts_raw = [o.get(tf) if type(o) is dict else None for o in objs]
+            else:
+                ok = np.fromiter(map(_is_dict, objs), dtype=bool, count=n)
+                keys = [o.get(kf) if type(o) is dict else None for o in objs]
+                ts_raw = [o.get(tf) if type(o) is dict else None for o in objs]
         if not (_all_of(keys, _STR) and min(map(len, keys)) > 0 and max(map(len, keys)) <= 256):
             ok &= np.fromiter(map(_is_key, keys), dtype=bool, count=n)
         times = self._fast_times(ts_raw)

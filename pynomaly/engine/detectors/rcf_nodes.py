@@ -62,7 +62,8 @@ def uniform(rng, t):
 
 @njit(cache=True, nogil=True, inline="always")
 def sibling_of(links, t, node, p):
-    return links[t, p, RIGHT] if links[t, p, LEFT] == node else links[t, p, LEFT]
+    """The other child of ``p`` (branch-free: the children's ids sum to both)."""
+    return links[t, p, LEFT] + links[t, p, RIGHT] - node
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -77,10 +78,9 @@ def replace_child(links, root, t, p, old, new):
 
 @njit(cache=True, nogil=True, inline="always")
 def child_of(links, box, t, node, x):
-    """The child of internal ``node`` on ``x``'s side of its cut."""
-    if x[links[t, node, DIM]] <= box[t, node, 0]:
-        return links[t, node, LEFT]
-    return links[t, node, RIGHT]
+    """The child of internal ``node`` on ``x``'s side of its cut (branch-free;
+    RIGHT follows LEFT in a node's row)."""
+    return links[t, node, LEFT + (x[links[t, node, DIM]] > box[t, node, 0])]
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -5,6 +5,7 @@ its first requests."""
 from __future__ import annotations
 
 import orjson
+import pytest
 import redis
 from services import unique_name
 from webhook_server import FlakyEndpoint
@@ -12,6 +13,8 @@ from webhook_server import FlakyEndpoint
 from pynomaly.flow import build_flow
 from pynomaly.runner import RunOptions, run_dataflow
 from pynomaly.spec import parse_spec
+
+pytestmark = pytest.mark.redis
 
 
 def test_redis_and_webhook_sinks_in_a_flow(redis_server, tmp_path):

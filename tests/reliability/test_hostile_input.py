@@ -9,6 +9,7 @@ import time
 from collections import Counter
 
 import orjson
+import pytest
 from confluent_kafka import Consumer, TopicPartition
 from hostile import BIG, FLOOD_ADMITTED, hostile_stream
 from services import create_topic, unique_name
@@ -18,6 +19,8 @@ from pynomaly.flow import build_flow
 from pynomaly.records import Reason
 from pynomaly.runner import RunOptions, run_dataflow
 from pynomaly.spec import parse_spec
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 N_GOOD, N_BAD, N_KEYS = 25_000, 100_000, 50
 

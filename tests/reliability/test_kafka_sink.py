@@ -21,6 +21,8 @@ from pynomaly.connectors.kafka_sink import (
 )
 from pynomaly.records import DeadLetter, Reason
 
+pytestmark = pytest.mark.broker
+
 
 def _messages(n, tag="m"):
     return [(f"k{i % 7}".encode(), f"{tag}-{i}".encode(), [("n", str(i).encode())])

@@ -19,11 +19,14 @@ from __future__ import annotations
 import subprocess
 import time
 
+import pytest
 from faults import freeze
 from flowproc import TopicWatch, alerts_of, kill9, run_cmd, start, wait_for, write_spec
 from recovery_flow import EVENTS, assert_same_alerts, flow_spec
 from services import create_topic
 from streams import produce
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 OUTAGE_S = 10.0
 

@@ -33,6 +33,8 @@ from recovery_flow import EVENTS, assert_same_alerts, flow_spec
 from services import create_topic
 from streams import PacedProducer
 
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_kill_9_mid_stream_then_restart_gives_the_same_alert_ids(

@@ -18,6 +18,8 @@ from services import RedisServer, unique_name
 from pynomaly.connectors.delivery import DeliveryError
 from pynomaly.connectors.redis_sink import RedisStreamSink, RedisStreamWriter
 
+pytestmark = pytest.mark.redis
+
 
 def _alerts(n, start=0):
     return [{"id": f"id-{i:05d}", "key": f"k{i % 5}", "score": float(i)}

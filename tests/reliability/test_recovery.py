@@ -1,6 +1,7 @@
 """Crash recovery: ``kill -9`` a flow mid-stream, restart it from its recovery
 directory, and get exactly the alert ids of an uninterrupted run (repeats
-allowed only as exact copies of the same alert), with 1 and 2 workers.
+allowed only as exact copies of the same alert), with 1 and 2 workers, and
+with a 1-worker run restarted on 2 workers (rescaling from the same store).
 
 The killed run reads a live stream (records produced at a steady pace while
 it runs, ``tail: true``), so epochs close and snapshots commit as in
@@ -36,9 +37,9 @@ from streams import PacedProducer
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize(("workers", "restart_workers"), [(1, 1), (2, 2), (1, 2)])
 def test_kill_9_mid_stream_then_restart_gives_the_same_alert_ids(
-        bootstrap, reference_alerts, tmp_path, workers):
+        bootstrap, reference_alerts, tmp_path, workers, restart_workers):
     reference = reference_alerts
     source = create_topic(bootstrap, 4, "metrics")
     alerts = create_topic(bootstrap, 1, "alerts")
@@ -48,6 +49,7 @@ def test_kill_9_mid_stream_then_restart_gives_the_same_alert_ids(
     log = tmp_path / "flow.log"
     producer = PacedProducer(bootstrap, source, EVENTS, 5.0)
     watch = TopicWatch(bootstrap, alerts)
+    proc = None
     try:
         proc = start(run_cmd(live, workers, recovery), log)
         started = time.monotonic()
@@ -65,11 +67,13 @@ def test_kill_9_mid_stream_then_restart_gives_the_same_alert_ids(
         before = watch.count()
         ran_for = time.monotonic() - started
         producer.join()
-        restart = subprocess.run(run_cmd(to_end, workers, recovery), capture_output=True,
+        restart = subprocess.run(run_cmd(to_end, restart_workers, recovery), capture_output=True,
                                  text=True, timeout=300)
         assert restart.returncode == 0, restart.stdout[-2000:] + restart.stderr[-2000:]
     finally:
         watch.close()
+        if proc is not None and proc.poll() is None:
+            kill9(proc)
     got = alerts_of(bootstrap, alerts)
     assert_same_alerts(got, reference)
     # the restart resumed from a snapshot instead of starting over

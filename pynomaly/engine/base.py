@@ -96,15 +96,20 @@ class Detector(ABC):
             raise ValueError(
                 f"{self.name}: expected {self.n_features} features, got {arr.shape[1]}"
             )
-        if not np.isfinite(arr).all() or np.abs(arr).max(initial=0.0) > INPUT_LIMIT:
+        # one pass: the largest magnitude is NaN when any value is NaN
+        if arr.size and not np.abs(arr).max() <= INPUT_LIMIT:
             arr = np.nan_to_num(arr, nan=0.0, posinf=INPUT_LIMIT, neginf=-INPUT_LIMIT)
             np.clip(arr, -INPUT_LIMIT, INPUT_LIMIT, out=arr)
         return np.ascontiguousarray(arr)
 
     @staticmethod
     def _finish(scores: np.ndarray) -> np.ndarray:
-        out = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0, posinf=SCORE_LIMIT)
-        return np.clip(out, 0.0 if out.size and out.min() >= 0 else -SCORE_LIMIT, SCORE_LIMIT)
+        out = np.asarray(scores, dtype=np.float64)
+        # fast path: every score finite and within the limit (NaN fails the test)
+        if not out.size or np.abs(out).max() <= SCORE_LIMIT:
+            return out
+        out = np.nan_to_num(out, nan=0.0, posinf=SCORE_LIMIT, neginf=-SCORE_LIMIT)
+        return np.clip(out, 0.0 if out.min() >= 0 else -SCORE_LIMIT, SCORE_LIMIT)
 
     # -- public API ------------------------------------------------------
     def score_one(self, x: Any) -> float:

@@ -78,16 +78,79 @@ class CountingHooks(MetricsHooks):
             return self.totals[(event, sink, target)]
 
 
-_current: MetricsHooks = MetricsHooks()
+class SinkHealth(MetricsHooks):
+    """The latest state of every sink of this process: ``"ok"`` after a
+    confirmed delivery, ``"retrying"`` after a retriable error, ``"failing"``
+    after a loss or while its circuit is open. Always recorded, whatever hooks
+    are installed; the live view reports it to the dashboard.
+
+    >>> h = SinkHealth()
+    >>> h.delivered("kafka", "alerts", 3); h.failed("webhook", "http://x", 1, "503")
+    >>> h.snapshot()
+    {'kafka:alerts': 'ok', 'webhook:http://x': 'failing'}
+    """
+
+    def __init__(self) -> None:
+        self._state: dict[str, str] = {}
+
+    def delivered(self, sink: str, target: str, n: int) -> None:
+        self._state[f"{sink}:{target}"] = "ok"
+
+    def retried(self, sink: str, target: str, n: int) -> None:
+        self._state[f"{sink}:{target}"] = "retrying"
+
+    def failed(self, sink: str, target: str, n: int, error: str) -> None:
+        self._state[f"{sink}:{target}"] = "failing"
+
+    def circuit(self, sink: str, target: str, state: str) -> None:
+        self._state[f"{sink}:{target}"] = "failing" if state == "open" else "ok"
+
+    def snapshot(self) -> dict[str, str]:
+        return dict(self._state)
+
+
+class _Tee(MetricsHooks):
+    """Forwards every event to the sink-health record and to the installed hooks."""
+
+    def __init__(self, health: SinkHealth, hooks: MetricsHooks) -> None:
+        self.health, self.hooks = health, hooks
+
+    def delivered(self, sink: str, target: str, n: int) -> None:
+        self.health.delivered(sink, target, n)
+        self.hooks.delivered(sink, target, n)
+
+    def retried(self, sink: str, target: str, n: int) -> None:
+        self.health.retried(sink, target, n)
+        self.hooks.retried(sink, target, n)
+
+    def failed(self, sink: str, target: str, n: int, error: str) -> None:
+        self.health.failed(sink, target, n, error)
+        self.hooks.failed(sink, target, n, error)
+
+    def circuit(self, sink: str, target: str, state: str) -> None:
+        self.health.circuit(sink, target, state)
+        self.hooks.circuit(sink, target, state)
+
+
+_health = SinkHealth()
+_installed: MetricsHooks = MetricsHooks()
+_current: MetricsHooks = _Tee(_health, _installed)
 
 
 def current() -> MetricsHooks:
-    """The installed hooks (no-op until :func:`install` is called)."""
+    """What sinks report to: the installed hooks (no-op until :func:`install`),
+    with the process's sink health recorded on the way."""
     return _current
 
 
 def install(hooks: MetricsHooks) -> MetricsHooks:
     """Install ``hooks`` for every sink of this process; returns the previous ones."""
-    global _current
-    previous, _current = _current, hooks
+    global _current, _installed
+    previous, _installed = _installed, hooks
+    _current = _Tee(_health, hooks)
     return previous
+
+
+def sink_health() -> dict[str, str]:
+    """``{"<sink>:<target>": "ok" | "retrying" | "failing"}`` for this process."""
+    return _health.snapshot()

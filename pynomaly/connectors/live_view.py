@@ -40,6 +40,7 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
+from pynomaly import metrics_hooks
 from pynomaly.dashboard.protocol import encode_batch
 
 log = logging.getLogger(__name__)
@@ -316,7 +317,8 @@ class FlowStats:
         lag = None if self._max_event_time is None else time.time() - self._max_event_time / 1000.0
         stats = {"type": "stats", "events_per_s": self._events / elapsed,
                  "lag_s": lag, "alert_rate": self._alerts / self._events if self._events else 0.0,
-                 "active_keys": len(self._keys), "drift_events": self._drift, "sinks": {}}
+                 "active_keys": len(self._keys), "drift_events": self._drift,
+                 "sinks": metrics_hooks.sink_health()}
         self._start = time.monotonic()
         self._events = self._alerts = 0
         self._keys = set()

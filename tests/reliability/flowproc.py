@@ -61,6 +61,11 @@ class TopicWatch:
                 self.values.append(msg.value())
         return len(self.values)
 
+    def alert_ids(self) -> set[str]:
+        """Ids of the alerts read so far (after reading what is available)."""
+        self.count()
+        return {orjson.loads(v)["id"] for v in self.values}
+
     def close(self) -> None:
         self._c.close()
 

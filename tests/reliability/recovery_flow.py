@@ -23,7 +23,8 @@ EVENTS = metric_events(N_KEYS, N_PER_KEY, shift_at=N_PER_KEY // 2)
 
 
 def flow_spec(bootstrap: str, source: str, alerts: str, tail: bool = False,
-              delivery_timeout_s: float = 30.0) -> dict:
+              delivery_timeout_s: float = 30.0, alerts_bootstrap: str | None = None) -> dict:
+    """The flow; ``alerts_bootstrap`` puts the alerts topic on another broker."""
     return {
         "name": "recovery",
         "source": {"type": "kafka", "bootstrap_servers": bootstrap, "topics": [source],
@@ -37,7 +38,8 @@ def flow_spec(bootstrap: str, source: str, alerts: str, tail: bool = False,
                                  "params": {"threshold": 60.0}}],
                       "drift_policy": "reset"},
         "alerts": {"cooldown_s": 20},
-        "sinks": [{"type": "kafka", "bootstrap_servers": bootstrap, "topic": alerts,
+        "sinks": [{"type": "kafka", "bootstrap_servers": alerts_bootstrap or bootstrap,
+                   "topic": alerts,
                    "delivery_timeout_s": delivery_timeout_s}],
     }
 

@@ -32,7 +32,10 @@ pynomaly.connectors.circuit_breaker.CircuitOpenError: circuit for webhook 'http:
 >>> clock[0] = 10.0
 >>> cb.allow(); cb.state
 'half_open'
->>> cb.record_success(); cb.state
+>>> cb.record_failure(); cb.state, cb.opened  # the probe failed: open again
+('open', 2)
+>>> clock[0] = 20.0
+>>> cb.allow(); cb.record_success(); cb.state
 'closed'
 """
 
@@ -80,18 +83,20 @@ class CircuitBreaker:
     def state(self) -> str:
         return self._state
 
+    def _open(self) -> None:
+        """Open (or re-open after a failed probe) for another ``reset_timeout_s``."""
+        self._state = OPEN
+        self.opened += 1
+        self._opened_at = self._clock()
+        log.warning("circuit for %s %r opened after %d failure(s) in a row; next probe in %.1fs",
+                    self.sink, self.target, self._failures, self.reset_timeout_s)
+        metrics_hooks.current().circuit(self.sink, self.target, OPEN)
+
     def _move(self, state: str) -> None:
-        if state == self._state:
-            return
-        self._state = state
-        if state == OPEN:
-            self.opened += 1
-            self._opened_at = self._clock()
-            log.warning("circuit for %s %r opened after %d failure(s); next probe in %.1fs",
-                        self.sink, self.target, self._failures, self.reset_timeout_s)
-        else:
+        if state != self._state:
+            self._state = state
             log.info("circuit for %s %r is %s", self.sink, self.target, state)
-        metrics_hooks.current().circuit(self.sink, self.target, state)
+            metrics_hooks.current().circuit(self.sink, self.target, state)
 
     def retry_in(self) -> float:
         """Seconds until a call would be allowed (0 when it would be now)."""
@@ -123,8 +128,6 @@ class CircuitBreaker:
     def record_failure(self) -> None:
         with self._lock:
             self._failures += 1
-            if self._state == HALF_OPEN:
-                self._state = CLOSED  # re-open afresh (new opened_at, counted)
-                self._move(OPEN)
-            elif self._state == CLOSED and self._failures >= self.failure_threshold:
-                self._move(OPEN)
+            if self._state == HALF_OPEN or (
+                    self._state == CLOSED and self._failures >= self.failure_threshold):
+                self._open()

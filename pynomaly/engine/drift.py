@@ -37,7 +37,6 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from river import drift as river_drift
 
 from pynomaly.engine.calibration import ComponentParams, StatefulComponent
 from pynomaly.engine.drift_kernels import (
@@ -79,11 +78,15 @@ class DriftMonitor(StatefulComponent):
 class _RiverMonitor(DriftMonitor):
     """Holds one ``river.drift`` detector built from the params."""
 
-    river_class: Any = None
+    #: name of the class in ``river.drift`` (River is imported on first use:
+    #: it takes about a second, which flows without River monitors should not pay)
+    river_class: str = ""
 
     def reset(self) -> None:
+        from river import drift as river_drift
+
         args = {k: v for k, v in self.get_params().items() if k != "kind"}
-        self._model = self.river_class(**args)
+        self._model = getattr(river_drift, self.river_class)(**args)
 
     def _update_many(self, x: np.ndarray) -> np.ndarray:
         model = self._model
@@ -113,7 +116,7 @@ class AdwinParams(ComponentParams):
 class AdwinMonitor(_RiverMonitor):
     kind = "adwin"
     Params = AdwinParams
-    river_class = river_drift.ADWIN
+    river_class = "ADWIN"
 
 
 class PageHinkleyParams(ComponentParams):
@@ -128,7 +131,7 @@ class PageHinkleyParams(ComponentParams):
 class PageHinkleyMonitor(_RiverMonitor):
     kind = "page_hinkley"
     Params = PageHinkleyParams
-    river_class = river_drift.PageHinkley
+    river_class = "PageHinkley"
 
 
 class KswinParams(ComponentParams):
@@ -148,7 +151,7 @@ class KswinParams(ComponentParams):
 class KswinMonitor(_RiverMonitor):
     kind = "kswin"
     Params = KswinParams
-    river_class = river_drift.KSWIN
+    river_class = "KSWIN"
 
 
 class FastPageHinkleyParams(PageHinkleyParams):

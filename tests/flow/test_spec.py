@@ -7,7 +7,7 @@ from pynomaly.spec import SpecError, load_spec, parse_spec
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
 
 
-@pytest.mark.parametrize("name", ["file_replay.yaml", "kafka_metrics.yaml"])
+@pytest.mark.parametrize("name", ["file_replay.yaml", "kafka_metrics.yaml", "compose_metrics.yaml"])
 def test_shipped_specs_load(name):
     spec = load_spec(FLOWS / name)
     assert spec.record.value_fields == ["cpu", "latency_ms"]

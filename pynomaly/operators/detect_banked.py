@@ -192,6 +192,11 @@ class BankedDetectLogic:
     def process(self, state: BankedShardState | None, batch: EventBatch):
         from pynomaly.operators.detect import ShardOutput
 
+        if state is not None and not isinstance(state, BankedShardState):
+            raise TypeError(
+                f"flow {self.flow!r}: recovery state of shard was written by the per-key detect "
+                "path (an older version or another spec); start from an empty recovery "
+                "directory or run the version that wrote it")
         st = state if state is not None else self.new_state()
         out = ShardOutput(read_at=batch.read_at)
         st.batches += 1

@@ -120,3 +120,11 @@ def test_dispatch_keeps_per_key_path_for_other_specs() -> None:
     windowed = _spec(dict(ZSCORE), window={"kind": "tumbling", "size_s": 60.0})
     assert isinstance(make_detect_logic(windowed), DetectLogic)
     assert isinstance(make_detect_logic(_spec(dict(ZSCORE)), keep_points=True), DetectLogic)
+
+
+def test_per_key_recovery_state_is_refused_with_a_clear_message() -> None:
+    spec = _spec(dict(ZSCORE))
+    batch = next(_stream(1, n_batches=1, batch=50))
+    generic_state, _ = DetectLogic(spec).process(None, batch)
+    with pytest.raises(TypeError, match="per-key detect path"):
+        BankedDetectLogic(spec).process(generic_state, batch)

@@ -197,8 +197,14 @@ class DetectorBank:
         """Bytes of detector state per slot."""
         return sum(getattr(self, n)[0].nbytes for n in self.arrays) if self.capacity else 0
 
-    def __getstate__(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+    def copy(self) -> DetectorBank:
+        """An independent copy (state arrays copied, shared trees not)."""
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        for name in self.arrays:
+            if self.capacity:
+                setattr(new, name, getattr(self, name).copy())
+        return new
 
     def truncated_state(self, n: int) -> dict[str, Any]:
         """State with the arrays cut to the first ``n`` slots (for snapshots)."""

@@ -122,6 +122,20 @@ class BankedShardState:
         """Array bytes per slot (detector + counters), without the key dict."""
         return self.bank.bytes_per_slot() + 3 * 8
 
+    def __deepcopy__(self, memo: dict) -> BankedShardState:
+        """An independent copy made of container and array copies (Bytewax
+        deep-copies every shard's state at each epoch, recovery on or off;
+        the generic ``deepcopy`` walk would visit every key)."""
+        new = BankedShardState.__new__(BankedShardState)
+        new.__dict__.update(self.__dict__)
+        new.keys = dict(self.keys)
+        new.slot_keys = list(self.slot_keys)
+        new.free = list(self.free)
+        for name in ("last_time", "cooldown_until", "seen"):
+            setattr(new, name, getattr(self, name).copy())
+        new.bank = self.bank.copy()
+        return new
+
     def __getstate__(self) -> dict[str, Any]:
         t0 = time.perf_counter()
         n = len(self.slot_keys)

@@ -128,3 +128,22 @@ def test_per_key_recovery_state_is_refused_with_a_clear_message() -> None:
     generic_state, _ = DetectLogic(spec).process(None, batch)
     with pytest.raises(TypeError, match="per-key detect path"):
         BankedDetectLogic(spec).process(generic_state, batch)
+
+
+def test_deepcopy_is_independent_and_continues_identically() -> None:
+    import copy
+
+    spec = _spec(dict(HST))
+    logic = BankedDetectLogic(spec)
+    batches = list(_stream(5, n_batches=6, batch=300))
+    st, _ = logic.process(None, batches[0])
+    twin = copy.deepcopy(st)  # what Bytewax does at every epoch
+    outs = []
+    for state in (st, twin):
+        alerts = []
+        for b in batches[1:]:
+            state, out = logic.process(state, b)
+            alerts += [{k: v for k, v in a.items() if k != "emit_time"} for a in out.alerts]
+        outs.append((alerts, len(state.keys), state.late, state.overflow))
+    assert outs[0] == outs[1]
+    assert twin is not st and twin.bank.mass is not st.bank.mass

@@ -55,6 +55,8 @@ class _KafkaBatchPartition(StatefulSourcePartition[RawBatch, int]):
     def __init__(self, config: dict[str, Any], topic: str, part: int, offset: int,
                  batch_size: int, tail: bool, poll_timeout_s: float) -> None:
         self._consumer = Consumer(config)
+        if offset in (OFFSET_BEGINNING, OFFSET_END):
+            offset = self._resolve(topic, part, offset)
         self._consumer.assign([TopicPartition(topic, part, offset)])
         self._topic = topic
         self._part = part
@@ -64,6 +66,23 @@ class _KafkaBatchPartition(StatefulSourcePartition[RawBatch, int]):
         self._poll_timeout_s = poll_timeout_s
         self._eof = False
         self._origin = f"{topic}/{part}"
+
+    def _resolve(self, topic: str, part: int, logical: int) -> int:
+        """The first (or next) offset of the partition from its watermarks.
+
+        Assigning the logical ``OFFSET_BEGINNING``/``OFFSET_END`` makes
+        librdkafka look the offset up itself, which took ~0.5 s before the
+        first fetch against the embedded broker; asking for the watermarks
+        takes one round trip. Falls back to the logical offset on failure.
+        """
+        try:
+            low, high = self._consumer.get_watermark_offsets(TopicPartition(topic, part),
+                                                             timeout=5.0)
+        except KafkaException:
+            return logical
+        if low < 0 or high < 0:
+            return logical
+        return low if logical == OFFSET_BEGINNING else high
 
     def next_batch(self) -> list[RawBatch]:
         if self._eof or lifecycle.stopping():

@@ -67,9 +67,12 @@ def _decide_kernel(slots, keep, times, scores, seen, cooldown_until, warmup, val
         scores[i] = sc
         warm = seen[s] >= warmup
         seen[s] += 1
-        if warm and sc >= value and times[i] >= cooldown_until[s]:
+        # cooldown: no alert within ``cooldown`` of the key's latest alert,
+        # on either side (an out-of-order event just before it is the same incident)
+        if warm and sc >= value and not abs(times[i] - (cooldown_until[s] - cooldown)) < cooldown:
             alert[i] = True
-            cooldown_until[s] = times[i] + cooldown
+            if times[i] + cooldown > cooldown_until[s]:
+                cooldown_until[s] = times[i] + cooldown
 
 
 def decide(slots: np.ndarray, keep: np.ndarray, times: np.ndarray, scores: np.ndarray,

@@ -308,9 +308,11 @@ class DetectLogic:
         now = time.time()
         for j in flagged.tolist():
             t = float(times[j])
-            if t < ks.cooldown_until:
+            # no alert within `cooldown` of the key's latest alert, on either
+            # side: an out-of-order event just before it is the same incident
+            if abs(t - (ks.cooldown_until - cooldown)) < cooldown:
                 continue
-            ks.cooldown_until = t + cooldown
+            ks.cooldown_until = max(ks.cooldown_until, t + cooldown)
             out.alerts.append(make_alert(
                 self.flow, key, t, dict(zip(self.fields, X[j].tolist(), strict=True)),
                 float(scores[j]), _or_none(float(res.probability[j])), float(res.threshold[j]),

@@ -142,3 +142,24 @@ def test_state_survives_pickling_with_pipelines():
     _, out_b = DetectLogic(spec).process(st2, rest)
     assert [x["id"] for x in out_a.alerts] == [x["id"] for x in out_b.alerts]
     assert out_a.scored == out_b.scored == 100
+
+
+@pytest.mark.parametrize("per_key", [True, False])
+def test_cooldown_is_measured_from_the_latest_alert_on_both_sides(per_key):
+    from pynomaly.operators.detect import make_detect_logic
+    from pynomaly.operators.detect_banked import BankedDetectLogic
+
+    def run(cooldown):
+        spec = make_spec(alerts={"cooldown_s": cooldown}, window={"allowed_lateness_s": 3600},
+                         detection={"warmup": 20, "calibration": {"kind": "none"},
+                                    "threshold": {"kind": "static", "value": 6.0}})
+        logic = DetectLogic(spec) if per_key else make_detect_logic(spec)
+        assert isinstance(logic, BankedDetectLogic) != per_key
+        b = stream(n=300, spike_at=(200, 201))
+        # the second spike arrives out of order: 10 minutes before the first
+        b.times[201] = b.times[200] - 600
+        _, out = logic.process(None, b)
+        return [a["event_time"] for a in out.alerts]
+
+    assert len(run(0)) == 2  # no cooldown: the late spike alerts too
+    assert len(run(3600)) == 1  # within an hour of the first alert: same incident

@@ -40,15 +40,14 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-from pynomaly.engine.base import SCORE_LIMIT, SNAPSHOT_FORMAT
+from pynomaly.engine.base import SCORE_LIMIT, SNAPSHOT_FORMAT, DetectorParams
 
 
-class ComponentParams(BaseModel):
-    """Base of every component's parameter model (frozen, no unknown fields)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class ComponentParams(DetectorParams):
+    """Base of every component's parameter model (frozen, no unknown fields,
+    like a detector's)."""
 
 
 class StatefulComponent(ABC):

@@ -54,8 +54,9 @@ def hostile_stream(n_good: int, n_bad: int, n_keys: int = 50, seed: int = 3
     ``records`` in topic order; ``alerting``: the in-order good records (with
     a threshold that flags everything and no cooldown, each one alerts);
     ``out_of_order``: good records 2.5 s behind their key, within the allowed
-    lateness: scored, but their alert is suppressed by the key's newer alert
-    (cooldown is in event time); ``reasons``: the dead-letter reason counts.
+    lateness: scored, and with no cooldown they alert too (cooldown is measured
+    from the key's latest alert on both sides); ``reasons``: the dead-letter
+    reason counts.
     ``n_bad`` records are bad: parse defects of every kind, two 10 MB records,
     late events (100 s behind their key) and a flood of new keys.
     """

@@ -11,11 +11,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.installed-$purpose"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  if [ "$purpose" = "test" ]; then
-    .venv/bin/python -m pip install -q -e ".[dev,torch]"
-  else
-    .venv/bin/python -m pip install -q -e .
+  echo "installing Python packages into .venv (log: .venv/pip.log)"
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  target="."; [ "$purpose" = "test" ] && target=".[dev,torch]"
+  if ! .venv/bin/python -m pip install -q -e "$target" >.venv/pip.log 2>&1; then
+    tail -n 40 .venv/pip.log >&2
+    echo "pip install failed (full log: .venv/pip.log)" >&2
+    exit 1
   fi
   touch "$stamp"
 fi

@@ -8,6 +8,12 @@ topic takes, for each probe alert, the time it read it minus the probe's
 event time. Per offered load: p50/p99/max over the probes of a window of
 ``seconds`` (after a warm-up that brings every key past its warm-up).
 
+The floor under it, :func:`run_transport_floor`, is one hop through the same
+broker with nothing in between: a producer stamps each record with the wall
+clock and a consumer of that topic takes read time minus stamp. A flow's
+produce → alert path crosses the broker twice (record in, alert out), so its
+latency cannot go below about twice this floor.
+
 >>> percentiles(np.array([3.0, 4.0, 5.0, 40.0]))["p50_ms"]
 4.5
 """
@@ -180,3 +186,81 @@ def run_latency(bootstrap: str, rates: tuple[float, ...] = (1000, 10_000, 50_000
             log.close()
     out["load_average_end"] = load_average()
     return out
+
+
+class _StampReader(threading.Thread):
+    """Consumes a topic of wall-clock stamps and records each one's age on arrival."""
+
+    def __init__(self, bootstrap: str, topic: str, fetch_wait_ms: int) -> None:
+        super().__init__(daemon=True)
+        from confluent_kafka import Consumer, TopicPartition
+
+        self._c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"floor-{time.time_ns()}",
+                            "enable.auto.commit": "false", "fetch.min.bytes": "1",
+                            "fetch.wait.max.ms": str(fetch_wait_ms)})
+        self._c.assign([TopicPartition(topic, 0, 0)])
+        self.ages: list[tuple[float, float]] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            for m in self._c.consume(1000, 0.01):
+                if m.error() is None:
+                    now = time.time()
+                    stamp = float(m.value())
+                    self.ages.append((stamp, now - stamp))
+        self._c.close()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(5)
+
+
+def run_transport_floor(bootstrap: str, rates: tuple[float, ...] = (1000, 10_000, 50_000),
+                        seconds: float = 5.0, fetch_wait_ms: int = 10) -> dict[str, Any]:
+    """One hop produce → consume through the broker, per offered load (module docstring).
+
+    The producer and consumer use the flow's settings (``linger.ms`` 1 as in the
+    latency producer, ``fetch.wait.max.ms`` as the flow's source)."""
+    from pynomaly.connectors.kafka_admin import ensure_topics
+
+    topic = f"floor-{time.time_ns()}"
+    ensure_topics(bootstrap, {topic: 1})
+    reader = _StampReader(bootstrap, topic, fetch_wait_ms)
+    reader.start()
+    producer = _producer(bootstrap)
+    out: dict[str, Any] = {"fetch_wait_ms": fetch_wait_ms, "load_average_start": load_average(),
+                           "rates": {}}
+    try:
+        for rate in rates:
+            _stamps(producer, topic, rate, 1.0)  # settle at this rate
+            t_start = time.time()
+            sent = _stamps(producer, topic, rate, seconds)
+            time.sleep(1.0)
+            ages = np.array([a * 1000 for s, a in reader.ages if s >= t_start])
+            row = percentiles(ages)
+            row["offered_records_per_s"] = round(sent / seconds)
+            row["received"] = int(ages.size)
+            out["rates"][str(int(rate))] = row
+    finally:
+        reader.stop()
+    out["load_average_end"] = load_average()
+    return out
+
+
+def _stamps(producer: Any, topic: str, rate: float, seconds: float) -> int:
+    t0 = time.time()
+    sent = 0
+    while (now := time.time()) - t0 < seconds:
+        due = int((now - t0) * rate) + 1
+        while sent < due:
+            try:
+                producer.produce(topic, b"%.6f" % time.time())
+            except BufferError:
+                producer.poll(0.001)
+                continue
+            sent += 1
+        producer.poll(0)
+        time.sleep(0.0005)
+    producer.flush(10)
+    return sent

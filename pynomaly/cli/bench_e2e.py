@@ -62,10 +62,12 @@ def _cmd(args: argparse.Namespace) -> int:
             report["raw_records_per_s"] = t["raw_records_per_s"]
             report["detectors"] = t["detectors"]
         if "latency" in args.suite:
-            from pynomaly.bench.latency import run_latency
+            from pynomaly.bench.latency import run_latency, run_transport_floor
 
             report["latency"] = run_latency(bootstrap, tuple(args.latency_rates),
                                             args.latency_seconds, args.poll_timeout)
+            report["latency"]["transport_floor"] = run_transport_floor(
+                bootstrap, tuple(args.latency_rates), args.latency_seconds)
         if "scaling" in args.suite:
             from pynomaly.bench.scaling import run_scaling
 

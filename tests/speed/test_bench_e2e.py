@@ -37,3 +37,14 @@ def test_memory_bench_counts_live_keys_and_evicts_under_churn() -> None:
     res = churn("robust_zscore", 500, minutes=12, shards=4)
     last = res["samples"][-1]
     assert last["evicted"] > 0 and last["live_keys"] < last["keys_seen"]
+
+
+@pytest.mark.timeout(120)
+def test_transport_floor_reports_every_offered_load(bootstrap: str) -> None:
+    from pynomaly.bench.latency import run_transport_floor
+
+    res = run_transport_floor(bootstrap, rates=(200, 500), seconds=1.0)
+    assert set(res["rates"]) == {"200", "500"}
+    for row in res["rates"].values():
+        assert row["received"] == row["probes"] > 0  # every stamp of the window came back
+        assert 0 <= row["p50_ms"] <= row["p99_ms"] <= row["max_ms"]

@@ -54,7 +54,14 @@ import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from pynomaly.engine.base import Detector, DetectorParams
-from pynomaly.engine.detectors.hst_kernels import PADDING, build_trees, explain, score_learn
+from pynomaly.engine.detectors.hst_kernels import (
+    BATCHED_MIN_ROWS,
+    PADDING,
+    build_trees,
+    explain,
+    score_learn,
+    score_learn_batched,
+)
 from pynomaly.engine.registry import register
 
 #: Largest total node count (all trees) accepted; 2**25 nodes use ~256 MiB.
@@ -161,8 +168,9 @@ class HalfSpaceTrees(Detector):
         """Run the kernel; with ``learn`` false it writes nothing but ``out``."""
         out = np.empty(X.shape[0])
         p = self.params
-        score_learn(X, self._feature, self._threshold, self._l_mass, self._r_mass,
-                    p.height, p.window_size, self._state, learn, out)
+        kernel = score_learn_batched if X.shape[0] >= BATCHED_MIN_ROWS else score_learn
+        kernel(X, self._feature, self._threshold, self._l_mass, self._r_mass,
+               p.height, p.window_size, self._state, learn, out)
         return out
 
     def _score_learn(self, X: np.ndarray, learn: bool) -> np.ndarray:

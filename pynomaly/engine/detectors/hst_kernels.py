@@ -192,3 +192,135 @@ def explain(x, feature, threshold, r_mass, height, window, out):
             out[j] += rest
     for j in range(d):
         out[j] /= max_score
+
+
+#: Batches of at least this many rows take :func:`score_learn_batched`; its
+#: per-call set-up (path scores, internal masses) costs about one pass over
+#: the trees, which a one-row call would pay for a single event.
+BATCHED_MIN_ROWS = 64
+
+
+@njit(cache=True, nogil=True)
+def _path_scores(r_mass, height, size_limit, path_score):
+    """Each node's share of River's score sum for a walk that reaches it.
+
+    ``path_score[t, n]`` is ``sum r_mass * 2**depth`` over the nodes from the
+    root to ``n`` that the walk counts (it stops after the first node whose
+    reference mass is below the size limit), so a walk's total is the value at
+    the leaf it ends in."""
+    n_trees = r_mass.shape[0]
+    open_ = np.empty(r_mass.shape[1], dtype=np.int64)
+    for t in range(n_trees):
+        path_score[t, 0] = r_mass[t, 0]
+        open_[0] = 1
+        first = 1
+        pow2 = 2
+        for _ in range(height):
+            for n in range(first, 2 * first + 1):
+                p = (n - 1) // 2
+                walk = open_[p] & (r_mass[t, p] >= size_limit)
+                open_[n] = walk
+                path_score[t, n] = path_score[t, p] + walk * np.int64(r_mass[t, n]) * pow2
+            first = 2 * first + 1
+            pow2 *= 2
+
+
+@njit(cache=True, nogil=True)
+def _sum_internal(l_mass, n_internal):
+    """Internal masses as the sums of their children (every path ends in a leaf)."""
+    for t in range(l_mass.shape[0]):
+        for n in range(n_internal - 1, -1, -1):
+            l_mass[t, n] = l_mass[t, 2 * n + 1] + l_mass[t, 2 * n + 2]
+
+
+@njit(cache=True, nogil=True)
+def score_learn_batched(X, feature, threshold, l_mass, r_mass, height, window, state, learn, out):
+    """:func:`score_learn` for batches, with the same results and state.
+
+    Within one window the reference masses are fixed, so each walk's score is
+    the precomputed :func:`_path_scores` value of its leaf, and learning only
+    counts leaves: the internal masses are their children's sums, filled in
+    at each window swap and before returning. Trees are taken one at a time
+    and four events descend each tree together as independent chains.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> feature = rng.integers(0, 2, (3, 7)).astype(np.int32)
+    >>> threshold = rng.random((3, 7))
+    >>> X = rng.random((50, 2))
+    >>> outs, masses = [], []
+    >>> for kernel in (score_learn, score_learn_batched):
+    ...     l, r = np.zeros((3, 15), np.uint16), np.zeros((3, 15), np.uint16)
+    ...     st, out = np.array([0, 1]), np.empty(50)
+    ...     kernel(X, feature, threshold, l, r, 3, 20, st, True, out)
+    ...     outs.append(out); masses.append((l, r, st))
+    >>> bool(np.array_equal(outs[0], outs[1]))
+    True
+    >>> all(np.array_equal(a, b) for a, b in zip(*masses))
+    True
+    """
+    n_trees = feature.shape[0]
+    n_nodes = l_mass.shape[1]
+    n_internal = feature.shape[1]
+    size_limit = SIZE_LIMIT_FRACTION * window
+    max_score = float(n_trees) * float(window) * float(2 ** (height + 1) - 1)
+    path_score = np.empty((n_trees, n_nodes), dtype=np.int64)
+    _path_scores(r_mass, height, size_limit, path_score)
+    n = X.shape[0]
+    total = np.zeros(n, dtype=np.int64)
+    i = 0
+    while i < n:
+        end = n
+        if learn and state[0] + (n - i) > window:
+            end = i + (window - state[0])
+        scoring = state[1] == 0
+        for t in range(n_trees):
+            ft = feature[t]
+            th = threshold[t]
+            lm = l_mass[t]
+            ps = path_score[t]
+            j = i
+            while j + 4 <= end:
+                a = 0
+                b = 0
+                c = 0
+                e = 0
+                for _ in range(height):
+                    a = 2 * a + 2 - (X[j, ft[a]] < th[a])
+                    b = 2 * b + 2 - (X[j + 1, ft[b]] < th[b])
+                    c = 2 * c + 2 - (X[j + 2, ft[c]] < th[c])
+                    e = 2 * e + 2 - (X[j + 3, ft[e]] < th[e])
+                if learn:
+                    lm[a] += 1
+                    lm[b] += 1
+                    lm[c] += 1
+                    lm[e] += 1
+                total[j] += ps[a]
+                total[j + 1] += ps[b]
+                total[j + 2] += ps[c]
+                total[j + 3] += ps[e]
+                j += 4
+            while j < end:
+                a = 0
+                for _ in range(height):
+                    a = 2 * a + 2 - (X[j, ft[a]] < th[a])
+                if learn:
+                    lm[a] += 1
+                total[j] += ps[a]
+                j += 1
+        for j in range(i, end):
+            out[j] = 1.0 - total[j] / max_score if scoring else 0.0
+        if learn:
+            state[0] += end - i
+            if state[0] == window:
+                _sum_internal(l_mass, n_internal)
+                for t in range(n_trees):
+                    for q in range(n_nodes):
+                        r_mass[t, q] = l_mass[t, q]
+                        l_mass[t, q] = 0
+                state[0] = 0
+                state[1] = 0
+                _path_scores(r_mass, height, size_limit, path_score)
+        i = end
+    if learn:
+        _sum_internal(l_mass, n_internal)

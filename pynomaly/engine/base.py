@@ -40,6 +40,8 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from pynomaly.engine.bounds import within
+
 #: Inputs beyond this magnitude are clipped so squares and sums stay finite.
 INPUT_LIMIT = 1e150
 #: Scores are clipped into [0, SCORE_LIMIT] after NaN removal.
@@ -96,17 +98,17 @@ class Detector(ABC):
             raise ValueError(
                 f"{self.name}: expected {self.n_features} features, got {arr.shape[1]}"
             )
-        # one pass: the largest magnitude is NaN when any value is NaN
-        if arr.size and not np.abs(arr).max() <= INPUT_LIMIT:
+        arr = np.ascontiguousarray(arr)
+        if not within(arr, INPUT_LIMIT):  # one pass, no temporary; NaN fails
             arr = np.nan_to_num(arr, nan=0.0, posinf=INPUT_LIMIT, neginf=-INPUT_LIMIT)
             np.clip(arr, -INPUT_LIMIT, INPUT_LIMIT, out=arr)
-        return np.ascontiguousarray(arr)
+        return arr
 
     @staticmethod
     def _finish(scores: np.ndarray) -> np.ndarray:
         out = np.asarray(scores, dtype=np.float64)
         # fast path: every score finite and within the limit (NaN fails the test)
-        if not out.size or np.abs(out).max() <= SCORE_LIMIT:
+        if within(out, SCORE_LIMIT):
             return out
         out = np.nan_to_num(out, nan=0.0, posinf=SCORE_LIMIT, neginf=-SCORE_LIMIT)
         return np.clip(out, 0.0 if out.min() >= 0 else -SCORE_LIMIT, SCORE_LIMIT)

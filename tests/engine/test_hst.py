@@ -139,9 +139,14 @@ def test_parameter_validation():
 
 @pytest.mark.parametrize("height,window", [(3, 20), (6, 50), (8, 250)])
 def test_batched_kernel_equals_the_per_row_kernel(height: int, window: int) -> None:
-    """Scores, masses and counters stay identical whatever the batch cuts,
-    across window swaps, with score-only calls in between."""
-    from pynomaly.engine.detectors.hst_kernels import score_learn, score_learn_batched
+    """Scores, masses, path scores and counters stay identical whatever the
+    batch cuts, across window swaps, with score-only calls in between, and
+    with the two kernels taking turns on one state."""
+    from pynomaly.engine.detectors.hst_kernels import (
+        score_learn,
+        score_learn_batched,
+        sum_internal,
+    )
 
     rng = np.random.default_rng(height)
     n_trees, d = 5, 3
@@ -151,17 +156,22 @@ def test_batched_kernel_equals_the_per_row_kernel(height: int, window: int) -> N
     X = stream(n=7 * window + 13, d=d, seed=height)
     cuts = np.sort(rng.choice(np.arange(1, X.shape[0]), size=12, replace=False))
     states = []
-    for kernel in (score_learn, score_learn_batched):
+    for kernels in ((score_learn,), (score_learn_batched,), (score_learn_batched, score_learn)):
         l_mass = np.zeros((n_trees, 2 * n_internal + 1), dtype=np.uint16)
         r_mass = np.zeros_like(l_mass)
+        path_score = np.zeros((n_trees, n_internal + 1), dtype=np.uint32)
         st = np.array([0, 1], dtype=np.int64)
         outs = []
         for k, part in enumerate(np.split(X, cuts)):
             learn = k % 4 != 3  # every fourth part is scored only
             out = np.empty(part.shape[0])
-            kernel(part, feature, threshold, l_mass, r_mass, height, window, st, learn, out)
+            kernel = kernels[k % len(kernels)]
+            kernel(part, feature, threshold, l_mass, r_mass, path_score, height, window, st,
+                   learn, out)  # fmt: skip
             outs.append(out)
-        states.append((np.concatenate(outs), l_mass, r_mass, st))
-    for a, b in zip(*states, strict=True):
-        assert np.array_equal(a, b)
+        sum_internal(l_mass)
+        states.append((np.concatenate(outs), l_mass, r_mass, path_score, st))
+    for other in states[1:]:
+        for a, b in zip(states[0], other, strict=True):
+            assert np.array_equal(a, b)
     assert states[0][0].max() > 0  # past the first window: real scores compared

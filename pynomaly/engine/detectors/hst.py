@@ -59,8 +59,10 @@ from pynomaly.engine.detectors.hst_kernels import (
     PADDING,
     build_trees,
     explain,
+    path_scores,
     score_learn,
     score_learn_batched,
+    sum_internal,
 )
 from pynomaly.engine.registry import register
 
@@ -144,6 +146,8 @@ class HalfSpaceTrees(Detector):
         self._threshold = np.zeros((p.n_trees, n_internal))
         self._l_mass = np.zeros((p.n_trees, 2 * n_internal + 1), dtype=mass)
         self._r_mass = np.zeros_like(self._l_mass)
+        # derived from the reference masses (see hst_kernels.path_scores); not stored
+        self._path_score = np.zeros((p.n_trees, n_internal + 1), dtype=self._path_score_dtype())
         self._state = np.array([0, 1], dtype=np.int64)  # [counter, first_window]
         self._pending = np.empty((0, n_features))
         self._limits: np.ndarray | None = None
@@ -158,6 +162,11 @@ class HalfSpaceTrees(Detector):
         """uint16 masses while a window fits (smaller trees stay in the L1 cache)."""
         return np.uint16 if self.params.window_size < 2**16 else np.int32
 
+    def _path_score_dtype(self) -> type:
+        """uint32 path scores while the largest, ``window * (2**(h+1) - 1)``, fits."""
+        p = self.params
+        return np.uint32 if p.window_size * (2 ** (p.height + 1) - 1) < 2**32 else np.int64
+
     def _build(self, limits: np.ndarray) -> None:
         p = self.params
         self._limits = limits
@@ -169,7 +178,7 @@ class HalfSpaceTrees(Detector):
         out = np.empty(X.shape[0])
         p = self.params
         kernel = score_learn_batched if X.shape[0] >= BATCHED_MIN_ROWS else score_learn
-        kernel(X, self._feature, self._threshold, self._l_mass, self._r_mass,
+        kernel(X, self._feature, self._threshold, self._l_mass, self._r_mass, self._path_score,
                p.height, p.window_size, self._state, learn, out)
         return out
 
@@ -196,16 +205,19 @@ class HalfSpaceTrees(Detector):
 
     def nbytes(self) -> int:
         """Bytes held by the state arrays."""
-        arrays = (self._feature, self._threshold, self._l_mass, self._r_mass, self._pending)
+        arrays = (self._feature, self._threshold, self._l_mass, self._r_mass, self._path_score,
+                  self._pending)  # fmt: skip
         return sum(a.nbytes for a in arrays)
 
     def _get_state(self) -> dict[str, Any]:
+        l_mass = self._l_mass.copy()
+        sum_internal(l_mass)  # the batched kernel counts leaves only
         return {
             "limits": None if self._limits is None else self._limits.copy(),
             "pending": self._pending.copy(),
             "feature": self._feature.astype(np.min_scalar_type(self.n_features - 1)),
             "threshold": self._threshold.copy(),
-            "l_mass": self._l_mass.copy(),
+            "l_mass": l_mass,
             "r_mass": self._r_mass.copy(),
             "state": self._state.copy(),
         }
@@ -217,4 +229,6 @@ class HalfSpaceTrees(Detector):
         self._threshold = np.array(state["threshold"], dtype=np.float64)
         self._l_mass = np.array(state["l_mass"], dtype=self._mass_dtype())
         self._r_mass = np.array(state["r_mass"], dtype=self._mass_dtype())
+        self._path_score = np.zeros_like(self._path_score)
+        path_scores(self._r_mass, self.params.height, self.params.window_size, self._path_score)
         self._state = np.array(state["state"], dtype=np.int64)

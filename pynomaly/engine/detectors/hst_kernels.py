@@ -86,7 +86,7 @@ def build_trees(lo, hi, draws, padding, height, feature, threshold):
 
 
 @njit(cache=True, nogil=True)
-def score_learn(X, feature, threshold, l_mass, r_mass, height, window, state, learn, out):
+def score_learn(X, feature, threshold, l_mass, r_mass, path_score, height, window, state, learn, out):
     """Score each row of ``X`` on the reference masses, then learn it.
 
     ``state`` is ``[counter, first_window]`` (int64, updated in place). The
@@ -101,7 +101,6 @@ def score_learn(X, feature, threshold, l_mass, r_mass, height, window, state, le
     term is an integer below 2**53, so it equals River's float sum exactly.
     """
     n_trees = feature.shape[0]
-    n_nodes = l_mass.shape[1]
     size_limit = SIZE_LIMIT_FRACTION * window
     max_score = float(n_trees) * float(window) * float(2 ** (height + 1) - 1)
     node = np.zeros(n_trees, dtype=np.int64)
@@ -132,12 +131,7 @@ def score_learn(X, feature, threshold, l_mass, r_mass, height, window, state, le
         if learn:
             state[0] += 1
             if state[0] == window:
-                for t in range(n_trees):
-                    for n in range(n_nodes):
-                        r_mass[t, n] = l_mass[t, n]
-                        l_mass[t, n] = 0
-                state[0] = 0
-                state[1] = 0
+                swap_window(l_mass, r_mass, path_score, height, window, state)
 
 
 @njit(cache=True, nogil=True)
@@ -201,47 +195,111 @@ BATCHED_MIN_ROWS = 64
 
 
 @njit(cache=True, nogil=True)
-def _path_scores(r_mass, height, size_limit, path_score):
-    """Each node's share of River's score sum for a walk that reaches it.
+def path_scores(r_mass, height, window, path_score):
+    """Each leaf's total of River's score sum for a walk that ends in it.
 
-    ``path_score[t, n]`` is ``sum r_mass * 2**depth`` over the nodes from the
-    root to ``n`` that the walk counts (it stops after the first node whose
-    reference mass is below the size limit), so a walk's total is the value at
-    the leaf it ends in."""
+    ``path_score[t, k]`` (leaf ``k``, node ``2**height - 1 + k``) is
+    ``sum r_mass * 2**depth`` over the nodes from the root to the leaf that
+    the walk counts (it stops after the first node whose reference mass is
+    below the size limit). Depends on the reference masses only: the kernels
+    refresh it at every window swap.
+
+    >>> import numpy as np
+    >>> r = np.array([[100, 60, 40]], dtype=np.uint16)  # height 1, window 100
+    >>> ps = np.zeros((1, 2), dtype=np.int64)
+    >>> path_scores(r, 1, 100, ps)
+    >>> ps.tolist()  # the root counts once, a leaf twice
+    [[220, 180]]
+    """
     n_trees = r_mass.shape[0]
-    open_ = np.empty(r_mass.shape[1], dtype=np.int64)
+    n_nodes = r_mass.shape[1]
+    n_internal = n_nodes // 2
+    limit = np.int64(np.ceil(SIZE_LIMIT_FRACTION * window))
+    total = np.empty(n_nodes, dtype=np.int64)
+    # 0 once the walk has stopped, else 2**depth of the node's children
+    gate = np.empty(n_nodes, dtype=np.int64)
     for t in range(n_trees):
-        path_score[t, 0] = r_mass[t, 0]
-        open_[0] = 1
+        r = r_mass[t]
+        ps = path_score[t]
+        total[0] = r[0]
+        gate[0] = 2 if np.int64(r[0]) >= limit else 0
         first = 1
-        pow2 = 2
-        for _ in range(height):
-            for n in range(first, 2 * first + 1):
-                p = (n - 1) // 2
-                walk = open_[p] & (r_mass[t, p] >= size_limit)
-                open_[n] = walk
-                path_score[t, n] = path_score[t, p] + walk * np.int64(r_mass[t, n]) * pow2
-            first = 2 * first + 1
-            pow2 *= 2
+        for _ in range(height - 1):
+            last = 2 * first + 1
+            for c in range(first, last):
+                p = (c - 1) >> 1
+                rc = np.int64(r[c])
+                g = gate[p]
+                total[c] = total[p] + g * rc
+                gate[c] = 2 * g if rc >= limit else 0
+            first = last
+        for c in range(n_internal, n_nodes):
+            p = (c - 1) >> 1
+            ps[c - n_internal] = total[p] + gate[p] * np.int64(r[c])
 
 
 @njit(cache=True, nogil=True)
-def _sum_internal(l_mass, n_internal):
-    """Internal masses as the sums of their children (every path ends in a leaf)."""
+def sum_internal(l_mass):
+    """Set each internal latest mass to the sum of its children's.
+
+    Every walk ends in a leaf, so the leaf counts determine the rest: the
+    batched kernel counts leaves only and the window swap fills in the
+    internal nodes from them.
+
+    >>> import numpy as np
+    >>> m = np.array([[0, 0, 0, 1, 2, 3, 4]], dtype=np.uint16)
+    >>> sum_internal(m)
+    >>> m.tolist()
+    [[10, 3, 7, 1, 2, 3, 4]]
+    """
+    n_internal = l_mass.shape[1] // 2
     for t in range(l_mass.shape[0]):
+        m = l_mass[t]
         for n in range(n_internal - 1, -1, -1):
-            l_mass[t, n] = l_mass[t, 2 * n + 1] + l_mass[t, 2 * n + 2]
+            m[n] = m[2 * n + 1] + m[2 * n + 2]
 
 
 @njit(cache=True, nogil=True)
-def score_learn_batched(X, feature, threshold, l_mass, r_mass, height, window, state, learn, out):
-    """:func:`score_learn` for batches, with the same results and state.
+def swap_window(l_mass, r_mass, path_score, height, window, state):
+    """End a window: the latest masses (internal nodes summed from the leaves)
+    become the reference, the latest restart at zero, the path scores follow."""
+    sum_internal(l_mass)
+    for t in range(l_mass.shape[0]):
+        for q in range(l_mass.shape[1]):
+            r_mass[t, q] = l_mass[t, q]
+            l_mass[t, q] = 0
+    state[0] = 0
+    state[1] = 0
+    path_scores(r_mass, height, window, path_score)
+
+
+@njit(inline="always")
+def _down(xf, row, ft, th, node):
+    """One level of a descent: the child of ``node`` that row ``xf[row:]`` goes to."""
+    return np.uint64(2) * node + np.uint64(2) - np.uint64(xf[row + np.uint64(ft[node])] < th[node])
+
+
+@njit(inline="always")
+def _count(counts, ps, total, j, leaf):
+    """Add the leaf's path score to event ``j``'s total and count the leaf."""
+    counts[leaf] += 1
+    total[j] += ps[leaf]
+
+
+@njit(cache=True, nogil=True)
+def score_learn_batched(
+    X, feature, threshold, l_mass, r_mass, path_score, height, window, state, learn, out
+):
+    """:func:`score_learn` for batches, with the same scores and state.
 
     Within one window the reference masses are fixed, so each walk's score is
-    the precomputed :func:`_path_scores` value of its leaf, and learning only
-    counts leaves: the internal masses are their children's sums, filled in
-    at each window swap and before returning. Trees are taken one at a time
-    and four events descend each tree together as independent chains.
+    the :func:`path_scores` value of its leaf, and learning only counts
+    leaves: the internal latest masses are left stale until the window swap
+    (:func:`swap_window`) sums them, which is the only place they are read
+    (snapshots sum them too). Trees are taken one at a time and four events
+    descend each tree together as independent chains, indexed with unsigned
+    integers (signed indices make numba handle negative wrap-around at every
+    load, which halves the speed of this loop).
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -251,22 +309,28 @@ def score_learn_batched(X, feature, threshold, l_mass, r_mass, height, window, s
     >>> outs, masses = [], []
     >>> for kernel in (score_learn, score_learn_batched):
     ...     l, r = np.zeros((3, 15), np.uint16), np.zeros((3, 15), np.uint16)
-    ...     st, out = np.array([0, 1]), np.empty(50)
-    ...     kernel(X, feature, threshold, l, r, 3, 20, st, True, out)
-    ...     outs.append(out); masses.append((l, r, st))
+    ...     ps, st, out = np.zeros((3, 8), np.int64), np.array([0, 1]), np.empty(50)
+    ...     kernel(X, feature, threshold, l, r, ps, 3, 20, st, True, out)
+    ...     sum_internal(l)
+    ...     outs.append(out); masses.append((l, r, ps, st))
     >>> bool(np.array_equal(outs[0], outs[1]))
     True
     >>> all(np.array_equal(a, b) for a, b in zip(*masses))
     True
     """
     n_trees = feature.shape[0]
-    n_nodes = l_mass.shape[1]
     n_internal = feature.shape[1]
-    size_limit = SIZE_LIMIT_FRACTION * window
+    first_leaf = np.uint64(n_internal)
     max_score = float(n_trees) * float(window) * float(2 ** (height + 1) - 1)
-    path_score = np.empty((n_trees, n_nodes), dtype=np.int64)
-    _path_scores(r_mass, height, size_limit, path_score)
     n = X.shape[0]
+    d = np.uint64(X.shape[1])
+    xf = X.reshape(-1)  # C-contiguous rows (the detector passes them so)
+    # leaf node n is entry n - n_internal here and in path_score; a score-only
+    # call counts into scratch (a branch in the loop would cost more than that)
+    if learn:
+        leaf_counts = l_mass[:, n_internal:]
+    else:
+        leaf_counts = np.zeros((n_trees, n_internal + 1), dtype=l_mass.dtype)
     total = np.zeros(n, dtype=np.int64)
     i = 0
     while i < n:
@@ -277,50 +341,48 @@ def score_learn_batched(X, feature, threshold, l_mass, r_mass, height, window, s
         for t in range(n_trees):
             ft = feature[t]
             th = threshold[t]
-            lm = l_mass[t]
+            lm = leaf_counts[t]
             ps = path_score[t]
             j = i
-            while j + 4 <= end:
-                a = 0
-                b = 0
-                c = 0
-                e = 0
+            while j + 8 <= end:
+                r0 = np.uint64(j) * d
+                r1 = r0 + d
+                r2 = r1 + d
+                r3 = r2 + d
+                r4 = r3 + d
+                r5 = r4 + d
+                r6 = r5 + d
+                r7 = r6 + d
+                a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = np.uint64(0)
                 for _ in range(height):
-                    a = 2 * a + 2 - (X[j, ft[a]] < th[a])
-                    b = 2 * b + 2 - (X[j + 1, ft[b]] < th[b])
-                    c = 2 * c + 2 - (X[j + 2, ft[c]] < th[c])
-                    e = 2 * e + 2 - (X[j + 3, ft[e]] < th[e])
-                if learn:
-                    lm[a] += 1
-                    lm[b] += 1
-                    lm[c] += 1
-                    lm[e] += 1
-                total[j] += ps[a]
-                total[j + 1] += ps[b]
-                total[j + 2] += ps[c]
-                total[j + 3] += ps[e]
-                j += 4
+                    a0 = _down(xf, r0, ft, th, a0)
+                    a1 = _down(xf, r1, ft, th, a1)
+                    a2 = _down(xf, r2, ft, th, a2)
+                    a3 = _down(xf, r3, ft, th, a3)
+                    a4 = _down(xf, r4, ft, th, a4)
+                    a5 = _down(xf, r5, ft, th, a5)
+                    a6 = _down(xf, r6, ft, th, a6)
+                    a7 = _down(xf, r7, ft, th, a7)
+                _count(lm, ps, total, j, a0 - first_leaf)
+                _count(lm, ps, total, j + 1, a1 - first_leaf)
+                _count(lm, ps, total, j + 2, a2 - first_leaf)
+                _count(lm, ps, total, j + 3, a3 - first_leaf)
+                _count(lm, ps, total, j + 4, a4 - first_leaf)
+                _count(lm, ps, total, j + 5, a5 - first_leaf)
+                _count(lm, ps, total, j + 6, a6 - first_leaf)
+                _count(lm, ps, total, j + 7, a7 - first_leaf)
+                j += 8
             while j < end:
-                a = 0
+                r0 = np.uint64(j) * d
+                a0 = np.uint64(0)
                 for _ in range(height):
-                    a = 2 * a + 2 - (X[j, ft[a]] < th[a])
-                if learn:
-                    lm[a] += 1
-                total[j] += ps[a]
+                    a0 = _down(xf, r0, ft, th, a0)
+                _count(lm, ps, total, j, a0 - first_leaf)
                 j += 1
         for j in range(i, end):
             out[j] = 1.0 - total[j] / max_score if scoring else 0.0
         if learn:
             state[0] += end - i
             if state[0] == window:
-                _sum_internal(l_mass, n_internal)
-                for t in range(n_trees):
-                    for q in range(n_nodes):
-                        r_mass[t, q] = l_mass[t, q]
-                        l_mass[t, q] = 0
-                state[0] = 0
-                state[1] = 0
-                _path_scores(r_mass, height, size_limit, path_score)
+                swap_window(l_mass, r_mass, path_score, height, window, state)
         i = end
-    if learn:
-        _sum_internal(l_mass, n_internal)

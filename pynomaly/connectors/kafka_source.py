@@ -51,6 +51,29 @@ def list_partitions(bootstrap: str, topics: list[str], config: dict[str, str] | 
     return parts
 
 
+def consume_available(consumer: Any, max_records: int, timeout_s: float) -> list[Any]:
+    """What the consumer holds now, up to ``max_records``; else wait for the first.
+
+    ``Consumer.consume(n, timeout)`` returns only when ``n`` messages are there
+    or the timeout has passed, so below saturation every record waits up to
+    the timeout. This takes whatever librdkafka has already fetched (no
+    wait); when that is nothing it waits at most ``timeout_s`` for one message
+    and then takes whatever came with it. Under load the local queue refills
+    while a batch is processed, so batches stay full.
+
+    Example (needs a broker)::
+
+        msgs = consume_available(consumer, 5000, 0.01)
+    """
+    msgs = consumer.consume(max_records, 0)
+    if msgs:
+        return msgs
+    first = consumer.poll(timeout_s)
+    if first is None:
+        return []
+    return [first, *consumer.consume(max_records - 1, 0)] if max_records > 1 else [first]
+
+
 class _KafkaBatchPartition(StatefulSourcePartition[RawBatch, int]):
     def __init__(self, config: dict[str, Any], topic: str, part: int, offset: int,
                  batch_size: int, tail: bool, poll_timeout_s: float) -> None:
@@ -87,7 +110,7 @@ class _KafkaBatchPartition(StatefulSourcePartition[RawBatch, int]):
     def next_batch(self) -> list[RawBatch]:
         if self._eof or lifecycle.stopping():
             raise StopIteration
-        msgs = self._consumer.consume(self._batch_size, self._poll_timeout_s)
+        msgs = consume_available(self._consumer, self._batch_size, self._poll_timeout_s)
         if not msgs:
             return []
         errors = [m.error() for m in msgs]
@@ -128,11 +151,11 @@ class _KafkaBatchPartition(StatefulSourcePartition[RawBatch, int]):
 class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
     """Read ``topics`` from ``bootstrap`` as micro-batches of raw records.
 
-    A batch is what one ``consume(batch_size, poll_timeout_s)`` call returns:
-    up to ``batch_size`` records, handed over as soon as that many are there
-    or ``poll_timeout_s`` has passed. Under load batches are full and the
-    timeout does not matter; at low rates it bounds the time a record waits
-    in the source (the latency knob, see docs/adr/0091).
+    A batch is what :func:`consume_available` returns: every record the
+    consumer has already fetched, up to ``batch_size``, handed over at once;
+    when none is there it waits up to ``poll_timeout_s`` for the first. Under
+    load batches are full; at low rates a record is handed over as soon as it
+    arrives (the latency knobs, see docs/adr/0091).
     """
 
     def __init__(self, bootstrap: str, topics: list[str], *, tail: bool = True,

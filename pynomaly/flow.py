@@ -53,7 +53,8 @@ def make_source(spec: FlowSpec) -> Source:
 
         return KafkaBatchSource(src.bootstrap_servers, src.topics, tail=src.tail,
                                 from_beginning=src.from_beginning, batch_size=src.batch_size,
-                                config=src.config, poll_timeout_s=src.poll_timeout_s)
+                                config=src.config, poll_timeout_s=src.poll_timeout_s,
+                                linger_s=src.linger_s)
     if isinstance(src, FileSourceSpec):
         from pynomaly.connectors.file_source import FileBatchSource
 

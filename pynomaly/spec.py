@@ -50,8 +50,11 @@ class KafkaSourceSpec(_Spec):
     #: keep waiting for new records at the end (False: stop at the end, for replays/tests)
     tail: bool = True
     batch_size: int = Field(5000, ge=1, le=1_000_000)
-    #: longest wait for a batch to fill: bounds a record's wait in the source at low rates
+    #: longest wait for the first record when none has been fetched
     poll_timeout_s: float = Field(0.01, gt=0, le=5.0)
+    #: once a batch has begun, how long it may wait to fill (a record's longest
+    #: wait in the source; 0: hand over what is there at once)
+    linger_s: float = Field(0.002, ge=0, le=5.0)
     config: dict[str, str] = Field(default_factory=dict, description="extra librdkafka settings")
 
 

@@ -51,32 +51,39 @@ def list_partitions(bootstrap: str, topics: list[str], config: dict[str, str] | 
     return parts
 
 
-def consume_available(consumer: Any, max_records: int, timeout_s: float) -> list[Any]:
-    """What the consumer holds now, up to ``max_records``; else wait for the first.
+def consume_available(consumer: Any, max_records: int, timeout_s: float,
+                      linger_s: float = 0.0) -> list[Any]:
+    """Up to ``max_records`` messages, waiting at most ``linger_s`` once one is there.
 
     ``Consumer.consume(n, timeout)`` returns only when ``n`` messages are there
-    or the timeout has passed, so below saturation every record waits up to
-    the timeout. This takes whatever librdkafka has already fetched (no
-    wait); when that is nothing it waits at most ``timeout_s`` for one message
-    and then takes whatever came with it. Under load the local queue refills
-    while a batch is processed, so batches stay full.
+    or the timeout has passed, so with one long timeout every record below
+    saturation waits all of it. Here the timeout only bounds the wait for the
+    first message (``timeout_s``, when librdkafka has fetched nothing); then
+    the batch takes what has been fetched and, while it is short of
+    ``max_records``, what arrives within ``linger_s`` more. Under load the
+    local queue holds a full batch and nothing waits; at low rates a record
+    waits at most ``linger_s``. A small linger keeps batches from shrinking to
+    a few records, whose fixed per-batch costs (Bytewax steps, the exchange
+    between processes) would otherwise dominate.
 
     Example (needs a broker)::
 
-        msgs = consume_available(consumer, 5000, 0.01)
+        msgs = consume_available(consumer, 5000, 0.01, linger_s=0.002)
     """
     msgs = consumer.consume(max_records, 0)
-    if msgs:
-        return msgs
-    first = consumer.poll(timeout_s)
-    if first is None:
-        return []
-    return [first, *consumer.consume(max_records - 1, 0)] if max_records > 1 else [first]
+    if not msgs:
+        first = consumer.poll(timeout_s)
+        if first is None:
+            return []
+        msgs = [first]
+    if len(msgs) < max_records:
+        msgs.extend(consumer.consume(max_records - len(msgs), linger_s))
+    return msgs
 
 
 class _KafkaBatchPartition(StatefulSourcePartition[RawBatch, int]):
     def __init__(self, config: dict[str, Any], topic: str, part: int, offset: int,
-                 batch_size: int, tail: bool, poll_timeout_s: float) -> None:
+                 batch_size: int, tail: bool, poll_timeout_s: float, linger_s: float) -> None:
         self._consumer = Consumer(config)
         if offset in (OFFSET_BEGINNING, OFFSET_END):
             offset = self._resolve(topic, part, offset)
@@ -87,6 +94,7 @@ class _KafkaBatchPartition(StatefulSourcePartition[RawBatch, int]):
         self._batch_size = batch_size
         self._tail = tail
         self._poll_timeout_s = poll_timeout_s
+        self._linger_s = linger_s
         self._eof = False
         self._origin = f"{topic}/{part}"
 
@@ -110,7 +118,8 @@ class _KafkaBatchPartition(StatefulSourcePartition[RawBatch, int]):
     def next_batch(self) -> list[RawBatch]:
         if self._eof or lifecycle.stopping():
             raise StopIteration
-        msgs = consume_available(self._consumer, self._batch_size, self._poll_timeout_s)
+        msgs = consume_available(self._consumer, self._batch_size, self._poll_timeout_s,
+                                 self._linger_s)
         if not msgs:
             return []
         errors = [m.error() for m in msgs]
@@ -151,16 +160,17 @@ class _KafkaBatchPartition(StatefulSourcePartition[RawBatch, int]):
 class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
     """Read ``topics`` from ``bootstrap`` as micro-batches of raw records.
 
-    A batch is what :func:`consume_available` returns: every record the
-    consumer has already fetched, up to ``batch_size``, handed over at once;
+    A batch is what :func:`consume_available` returns: up to ``batch_size``
+    records, those already fetched plus those arriving within ``linger_s``;
     when none is there it waits up to ``poll_timeout_s`` for the first. Under
-    load batches are full; at low rates a record is handed over as soon as it
-    arrives (the latency knobs, see docs/adr/0091).
+    load batches are full; at low rates a record waits at most ``linger_s``
+    in the source (the latency knobs, see docs/adr/0091).
     """
 
     def __init__(self, bootstrap: str, topics: list[str], *, tail: bool = True,
                  from_beginning: bool = True, batch_size: int = 5000,
-                 config: dict[str, str] | None = None, poll_timeout_s: float = 0.01) -> None:
+                 config: dict[str, str] | None = None, poll_timeout_s: float = 0.01,
+                 linger_s: float = 0.002) -> None:
         self.bootstrap = bootstrap
         self.topics = list(topics)
         self.tail = tail
@@ -168,6 +178,7 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
         self.batch_size = batch_size
         self.config = dict(config or {})
         self.poll_timeout_s = poll_timeout_s
+        self.linger_s = linger_s
 
     def list_parts(self) -> list[str]:
         return list_partitions(self.bootstrap, self.topics, self.config)
@@ -187,4 +198,4 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
         start = OFFSET_BEGINNING if self.from_beginning else OFFSET_END
         offset = start if resume_state is None else resume_state
         return _KafkaBatchPartition(config, topic, int(idx), offset, self.batch_size, self.tail,
-                                    self.poll_timeout_s)
+                                    self.poll_timeout_s, self.linger_s)

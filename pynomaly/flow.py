@@ -162,7 +162,7 @@ def build_flow(spec: FlowSpec, *, source: Source | None = None,
         op.inspect("progress", raw, lambda _step, batch: on_batch(batch))
     parsed = op.map("parse", raw, _parse_step(parser, spec.name))
     parse_dead = op.flat_map("parse-dead", parsed, lambda r: r[1])
-    splitter = ShardSplitter(shards)
+    splitter = ShardSplitter(shards, route=spec.keys.route)
     keyed = op.flat_map("shard", parsed, lambda r: splitter(r[0]))
     detected = op.stateful_map("detect", keyed,
                                _detect_step(logic, spec.name, spec.detection.detector.name))

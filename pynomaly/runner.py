@@ -102,6 +102,17 @@ def start_operations(opts: RunOptions, spec: FlowSpec | None) -> Any:
     return server
 
 
+def _record_local_worker(opts: RunOptions, spec: FlowSpec | None) -> None:
+    """Tell the shard step which worker this process runs (``keys.route: partition``)."""
+    from pynomaly.operators.routing import set_local_worker
+
+    count = opts.workers * max(1, len(opts.addresses or [None]))
+    if spec is not None and spec.keys.route == "partition" and opts.workers > 1:
+        raise ValueError("keys.route 'partition' needs one worker per process "
+                         f"(got -w {opts.workers}); run more processes instead")
+    set_local_worker((opts.process_id or 0) * opts.workers, count)
+
+
 def run_dataflow(flow: Dataflow, opts: RunOptions, spec: FlowSpec | None = None) -> None:
     """Execute ``flow`` in this process (blocking).
 
@@ -115,6 +126,7 @@ def run_dataflow(flow: Dataflow, opts: RunOptions, spec: FlowSpec | None = None)
     from pynomaly.observability import tracing
 
     lifecycle.reset()
+    _record_local_worker(opts, spec)
     server = start_operations(opts, spec)
     from pynomaly.gc_tuning import tune_for_streaming
 

@@ -132,6 +132,12 @@ class KeysSpec(_Spec):
     ttl_s: float = Field(0.0, ge=0)
     #: keys are grouped into this many shards; each shard is one unit of state
     shards: int = Field(64, ge=1, le=65_536)
+    #: where a shard's state lives: "hash" (Bytewax spreads shards over all
+    #: workers; any input partitioning) or "partition" (each worker keeps the
+    #: shards of the records it reads, so nothing crosses between processes;
+    #: needs an input topic partitioned by the entity key and one worker per
+    #: process, see docs/adr/0096)
+    route: Literal["hash", "partition"] = "hash"
 
 
 # -- sinks --------------------------------------------------------------------

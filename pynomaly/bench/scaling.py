@@ -89,8 +89,11 @@ def _alert_times(bootstrap: str, topic: str) -> list[tuple[float, float]]:
 
 def run_scaling(bootstrap: str, records: int = 1_000_000, keys: int = 10_000,
                 processes: tuple[int, ...] = (1, 2), detector: str = "robust_zscore",
-                shards: int = 16) -> dict[str, Any]:
-    """Records/s of the flow at each process count; see the module docstring."""
+                shards: int = 16, routes: tuple[str, ...] = ("partition", "hash")
+                ) -> dict[str, Any]:
+    """Records/s of the flow at each process count and ``keys.route``; see the
+    module docstring. ``processes`` in the result is the first route's (the
+    topic is keyed by entity, so ``partition`` applies)."""
     from pynomaly.connectors.kafka_admin import ensure_topics
 
     stamp = time.time_ns()
@@ -99,32 +102,40 @@ def run_scaling(bootstrap: str, records: int = 1_000_000, keys: int = 10_000,
     produce_stream(bootstrap, topic, records, keys, partitions=2)
     out: dict[str, Any] = {"records": records, "keys": keys, "detector": detector,
                            "partitions": 2, "shards": shards,
-                           "load_average_start": load_average(), "processes": {}}
+                           "load_average_start": load_average(), "routes": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        def spec_file(name: str, src: str, alerts: str) -> str:
+        def spec_file(name: str, src: str, alerts: str, route: str) -> str:
             ensure_topics(bootstrap, {alerts: 1})
-            spec = bench_spec(detector, bootstrap, src, alerts, shards=shards)
+            data = bench_spec(detector, bootstrap, src, alerts, shards=shards).model_dump(
+                mode="json")
+            data["keys"]["route"] = route
             path = os.path.join(tmp, f"{name}.json")
             with open(path, "w") as fh:
-                json.dump(spec.model_dump(mode="json"), fh)
+                json.dump(data, fh)
             return path
 
-        empty_path = spec_file("empty", empty, f"scale-alerts-empty-{stamp}")
-        for p in processes:
-            alerts = f"scale-alerts-{p}-{stamp}"
-            startup = _timed_run(empty_path, p)
-            wall = _timed_run(spec_file(f"full-{p}", topic, alerts), p)
-            busy = max(wall - startup, 1e-3)
-            steady = steady_rate(_alert_times(bootstrap, alerts), keys)
-            out["processes"][str(p)] = {
-                "wall_s": round(wall, 2), "startup_s": round(startup, 2),
-                "records_per_s": round(records / busy),
-                "steady_records_per_s": None if steady is None else round(steady)}
-    for field in ("records_per_s", "steady_records_per_s"):
-        base = out["processes"].get("1", {}).get(field)
-        for row in out["processes"].values():
-            if base and row[field]:
-                row[field.replace("records_per_s", "speedup")] = round(row[field] / base, 2)
+        for route in routes:
+            rows: dict[str, Any] = {}
+            empty_path = spec_file(f"empty-{route}", empty, f"scale-alerts-empty-{stamp}", route)
+            for p in processes:
+                alerts = f"scale-alerts-{route}-{p}-{stamp}"
+                startup = _timed_run(empty_path, p)
+                wall = _timed_run(spec_file(f"full-{route}-{p}", topic, alerts, route), p)
+                busy = max(wall - startup, 1e-3)
+                steady = steady_rate(_alert_times(bootstrap, alerts), keys)
+                rows[str(p)] = {
+                    "wall_s": round(wall, 2), "startup_s": round(startup, 2),
+                    "records_per_s": round(records / busy),
+                    "steady_records_per_s": None if steady is None else round(steady)}
+            for field in ("records_per_s", "steady_records_per_s"):
+                base = rows.get("1", {}).get(field)
+                for row in rows.values():
+                    if base and row[field]:
+                        row[field.replace("records_per_s", "speedup")] = round(
+                            row[field] / base, 2)
+            out["routes"][route] = rows
+    out["route"] = routes[0]
+    out["processes"] = out["routes"][routes[0]]
     out["load_average_end"] = load_average()
     out["cpu_count"] = os.cpu_count()
     return out

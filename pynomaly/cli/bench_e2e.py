@@ -114,7 +114,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--latency-seconds", type=float, default=5.0)
     p.add_argument("--poll-timeout", type=float, default=0.01,
                    help="Kafka source poll timeout (s) in the latency run")
-    p.add_argument("--scaling-records", type=int, default=1_000_000)
+    p.add_argument("--scaling-records", type=int, default=3_000_000)
     p.add_argument("--memory-keys", type=int, default=1_000_000)
     p.add_argument("--churn-minutes", type=int, default=40)
     p.add_argument("--replay-records", type=int, default=1_000_000)

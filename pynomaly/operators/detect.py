@@ -93,17 +93,41 @@ class ShardSplitter:
     >>> b = EventBatch(["a", "b", "a"], np.zeros(3), np.zeros((3, 1)), ("v",))
     >>> sorted((s, sub.keys) for s, sub in split(b))
     [('1', ['b']), ('3', ['a', 'a'])]
+
+    With ``route="partition"`` the shard labels are renamed to ones Bytewax
+    routes to the worker running this process (:mod:`.routing`), so each
+    sub-batch stays where it was read:
+
+    >>> from pynomaly.operators.routing import set_local_worker, worker_of
+    >>> set_local_worker(1, 2)
+    >>> [worker_of(label, 2) for label, _ in ShardSplitter(4, route="partition")(b)]
+    [1, 1]
+    >>> set_local_worker(0, 1)
     """
 
-    def __init__(self, shards: int, max_cached: int = 1_000_000) -> None:
+    def __init__(self, shards: int, max_cached: int = 1_000_000, route: str = "hash") -> None:
         self.shards = shards
         self.max_cached = max_cached
         self.cache: dict[str, int] = {}
+        self.route = route
+        self._labels: dict[str, str] = {}
+        self._labels_for: object = None
 
     def __call__(self, batch: EventBatch) -> list[tuple[str, EventBatch]]:
         if len(self.cache) > self.max_cached:
             self.cache.clear()
-        return split_by_shard(batch, self.shards, self.cache)
+        parts = split_by_shard(batch, self.shards, self.cache)
+        if self.route != "partition":
+            return parts
+        from pynomaly.operators.routing import local_label, local_worker
+
+        here = local_worker()
+        if here != self._labels_for:  # set by the runner before the flow starts
+            self._labels = {str(s): local_label(s, here.index, here.count)
+                            for s in range(self.shards)}
+            self._labels_for = here
+        labels = self._labels
+        return [(labels[shard], sub) for shard, sub in parts]
 
 
 class KeyState:

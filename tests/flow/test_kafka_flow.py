@@ -96,3 +96,26 @@ def test_kafka_flow_via_cli_two_processes(bootstrap, topic_factory, kafka_consum
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     _check(bootstrap, alerts, dead, kafka_consume_all)
+
+
+def test_partition_route_gives_the_same_alerts_on_two_processes(
+        bootstrap, topic_factory, kafka_consume_all, tmp_path, free_port):
+    """With the input keyed by entity, keeping shards on the worker that reads
+    them (``keys.route: partition``) changes where state lives, not results."""
+    src, dead = topic_factory(2, "metrics"), topic_factory(1, "dlq")
+    _produce(bootstrap, src)
+    found = {}
+    for route in ("hash", "partition"):
+        alerts = topic_factory(1, f"alerts-{route}")
+        data = _spec(bootstrap, src, alerts, dead).model_dump()
+        data["keys"]["route"] = route
+        spec_path = tmp_path / f"flow-{route}.json"
+        spec_path.write_bytes(orjson.dumps(data))
+        proc = subprocess.run([sys.executable, "-m", "pynomaly.cli.main", "run", str(spec_path),
+                               "-p", "2", "--base-port", str(free_port())],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        recs = [orjson.loads(r.value) for r in kafka_consume_all(bootstrap, alerts, expected=2)]
+        found[route] = sorted((a["key"], a["event_time"], a["score"]) for a in recs)
+    assert len(found["hash"]) >= 2
+    assert found["partition"] == found["hash"]

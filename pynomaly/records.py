@@ -74,6 +74,9 @@ class EventBatch:
     read_at: float = 0.0
     #: span context of the batch's parse span (tracing), carried to later steps
     trace_parent: Any = None
+    #: CRC-32 of each key's UTF-8 bytes when the parser has it (the shard
+    #: split then needs no per-key hashing); None otherwise
+    key_hash: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.keys)

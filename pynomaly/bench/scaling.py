@@ -87,13 +87,23 @@ def _alert_times(bootstrap: str, topic: str) -> list[tuple[float, float]]:
     return out
 
 
+def _median(values: list[float]) -> float | None:
+    vals = sorted(v for v in values if v)
+    if not vals:
+        return None
+    mid = len(vals) // 2
+    return vals[mid] if len(vals) % 2 else (vals[mid - 1] + vals[mid]) / 2
+
+
 def run_scaling(bootstrap: str, records: int = 1_000_000, keys: int = 10_000,
                 processes: tuple[int, ...] = (1, 2), detector: str = "robust_zscore",
-                shards: int = 16, routes: tuple[str, ...] = ("partition", "hash")
-                ) -> dict[str, Any]:
+                shards: int = 16, routes: tuple[str, ...] = ("partition", "hash"),
+                repeats: int = 3) -> dict[str, Any]:
     """Records/s of the flow at each process count and ``keys.route``; see the
-    module docstring. ``processes`` in the result is the first route's (the
-    topic is keyed by entity, so ``partition`` applies)."""
+    module docstring. Each configuration runs ``repeats`` times, interleaved
+    (1, 2, 1, 2, …) so that a noisy neighbour slows both alike; rates are
+    medians. ``processes`` in the result is the first route's (the topic is
+    keyed by entity, so ``partition`` applies)."""
     from pynomaly.connectors.kafka_admin import ensure_topics
 
     stamp = time.time_ns()
@@ -101,7 +111,7 @@ def run_scaling(bootstrap: str, records: int = 1_000_000, keys: int = 10_000,
     ensure_topics(bootstrap, {empty: 2})
     produce_stream(bootstrap, topic, records, keys, partitions=2)
     out: dict[str, Any] = {"records": records, "keys": keys, "detector": detector,
-                           "partitions": 2, "shards": shards,
+                           "partitions": 2, "shards": shards, "repeats": repeats,
                            "load_average_start": load_average(), "routes": {}}
     with tempfile.TemporaryDirectory() as tmp:
         def spec_file(name: str, src: str, alerts: str, route: str) -> str:
@@ -115,18 +125,28 @@ def run_scaling(bootstrap: str, records: int = 1_000_000, keys: int = 10_000,
             return path
 
         for route in routes:
-            rows: dict[str, Any] = {}
+            runs: dict[int, list[dict[str, float | None]]] = {p: [] for p in processes}
             empty_path = spec_file(f"empty-{route}", empty, f"scale-alerts-empty-{stamp}", route)
-            for p in processes:
-                alerts = f"scale-alerts-{route}-{p}-{stamp}"
-                startup = _timed_run(empty_path, p)
-                wall = _timed_run(spec_file(f"full-{route}-{p}", topic, alerts, route), p)
-                busy = max(wall - startup, 1e-3)
-                steady = steady_rate(_alert_times(bootstrap, alerts), keys)
-                rows[str(p)] = {
-                    "wall_s": round(wall, 2), "startup_s": round(startup, 2),
-                    "records_per_s": round(records / busy),
-                    "steady_records_per_s": None if steady is None else round(steady)}
+            for rep in range(repeats):
+                for p in processes:
+                    alerts = f"scale-alerts-{route}-{p}-{rep}-{stamp}"
+                    startup = _timed_run(empty_path, p)
+                    wall = _timed_run(spec_file(f"full-{route}-{p}-{rep}", topic, alerts, route),
+                                      p)
+                    steady = steady_rate(_alert_times(bootstrap, alerts), keys)
+                    runs[p].append({"wall_s": wall, "startup_s": startup,
+                                    "records_per_s": records / max(wall - startup, 1e-3),
+                                    "steady_records_per_s": steady})
+            rows: dict[str, Any] = {}
+            for p, rs in runs.items():
+                row: dict[str, Any] = {}
+                for field in ("wall_s", "startup_s", "records_per_s", "steady_records_per_s"):
+                    m = _median([r[field] for r in rs])  # type: ignore[misc]
+                    row[field] = None if m is None else (round(m, 2) if field.endswith("_s") else round(m))
+                row["steady_records_per_s_runs"] = [
+                    None if r["steady_records_per_s"] is None else round(r["steady_records_per_s"])
+                    for r in rs]
+                rows[str(p)] = row
             for field in ("records_per_s", "steady_records_per_s"):
                 base = rows.get("1", {}).get(field)
                 for row in rows.values():

@@ -71,7 +71,8 @@ def _cmd(args: argparse.Namespace) -> int:
         if "scaling" in args.suite:
             from pynomaly.bench.scaling import run_scaling
 
-            report["scaling"] = run_scaling(bootstrap, args.scaling_records, args.keys)
+            report["scaling"] = run_scaling(bootstrap, args.scaling_records, args.keys,
+                                            repeats=args.scaling_repeats)
         if "memory" in args.suite:
             from pynomaly.bench.memory import measure
 
@@ -115,6 +116,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--poll-timeout", type=float, default=0.01,
                    help="Kafka source poll timeout (s) in the latency run")
     p.add_argument("--scaling-records", type=int, default=3_000_000)
+    p.add_argument("--scaling-repeats", type=int, default=3,
+                   help="runs per configuration, interleaved; medians are reported")
     p.add_argument("--memory-keys", type=int, default=1_000_000)
     p.add_argument("--churn-minutes", type=int, default=40)
     p.add_argument("--replay-records", type=int, default=1_000_000)

@@ -45,22 +45,36 @@ def detect_format(path: str, fmt: str = "auto") -> str:
     raise ValueError(f"cannot tell the format of {path!r} from its suffix; set format")
 
 
+def _jsonl_lines(fh: Any, block_bytes: int = 1 << 22) -> Iterator[list[bytes]]:
+    """The lines of a binary file as lists, a block at a time: one C-level
+    split per block instead of a Python step per line. Line ends (``\\n`` or
+    ``\\r\\n``) are dropped; a last line without one is kept."""
+    rest = b""
+    while block := fh.read(block_bytes):
+        data = rest + block if rest else block
+        lines = data.split(b"\n")
+        rest = lines.pop()
+        if b"\r" in data:
+            lines = [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
+        yield lines
+    if rest:
+        yield [rest[:-1] if rest.endswith(b"\r") else rest]
+
+
 def _jsonl_chunks(path: str, batch_size: int, skip: int) -> Iterator[list[bytes]]:
     with open(path, "rb") as fh:
-        for _ in range(skip):
-            if not fh.readline():
-                return
-        chunk: list[bytes] = []
-        for line in fh:
-            line = line.rstrip(b"\r\n")
-            if not line:
-                line = b""
-            chunk.append(line)
-            if len(chunk) >= batch_size:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
+        pending: list[bytes] = []
+        for lines in _jsonl_lines(fh):
+            if skip:
+                dropped = min(skip, len(lines))
+                lines = lines[dropped:]
+                skip -= dropped
+            pending.extend(lines)
+            while len(pending) >= batch_size:
+                yield pending[:batch_size]
+                del pending[:batch_size]
+        if pending:
+            yield pending
 
 
 def _arrow_chunks(path: str, fmt: str, batch_size: int, skip: int) -> Iterator[list[dict]]:

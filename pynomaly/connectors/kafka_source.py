@@ -193,6 +193,10 @@ class KafkaBatchSource(FixedPartitionedSource[RawBatch, int]):
             "enable.partition.eof": "true",
             "fetch.wait.max.ms": "10",
             "queued.min.messages": "200000",
+            # librdkafka postpones a partition's next fetch by this much once its
+            # local queue is over the thresholds above (default 1000 ms): a
+            # consumer that drains its queue faster than that sits idle.
+            "fetch.queue.backoff.ms": "5",
             **self.config,
         }
         start = OFFSET_BEGINNING if self.from_beginning else OFFSET_END

@@ -55,13 +55,16 @@ def split_by_shard(batch: EventBatch, shards: int,
     """Split a batch into per-shard sub-batches, keeping arrival order.
 
     ``cache`` (key → shard, filled as keys are seen) saves the crc32 of keys
-    seen before; callers bound its size (see :class:`ShardSplitter`).
+    seen before; callers bound its size (see :class:`ShardSplitter`). A batch
+    that carries its keys' CRC-32s (``key_hash``) needs neither.
     """
     n = len(batch)
     if n == 0:
         return []
     keys = batch.keys
-    if cache is None:
+    if batch.key_hash is not None:  # CRC-32s from the parser's byte scan
+        ids = (batch.key_hash % np.uint32(shards)).astype(np.int64)
+    elif cache is None:
         ids = np.fromiter((zlib.crc32(k.encode()) for k in keys), dtype=np.int64, count=n) % shards
     else:
         try:  # the usual case: every key seen before

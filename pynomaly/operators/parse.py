@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from pynomaly.operators import json_scan
 from pynomaly.records import DeadLetter, EventBatch, RawBatch, Reason, raw_bytes
 from pynomaly.spec import RecordSpec
 
@@ -49,14 +50,25 @@ class _Bad(Exception):
 
 
 class RecordParser:
-    """Validate records against a :class:`RecordSpec`."""
+    """Validate records against a :class:`RecordSpec`.
 
-    def __init__(self, spec: RecordSpec, now: Callable[[], float] = time.time) -> None:
+    ``scan=False`` turns the byte scanner off (every batch is decoded with
+    orjson); both paths give the same events and dead letters.
+    """
+
+    def __init__(self, spec: RecordSpec, now: Callable[[], float] = time.time,
+                 scan: bool = True) -> None:
         self.spec = spec
         self.fields = tuple(spec.value_fields)
         self._now = now
         self._ts_cache: dict[str, float] = {}
         self._getters = [itemgetter(f) for f in (spec.key_field, spec.time_field, *self.fields)]
+        self._scan_skip = 0
+        roles = (spec.key_field, spec.time_field, *self.fields)
+        self._scan_names = (json_scan.field_table(roles)
+                            if scan and len(set(roles)) == len(roles) <= 62
+                            and all(r.isascii() for r in roles)
+                            else None)
         fmt = spec.time_format
         self._parse_time = (
             self._parse_iso if fmt == "iso" else (self._parse_ms if fmt == "epoch_ms" else self._parse_s)
@@ -155,8 +167,10 @@ class RecordParser:
     def parse(self, batch: RawBatch) -> tuple[EventBatch, list[DeadLetter]]:
         """Split a raw batch into valid events and dead letters, in order.
 
-        Columnar fast path: decode every record, then check types and ranges
-        column by column with numpy; only the rows that fail a check go
+        Columnar fast paths: flat records are scanned straight from their
+        bytes into columns (:mod:`.json_scan`); otherwise every record is
+        decoded with orjson and its fields checked column by column. Either
+        way only the rows that fail a check (or that the scanner leaves) go
         through the record-by-record validation, which names the reason.
         """
         payloads = batch.payloads
@@ -168,6 +182,69 @@ class RecordParser:
         max_t = now + spec.max_future_s
         min_t = now - spec.max_age_s if spec.max_age_s > 0 else -math.inf
         limit = spec.max_record_bytes
+        scanned = self._scan(payloads, limit)
+        key_hash = None
+        if scanned is not None:
+            keys, times, cols, ok, key_hash = scanned
+            objs: list[Any] = payloads  # rows the scanner left are decoded one by one
+        else:
+            objs, keys, times, cols, ok = self._columns(payloads, limit)
+        ok &= (times >= max(MIN_EPOCH, min_t)) & (times <= min(MAX_EPOCH, max_t))
+        with np.errstate(invalid="ignore"):
+            ok &= np.all(np.abs(cols) <= MAX_ABS_VALUE, axis=1)
+        if ok.all():
+            return EventBatch(keys, times, cols, self.fields, batch.read_at,
+                              key_hash=key_hash), []
+        return self._with_failures(batch, payloads, objs, keys, times, cols, ok, now, max_t,
+                                   min_t)
+
+    def _scan(self, payloads: list[Any], limit: int
+              ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """Key, time and value columns straight from the bytes of a batch of
+        flat JSON records (:mod:`.json_scan`), or None when the batch is not
+        bytes or the scanner accepts too few of its rows to be worth it (then
+        the next batches skip it for a while). Rows it does not accept are
+        marked not ok; the caller validates them one by one. Last: the CRC-32
+        of each key (for the shard split)."""
+        if self._scan_skip > 0:
+            self._scan_skip -= 1
+            return None
+        if self._scan_names is None or not _all_of(payloads, _BYTES):
+            return None
+        n = len(payloads)
+        lengths = np.fromiter(map(len, payloads), dtype=np.int64, count=n)
+        ends = np.cumsum(lengths + 1) - 1
+        starts = ends - lengths
+        buf = np.frombuffer(b"\n".join(payloads), dtype=np.uint8)
+        names, offs = self._scan_names
+        iso = self.spec.time_format == "iso"
+        res = json_scan.scan(buf, starts, ends, names, offs, limit, iso)
+        ok = res.ok
+        accepted = int(np.count_nonzero(ok))
+        if accepted < n // 2:
+            self._scan_skip = 100  # mostly records the scanner leaves (nested, escapes…)
+            return None
+        spans = res.spans
+        if accepted < n:
+            spans[~ok] = 0  # placeholders: empty strings, checked again one by one
+        rows = np.arange(n)
+        keys, _ = json_scan.gather_strings(buf, spans, 0, rows, dedupe=False)
+        if iso:
+            stamps, stamp_index = json_scan.gather_strings(buf, spans, 2, rows, dedupe=True)
+            times = self._fast_times(stamps)[stamp_index]
+        else:
+            times = res.values[:, 0].copy()
+            if self.spec.time_format == "epoch_ms":
+                times /= 1000.0
+        times[~ok] = math.nan
+        return keys, times, np.ascontiguousarray(res.values[:, 1:]), ok, res.crc
+
+    def _columns(self, payloads: list[Any], limit: int
+                 ) -> tuple[list[Any], list[Any], np.ndarray, np.ndarray, np.ndarray]:
+        """The orjson-decoded records and their key, time and value columns;
+        not ok where a check fails."""
+        spec = self.spec
+        n = len(payloads)
         objs = self._decode(payloads, limit)
         kf, tf = spec.key_field, spec.time_field
         value_cols: list[list[Any]] | None = None
@@ -188,7 +265,6 @@ class RecordParser:
             ok &= np.fromiter(map(_is_key, keys), dtype=bool, count=n)
         times = self._fast_times(ts_raw)
         ok &= ~np.isnan(times)
-        ok &= (times >= max(MIN_EPOCH, min_t)) & (times <= min(MAX_EPOCH, max_t))
         cols = np.empty((n, len(self.fields)), dtype=np.float64)
         for j, name in enumerate(self.fields):
             col = (value_cols[j] if value_cols is not None
@@ -199,12 +275,16 @@ class RecordParser:
             good_type = np.fromiter(map(_is_number, col), dtype=bool, count=n)
             ok &= good_type
             cols[:, j] = [v if g else 0.0 for v, g in zip(col, good_type.tolist(), strict=True)]
-        with np.errstate(invalid="ignore"):
-            ok &= np.all(np.abs(cols) <= MAX_ABS_VALUE, axis=1)
-        if ok.all():
-            return EventBatch(keys, times, cols, self.fields, batch.read_at), []
-        # Rows that failed a check: validate one by one for the reason (some,
-        # like integer keys or numeric timestamps, turn out fine).
+        return objs, keys, times, cols, ok
+
+    def _with_failures(self, batch: RawBatch, payloads: list[Any], objs: list[Any],
+                       keys: list[Any], times: np.ndarray, cols: np.ndarray, ok: np.ndarray,
+                       now: float, max_t: float, min_t: float
+                       ) -> tuple[EventBatch, list[DeadLetter]]:
+        """The batch's rows that passed every check, plus those that failed
+        one but turn out fine when validated one by one (integer keys,
+        numeric timestamps, records the scanner left); the rest as dead
+        letters with their reason."""
         good_idx = np.flatnonzero(ok).tolist()
         g_keys = [keys[i] for i in good_idx]
         g_times = times[good_idx].tolist()

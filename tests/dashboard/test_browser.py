@@ -86,8 +86,10 @@ def test_flow_to_browser_live_points_and_alert(served, browser, tmp_path: Path) 
 
         # installable app shell: opens offline and shows the last data it had
         page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=10_000)
-        page.wait_for_function("() => localStorage.getItem('pynomaly.snapshot.v1') !== null",
-                               timeout=10_000)
+        page.wait_for_function(  # the snapshot holds the alert (saved when it arrives)
+            f"""() => (JSON.parse(localStorage.getItem('pynomaly.snapshot.v1') || '{{"alerts": []}}')
+                      .alerts || []).some((a) => a.key === '{ANOMALY_KEY}')""",
+            timeout=10_000)
         page.context.set_offline(True)
         page.reload()
         page.wait_for_selector('#conn[data-state="offline"]', timeout=10_000)

@@ -94,6 +94,7 @@
     const ser = S.series.get(a.key);
     if (ser) { ser.alerts.push({ t: a.event_time, score: a.score, probability: a.probability, id: a.id }); S.dirty.add(a.key); }
     S.feedDirty = true;
+    if (fresh) saveSoon(); // an alert must survive a reload or going offline
   }
   function addDrift(d) {
     for (const ser of S.series.values()) {
@@ -341,6 +342,10 @@
   }
 
   // ------------------------------------------------------------------ offline snapshot
+  let saveTimer = null;
+  function saveSoon() {
+    if (saveTimer === null) saveTimer = setTimeout(() => { saveTimer = null; saveSnapshot(); }, 300);
+  }
   function saveSnapshot() {
     if (!S.lastDataAt) return;
     const series = {};
@@ -419,6 +424,7 @@
     if (savedAt) { S.lastDataAt = savedAt; banner(`Showing the last data received (${fmtTime(savedAt)}) while connecting…`); }
     requestAnimationFrame(render);
     setInterval(saveSnapshot, 3000);
+    window.addEventListener("pagehide", saveSnapshot);
     if ("serviceWorker" in navigator) navigator.serviceWorker.register("/sw.js").catch(() => {});
     const m = location.hash.match(/token=([^&]+)/);
     if (m) {

@@ -142,7 +142,8 @@ def run_scaling(bootstrap: str, records: int = 1_000_000, keys: int = 10_000,
                 row: dict[str, Any] = {}
                 for field in ("wall_s", "startup_s", "records_per_s", "steady_records_per_s"):
                     m = _median([r[field] for r in rs])  # type: ignore[misc]
-                    row[field] = None if m is None else (round(m, 2) if field.endswith("_s") else round(m))
+                    row[field] = None if m is None else (round(m, 2) if field in ("wall_s", "startup_s")
+                                                     else round(m))
                 row["steady_records_per_s_runs"] = [
                     None if r["steady_records_per_s"] is None else round(r["steady_records_per_s"])
                     for r in rs]

@@ -3,7 +3,8 @@
 Each file is one source partition; its resume state is the number of records
 already emitted, so recovery resumes exactly after the last snapshot. JSONL
 lines are handed over as bytes (parsed like Kafka messages); CSV and Parquet
-rows are decoded by pyarrow into typed dicts.
+record batches as :class:`~pynomaly.arrow_rows.ArrowRows` (typed columns,
+read column by column by the parser).
 
 With ``speed > 0`` the file is replayed at ``speed`` × event-time speed:
 batch boundaries wait until the wall clock has caught up with the batch's
@@ -28,6 +29,7 @@ import orjson
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from pynomaly import lifecycle
+from pynomaly.arrow_rows import ArrowRows
 from pynomaly.records import RawBatch
 
 
@@ -77,7 +79,7 @@ def _jsonl_chunks(path: str, batch_size: int, skip: int) -> Iterator[list[bytes]
             yield pending
 
 
-def _arrow_chunks(path: str, fmt: str, batch_size: int, skip: int) -> Iterator[list[dict]]:
+def _arrow_chunks(path: str, fmt: str, batch_size: int, skip: int) -> Iterator[ArrowRows]:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
@@ -91,10 +93,10 @@ def _arrow_chunks(path: str, fmt: str, batch_size: int, skip: int) -> Iterator[l
         if to_skip >= rb.num_rows:
             to_skip -= rb.num_rows
             continue
-        rows = rb.slice(to_skip).to_pylist()
+        rb = rb.slice(to_skip)
         to_skip = 0
-        for i in range(0, len(rows), batch_size):
-            yield rows[i : i + batch_size]
+        for i in range(0, rb.num_rows, batch_size):
+            yield ArrowRows(rb.slice(i, batch_size))
 
 
 def read_batches(path: str, fmt: str = "auto", batch_size: int = 10_000, skip: int = 0

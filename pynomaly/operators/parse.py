@@ -30,7 +30,9 @@ from typing import Any
 import numpy as np
 import orjson
 
+from pynomaly.arrow_rows import ArrowRows
 from pynomaly.operators import json_scan
+from pynomaly.operators.parse_arrow import arrow_columns
 from pynomaly.records import DeadLetter, EventBatch, RawBatch, Reason, raw_bytes
 from pynomaly.spec import RecordSpec
 
@@ -167,8 +169,10 @@ class RecordParser:
     def parse(self, batch: RawBatch) -> tuple[EventBatch, list[DeadLetter]]:
         """Split a raw batch into valid events and dead letters, in order.
 
-        Columnar fast paths: flat records are scanned straight from their
-        bytes into columns (:mod:`.json_scan`); otherwise every record is
+        Columnar fast paths: Arrow record batches (Parquet, CSV) are read
+        column by column (:mod:`.parse_arrow`); flat JSON records are scanned
+        straight from their bytes into columns (:mod:`.json_scan`); otherwise
+        every record is
         decoded with orjson and its fields checked column by column. Either
         way only the rows that fail a check (or that the scanner leaves) go
         through the record-by-record validation, which names the reason.
@@ -182,11 +186,15 @@ class RecordParser:
         max_t = now + spec.max_future_s
         min_t = now - spec.max_age_s if spec.max_age_s > 0 else -math.inf
         limit = spec.max_record_bytes
-        scanned = self._scan(payloads, limit)
         key_hash = None
-        if scanned is not None:
+        if isinstance(payloads, ArrowRows):  # Parquet/CSV: the columns as they are
+            keys, times, cols, ok = arrow_columns(
+                payloads.record_batch, spec.key_field, spec.time_field, self.fields,
+                spec.time_format, self._fast_times)
+            objs: list[Any] = payloads  # a row that fails a check becomes a dict
+        elif (scanned := self._scan(payloads, limit)) is not None:
             keys, times, cols, ok, key_hash = scanned
-            objs: list[Any] = payloads  # rows the scanner left are decoded one by one
+            objs = payloads  # rows the scanner left are decoded one by one
         else:
             objs, keys, times, cols, ok = self._columns(payloads, limit)
         ok &= (times >= max(MIN_EPOCH, min_t)) & (times <= min(MAX_EPOCH, max_t))

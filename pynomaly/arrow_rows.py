@@ -1,0 +1,51 @@
+"""The rows of an Arrow record batch as a sequence of dicts, built only when
+asked for: the parser reads the columns themselves, and only a row that
+fails a check is turned into a dict (to be validated and dead-lettered with
+its reason).
+
+>>> import pyarrow as pa
+>>> rows = ArrowRows(pa.record_batch({"key": ["a", "b"], "v": [1.5, None]}))
+>>> len(rows), rows[1], [r["key"] for r in rows]
+(2, {'key': 'b', 'v': None}, ['a', 'b'])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
+
+
+class ArrowRows(Sequence[dict[str, Any]]):
+    """A read-only sequence of the rows of ``record_batch`` as dicts."""
+
+    __slots__ = ("record_batch",)
+
+    def __init__(self, record_batch: Any) -> None:
+        self.record_batch = record_batch
+
+    def __len__(self) -> int:
+        return self.record_batch.num_rows
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            rows = self.record_batch.slice(start, max(0, stop - start)).to_pylist()
+            return rows[::step]
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("row index out of range")
+        return self.record_batch.slice(i, 1).to_pylist()[0]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.record_batch.to_pylist())
+
+    def __reduce__(self) -> tuple[Any, tuple[Any]]:
+        return (ArrowRows, (self.record_batch,))

@@ -2,8 +2,8 @@
 :class:`~pynomaly.operators.parse.RecordParser`.
 
 Columns of the types the record-by-record validator accepts are converted
-as a whole, giving bit for bit what it would give row by row (timestamps as
-the rows' datetimes or pandas Timestamps give them); a row is marked not
+as a whole, giving bit for bit what it would give row by row (timestamps to
+the microsecond, as the rows' datetimes hold them); a row is marked not
 ok where a value is null, of another type or out of the validator's limits,
 and the parser then validates that row alone for its reason.
 
@@ -50,10 +50,9 @@ def _times(col: Any, time_format: str, parse_strings: Callable[[list[Any]], np.n
     if pa.types.is_timestamp(t) and time_format == "iso":
         ints = col.fill_null(0).cast(pa.int64()).to_numpy(zero_copy_only=False)
         per = _US_PER[t.unit]
-        if per is None:  # rows come as pandas Timestamps: round(ns / 1e9, 6)
-            out = np.array([round(v, 6) for v in (ints.astype(np.float64) / 1e9).tolist()])
-        else:  # rows come as datetimes (µs)
-            out = (ints * per).astype(np.float64) / 1e6
+        # as the rows' datetimes hold them: whole microseconds (ArrowRows)
+        us = ints // 1000 if per is None else ints * per
+        out = us.astype(np.float64) / 1e6
     elif pa.types.is_string(t) or pa.types.is_large_string(t):
         if time_format != "iso" or parse_strings is None:
             return np.full(n, np.nan)

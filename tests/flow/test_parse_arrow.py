@@ -23,7 +23,7 @@ SPECS = {f: RecordSpec(value_fields=["cpu", "mem"], time_format=f, max_future_s=
 
 def parse_both(rb, spec):
     columnar = RecordParser(spec, now=lambda: NOW).parse(RawBatch(ArrowRows(rb), "f", 1))
-    rows = RecordParser(spec, now=lambda: NOW).parse(RawBatch(rb.to_pylist(), "f", 1))
+    rows = RecordParser(spec, now=lambda: NOW).parse(RawBatch(list(ArrowRows(rb)), "f", 1))
     return columnar, rows
 
 
@@ -112,3 +112,8 @@ def test_rows_are_dicts_on_demand(i):
     rb = pa.record_batch({"key": ["a", "b", "c"], "v": [1, 2, 3]})
     rows = ArrowRows(rb)
     assert rows[i] == rb.to_pylist()[i] and rows[1:] == rb.to_pylist()[1:]
+
+
+def test_nanosecond_timestamps_become_microsecond_datetimes():
+    rb = pa.record_batch({"ts": pa.array([1_000_008_500], type=pa.timestamp("ns"))})
+    assert ArrowRows(rb)[0] == {"ts": dt.datetime(1970, 1, 1, 0, 0, 1, 8)}

@@ -11,8 +11,6 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import signal
-import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import timedelta
@@ -139,6 +137,10 @@ def run_dataflow(flow: Dataflow, opts: RunOptions, spec: FlowSpec | None = None)
         ensure_recovery_dir(opts.recovery_dir, max(1, total_workers))
         recovery = RecoveryConfig(opts.recovery_dir, timedelta(seconds=0))
         epoch = timedelta(seconds=opts.snapshot_interval_s)
+    if opts.addresses and opts.process_id:
+        from pynomaly.local_cluster import wait_for_peers
+
+        wait_for_peers(opts.addresses, opts.process_id)  # saves Bytewax's 1 s connect retry
     try:
         cli_main(flow, workers_per_process=opts.workers, process_id=opts.process_id,
                  addresses=opts.addresses, epoch_interval=epoch, recovery_config=recovery)
@@ -149,30 +151,3 @@ def run_dataflow(flow: Dataflow, opts: RunOptions, spec: FlowSpec | None = None)
     if lifecycle.stopping():
         log.info("stopped after %s: in-flight batches drained, sinks flushed",
                  lifecycle.shutdown_reason())
-
-
-def run_local_cluster(argv_for_process: list[str], processes: int, base_port: int,
-                      metrics_port: int | None = None) -> int:
-    """Spawn ``processes`` copies of ``pynomaly run`` forming one cluster on
-    loopback (process ``i`` serves metrics on ``metrics_port + i``); forward
-    SIGINT/SIGTERM; return the worst exit code."""
-    addresses = ";".join(f"127.0.0.1:{base_port + i}" for i in range(processes))
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "pynomaly.cli.main", *argv_for_process,
-                          "--process-id", str(i), "--addresses", addresses,
-                          *(["--metrics-port", str(metrics_port + i)] if metrics_port else [])])
-        for i in range(processes)
-    ]
-
-    def forward(sig: int, _frame: Any) -> None:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(sig)
-
-    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        codes = [p.wait() for p in procs]
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-    return max(codes, key=abs)

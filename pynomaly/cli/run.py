@@ -58,11 +58,9 @@ def override_bootstrap(spec, bootstrap: str | None):
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from pynomaly.flow import build_flow
-    from pynomaly.runner import load_target, run_dataflow, run_local_cluster
-    from pynomaly.spec import FlowSpec
-
     if args.processes > 1 and args.process_id is None:
+        from pynomaly.local_cluster import run_local_cluster  # the children import the rest
+
         forwarded = ["run", args.target, "-w", str(args.workers)]
         if args.recovery_dir:
             forwarded += ["--recovery-dir", args.recovery_dir,
@@ -72,6 +70,10 @@ def _cmd(args: argparse.Namespace) -> int:
         forwarded += ["--metrics-host", args.metrics_host,
                       "--shutdown-timeout", str(args.shutdown_timeout)]
         return run_local_cluster(forwarded, args.processes, args.base_port, args.metrics_port)
+    from pynomaly.flow import build_flow
+    from pynomaly.runner import load_target, run_dataflow
+    from pynomaly.spec import FlowSpec
+
     target = load_target(args.target)
     spec = None
     if isinstance(target, FlowSpec):

@@ -50,11 +50,6 @@ def _crc_table() -> np.ndarray:
 
 _CRC = _crc_table()
 
-# scan states per row
-_SLOW = 0
-_OK = 1
-
-
 @njit(cache=True, nogil=True)
 def _scan_row(buf, s, e, names, offs, ts_string, pow10, i, spans, values, inexact):
     """Scan record ``i`` (``buf[s:e]``); True when accepted. Fills

@@ -199,6 +199,9 @@ class NaiveCutTree:
             return
         node = self.root
         while True:
+            if node.point is None and np.all(node.lo <= x) and np.all(x <= node.hi):
+                node = node.left if x[node.dim] <= node.cut else node.right
+                continue  # no cut can separate x from a box that holds it: no draw
             lo, hi = np.minimum(node.lo, x), np.maximum(node.hi, x)
             spans = [float(top - bottom) for bottom, top in zip(lo, hi, strict=True)]
             r = sum(spans) * self.rng.random()

@@ -45,16 +45,27 @@ def labelled_stream(n: int = 700, d: int = 3, seed: int = 0):
 
 
 def leaf_box_corrected(rrcf):
-    """rrcf's tree with one defect fixed: a leaf's box is stored as one row
-    (shape ``(1, d)``), so ``_insert_point_cut`` writes the lower and upper
-    corners of the extended box into the same row and always cuts dimension
-    0 at ``max(x0, leaf0)`` when separating a point from a leaf, instead of
-    drawing the cut over the box of both points (Guha et al. 2016, §3.1)."""
+    """rrcf's tree with one defect fixed and one draw spared.
+
+    The defect: a leaf's box is stored as one row (shape ``(1, d)``), so
+    ``_insert_point_cut`` writes the lower and upper corners of the extended
+    box into the same row and always cuts dimension 0 at ``max(x0, leaf0)``
+    when separating a point from a leaf, instead of drawing the cut over the
+    box of both points (Guha et al. 2016, §3.1).
+
+    The spared draw: at a node whose box holds the point, rrcf's cut always
+    falls inside the box and the point follows the node's own cut, so the
+    draw changes nothing but the random state; the kernels skip it. Here
+    the cut returned is the middle of the widest side (inside the box) and no
+    number is drawn."""
 
     class CorrectedTree(rrcf.RCTree):
         def _insert_point_cut(self, point, bbox):
             if bbox.shape[0] == 1:
                 bbox = np.vstack([bbox, bbox])
+            if np.all(bbox[0] <= point) and np.all(point <= bbox[-1]):
+                q = int(np.argmax(bbox[-1] - bbox[0]))
+                return q, (bbox[0, q] + bbox[-1, q]) / 2
             return super()._insert_point_cut(point, bbox)
 
     return CorrectedTree
@@ -111,7 +122,8 @@ def test_scores_and_attributions_match_naive(n_trees, tree_size, d, shingle):
 
 
 def test_scores_equal_rrcf_given_the_same_random_draws():
-    """With rrcf's leaf-box defect corrected, rrcf computes exactly our scores."""
+    """With rrcf's leaf-box defect corrected (and its no-op draws spared),
+    rrcf computes exactly our scores."""
     tree_class = leaf_box_corrected(load_rrcf())
     X, _ = labelled_stream(n=400, d=3, seed=1)
     X[300:310] = X[200:210]

@@ -7,7 +7,9 @@ One pass down the tree does the whole insertion:
 
 - at a node whose box already holds the point no cut can separate it, so
   no random number is drawn and the point just follows the node's cut
-  (``rrcf`` draws one there too, but it always lands inside the box);
+  (``rrcf`` draws one there too, but it always lands inside the box); once
+  the point is outside a box it is outside every box below, so the test
+  stops there;
 - elsewhere a cut is drawn over the box extended by the point, as ``rrcf``
   does; if it falls outside the box the point becomes a new leaf there,
   otherwise the node's box grows to the point and the descent goes on;
@@ -79,6 +81,7 @@ def _tree_chunk(L, B, SL, free, state, t, P, n_int, D, first_slot, n, n_points, 
     n_free = np.int64(state[1][t])
     z = state[2][t]
     xs = first_slot
+    cums = np.empty(D)  # cumulative spans of the box a cut is drawn over
     for i in range(n):
         if i > 0:
             xs += 1
@@ -103,6 +106,7 @@ def _tree_chunk(L, B, SL, free, state, t, P, n_int, D, first_slot, n, n_points, 
             side = 0  # where the new leaf goes beside `node`: -1 low, 1 high, 0 nowhere
             q = 0
             cut = 0.0
+            outside = False
             while True:
                 if node >= n_int:  # a leaf: an equal point, or a cut between the two
                     po = np.uint64(node - n_int) * Du
@@ -114,21 +118,16 @@ def _tree_chunk(L, B, SL, free, state, t, P, n_int, D, first_slot, n, n_points, 
                         SL[xs] = node
                         break
                     z += _STEP
-                    r = 0.0
+                    c = 0.0
                     for j in range(Du):
-                        r += abs(P[po + j] - P[xo + j])
-                    r *= unit_double(z)
-                    cum = 0.0
-                    acc = 0.0
-                    q = D - 1
-                    found = False
-                    for j in range(D):  # the first dimension whose cumulative span reaches r
-                        cum += abs(P[po + np.uint64(j)] - P[xo + np.uint64(j)])
-                        take = (cum >= r) & (not found)
-                        acc = cum if take else acc
-                        q = j if take else q
-                        found = found | take
-                    acc = acc if found else cum
+                        c += abs(P[po + j] - P[xo + j])
+                        cums[j] = c
+                    r = c * unit_double(z)
+                    q = 0
+                    for j in range(Du):  # the first dimension whose cumulative span reaches r
+                        q += cums[j] < r
+                    q = min(q, D - 1)
+                    acc = cums[q]
                     v = P[po + np.uint64(q)]
                     cut = min(v, P[xo + np.uint64(q)]) + acc - r
                     side = -1 if cut <= v else 1
@@ -136,29 +135,26 @@ def _tree_chunk(L, B, SL, free, state, t, P, n_int, D, first_slot, n, n_points, 
                 bo = np.uint64(node) * W
                 lo = bo + _U1
                 hi = lo + Du
-                inside = True
-                for j in range(Du):
-                    xj = P[xo + j]
-                    inside = inside & (B[lo + j] <= xj) & (xj <= B[hi + j])
-                if not inside:  # draw a cut over the box extended by the point
-                    z += _STEP
-                    r = 0.0
+                inside = False
+                if not outside:  # outside a box, the point is outside every box below it
+                    inside = True
                     for j in range(Du):
                         xj = P[xo + j]
-                        r += max(B[hi + j], xj) - min(B[lo + j], xj)
-                    r *= unit_double(z)
-                    cum = 0.0
-                    acc = 0.0
-                    q = D - 1
-                    found = False
-                    for j in range(D):
-                        xj = P[xo + np.uint64(j)]
-                        cum += max(B[hi + np.uint64(j)], xj) - min(B[lo + np.uint64(j)], xj)
-                        take = (cum >= r) & (not found)
-                        acc = cum if take else acc
-                        q = j if take else q
-                        found = found | take
-                    acc = acc if found else cum
+                        inside = inside & (B[lo + j] <= xj) & (xj <= B[hi + j])
+                    outside = not inside
+                if not inside:  # draw a cut over the box extended by the point
+                    z += _STEP
+                    c = 0.0
+                    for j in range(Du):
+                        xj = P[xo + j]
+                        c += max(B[hi + j], xj) - min(B[lo + j], xj)
+                        cums[j] = c
+                    r = c * unit_double(z)
+                    q = 0
+                    for j in range(Du):
+                        q += cums[j] < r
+                    q = min(q, D - 1)
+                    acc = cums[q]
                     low = B[lo + np.uint64(q)]
                     cut = min(low, P[xo + np.uint64(q)]) + acc - r
                     if cut <= low:

@@ -24,7 +24,7 @@ import numpy as np
 Step = Callable[[Any], float]
 
 
-def river_hst(X: np.ndarray, limits: np.ndarray) -> Step:
+def river_hst(X: np.ndarray, limits: np.ndarray, seed: int = 0) -> Step:
     from river.anomaly import HalfSpaceTrees
 
     model = HalfSpaceTrees(
@@ -32,7 +32,7 @@ def river_hst(X: np.ndarray, limits: np.ndarray) -> Step:
         height=8,
         window_size=250,
         limits={j: (float(limits[0, j]), float(limits[1, j])) for j in range(X.shape[1])},
-        seed=0,
+        seed=seed,
     )
 
     def step(x: Any) -> float:
@@ -43,7 +43,7 @@ def river_hst(X: np.ndarray, limits: np.ndarray) -> Step:
     return step
 
 
-def capymoa_hst(d: int) -> Step:
+def capymoa_hst(d: int, seed: int = 0) -> Step:
     """MOA's HSTrees through capymoa (a JVM via JPype): same trees, depth and window."""
     from capymoa.anomaly import HalfSpaceTrees
     from capymoa.core import LabeledInstance
@@ -52,7 +52,7 @@ def capymoa_hst(d: int) -> Step:
     names = [f"x{j}" for j in range(d)]
     schema = Schema.from_custom(features=[*names, "y"], target="y", categories={"y": ["0", "1"]})
     model = HalfSpaceTrees(
-        schema=schema, window_size=250, number_of_trees=10, max_depth=8, random_seed=0
+        schema=schema, window_size=250, number_of_trees=10, max_depth=8, random_seed=seed
     )
 
     def step(x: np.ndarray) -> float:
@@ -64,11 +64,13 @@ def capymoa_hst(d: int) -> Step:
     return step
 
 
-def pysad(cls_name: str, **kwargs: Any) -> Callable[[], Step]:
-    def make() -> Step:
+def pysad(cls_name: str, **kwargs: Any) -> Callable[[int], Step]:
+    """A factory of PySAD ``cls_name`` models; its argument is their ``random_state``."""
+
+    def make(seed: int = 0) -> Step:
         import pysad.models
 
-        return getattr(pysad.models, cls_name)(**kwargs).fit_score_partial
+        return getattr(pysad.models, cls_name)(**kwargs, random_state=seed).fit_score_partial
 
     return make
 
@@ -86,10 +88,10 @@ def rrcf_module() -> Any:
     return module
 
 
-def rrcf(n_trees: int = 40, tree_size: int = 256) -> Step:
+def rrcf(seed: int = 0, n_trees: int = 40, tree_size: int = 256) -> Step:
     """The streaming recipe from rrcf's README (forget oldest, insert, CoDisp)."""
     rrcf = rrcf_module()
-    np.random.seed(0)
+    np.random.seed(seed)
     forest = [rrcf.RCTree() for _ in range(n_trees)]
     index = [0]
 
@@ -128,7 +130,8 @@ def river_ewma_zscore(alpha: float = 0.02) -> Callable[[int], Step]:
     return make
 
 
-def numpy_rolling_mad(window: int = 128) -> Step:
+def numpy_rolling_mad(seed: int = 0, window: int = 128) -> Step:
+    """Median/MAD z over the last ``window`` events (deterministic: ``seed`` is unused)."""
     from collections import deque
 
     recent: deque[np.ndarray] = deque(maxlen=window)

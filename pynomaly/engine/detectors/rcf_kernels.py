@@ -25,7 +25,9 @@ any box above it) and decrementing counts to the root.
 The kernel is one function on purpose: a numba helper that takes arrays
 costs an atomic reference-count pair per array per call, about a third of
 the time here. Array rows are flattened and indexed with unsigned offsets,
-which spares numba's negative-index fix-up on every access.
+which spares numba's negative-index fix-up on every access. Inputs reach the
+kernel finite (the detector base clips them), so it is compiled without NaN
+and infinity handling; every operation is still rounded exactly as written.
 
 Example
 -------
@@ -64,7 +66,7 @@ _LEFT, _RIGHT, _PARENT, _COUNT, _DIM = (np.uint64(f) for f in (LEFT, RIGHT, PARE
 _ROW = np.uint64(N_LINKS)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath={"nnan", "ninf"})
 def _tree_chunk(L, B, SL, free, state, t, P, n_int, D, first_slot, n, n_points, tree_size,
                 learn, feature_of, n_trees, out, attribution):
     """Run ``n`` points, from ring slot ``first_slot`` on, through tree ``t``.

@@ -34,10 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Real-time streaming anomaly detection on Bytewax.",
     )
     parser.add_argument("--version", action="version", version=f"pynomaly {pynomaly.__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    parser.add_argument(
-        "--log-level", default=None, help="log level (default from PYNOMALY_LOG_LEVEL or INFO)"
-    )
+    add_global_options(parser, defaults=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(cli_pkg.__path__), key=lambda i: i.name):
         if info.name in ("main",) or info.name.startswith(("_", "bench_")):
@@ -46,7 +43,38 @@ def build_parser() -> argparse.ArgumentParser:
         register = getattr(module, "register", None)
         if register is not None:
             register(subparsers)
+    for sub in _subcommand_parsers(parser):
+        add_global_options(sub, defaults=False)
     return parser
+
+
+def add_global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """``--debug`` and ``--log-level``, accepted before and after any subcommand.
+
+    Only the top-level parser sets defaults; on a subcommand's parser the
+    defaults are suppressed, so ``pynomaly --debug run x`` is not undone by
+    the subcommand's own (absent) flag.
+
+    >>> args = build_parser().parse_args(["run", "x.yaml", "--debug"])
+    >>> args.debug, build_parser().parse_args(["--debug", "run", "x.yaml"]).debug
+    (True, True)
+    """
+    suppress = {} if defaults else {"default": argparse.SUPPRESS}
+    parser.add_argument("--debug", action="store_true", **({"default": False} | suppress),
+                        help="show tracebacks and debug logs")
+    parser.add_argument("--log-level", **({"default": None} | suppress),
+                        help="log level (default from PYNOMALY_LOG_LEVEL or INFO)")
+
+
+def _subcommand_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every parser below ``parser`` (subcommands and their subcommands)."""
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                found.append(sub)
+                found.extend(_subcommand_parsers(sub))
+    return found
 
 
 def one_line(exc: BaseException) -> str:

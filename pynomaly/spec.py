@@ -34,6 +34,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pynomaly.engine.pipeline import PipelineConfig
+from pynomaly.spec_errors import describe_errors, syntax_error_line
 
 
 class _Spec(BaseModel):
@@ -214,12 +215,8 @@ class SpecError(ValueError):
     """A spec file that cannot be loaded; the message names the bad field."""
 
 
-def _format_validation(path: str, exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        parts.append(f"{loc}: {err['msg']}")
-    return f"{path}: invalid flow spec: " + "; ".join(parts)
+def _format_validation(path: str, exc: ValidationError, data: Any) -> str:
+    return f"{path}: invalid flow spec: " + "; ".join(describe_errors(exc, data, FlowSpec))
 
 
 def parse_spec(data: dict[str, Any], origin: str = "<spec>") -> FlowSpec:
@@ -227,7 +224,7 @@ def parse_spec(data: dict[str, Any], origin: str = "<spec>") -> FlowSpec:
     try:
         return FlowSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(_format_validation(origin, exc)) from None
+        raise SpecError(_format_validation(origin, exc, data)) from None
 
 
 def load_spec(path: str | Path) -> FlowSpec:
@@ -243,7 +240,7 @@ def load_spec(path: str | Path) -> FlowSpec:
         else:
             data = yaml.safe_load(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
-        raise SpecError(f"{p}: not valid {p.suffix.lstrip('.') or 'YAML'}: {exc}") from None
+        raise SpecError(syntax_error_line(p, exc)) from None
     if not isinstance(data, dict):
         raise SpecError(f"{p}: a flow spec must be a mapping at the top level")
     return parse_spec(data, str(p))

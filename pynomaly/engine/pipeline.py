@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 import pynomaly.engine.ensemble  # noqa: F401  (registers the "ensemble" detector)
 from pynomaly.engine.base import SNAPSHOT_FORMAT, Detector
@@ -98,14 +98,22 @@ class DetectorConfig(BaseModel):
     name: str = Field(description="registered detector name, e.g. 'robust_zscore'")
     params: dict[str, Any] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _valid(self) -> DetectorConfig:
+    @field_validator("name")
+    @classmethod
+    def _known_name(cls, name: str) -> str:
         try:
-            cls = detector_class(self.name)
+            detector_class(name)
         except KeyError as exc:
             raise ValueError(str(exc.args[0])) from None
-        cls.Params(**self.params)
-        return self
+        return name
+
+    @field_validator("params")
+    @classmethod
+    def _valid_params(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        name = info.data.get("name")
+        if name is not None:  # an unknown name is reported on its own field
+            detector_class(name).Params(**params)  # errors are located under ``params``
+        return params
 
 
 class PipelineConfig(BaseModel):

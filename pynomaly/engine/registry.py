@@ -13,6 +13,7 @@ pydantic_core._pydantic_core.ValidationError: 1 validation error for RobustZScor
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import pickle
 import pkgutil
@@ -83,7 +84,11 @@ def detector_class(name: str) -> type[Detector]:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise KeyError(f"unknown detector {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise KeyError(
+            f"unknown detector {name!r}{hint}; known: {', '.join(sorted(_REGISTRY))}"
+        ) from None
 
 
 def create_detector(name: str, **params: Any) -> Detector:

@@ -46,6 +46,8 @@ class E2EConfig:
     #: also run the per-key detect path on this many records (0 = skip)
     per_key_records: int = 0
     seed: int = 0
+    #: share of generated records that are labelled anomalies
+    anomaly_rate: float = 0.001
 
 
 def raw_consume(bootstrap: str, topic: str, records: int, batch_size: int) -> float:
@@ -116,7 +118,8 @@ def run_throughput(bootstrap: str, cfg: E2EConfig) -> dict[str, Any]:
     from pynomaly.connectors.kafka_admin import ensure_topics
 
     topic = f"metrics-{time.time_ns()}"
-    produce_s = produce_stream(bootstrap, topic, cfg.records, cfg.keys, seed=cfg.seed)
+    produce_s = produce_stream(bootstrap, topic, cfg.records, cfg.keys, seed=cfg.seed,
+                               anomaly_rate=cfg.anomaly_rate)
     out: dict[str, Any] = {"records": cfg.records, "keys": cfg.keys,
                            "batch_size": cfg.batch_size, "shards": cfg.shards,
                            "produce_records_per_s": round(cfg.records / produce_s),

@@ -59,13 +59,14 @@ def bench_spec(detector: str, bootstrap: str, topic: str, alerts_topic: str | No
 
 
 def produce_stream(bootstrap: str, topic: str, records: int, keys: int, *, partitions: int = 1,
+                   anomaly_rate: float = 0.001,
                    seed: int = 0) -> float:
     """Write ``records`` generated records over ``keys`` keys to ``topic``;
     returns the seconds it took."""
     from pynomaly.connectors.generator import GeneratorConfig
     from pynomaly.connectors.generator_sinks import produce
 
-    cfg = GeneratorConfig(keys=keys, seed=seed, anomaly_rate=0.001)
+    cfg = GeneratorConfig(keys=keys, seed=seed, anomaly_rate=anomaly_rate)
     summary = produce(cfg, [f"kafka://{bootstrap}/{topic}"], count=records,
                       partitions=partitions)
     return summary.seconds

@@ -65,11 +65,18 @@ class DriftMonitor(StatefulComponent):
     """A univariate change detector; ``update_many`` returns detection positions."""
 
     def update_many(self, values: Any) -> np.ndarray:
-        """Feed values in order; positions (into ``values``) where drift fired."""
+        """Feed values in order; positions (into ``values``) where drift fired.
+
+        A non-finite value is not a measurement: it is skipped, so it can neither
+        fire nor poison the running sums (a clipped ``inf`` squared overflows and
+        blinds the monitor for good).
+        """
         x = np.ascontiguousarray(np.asarray(values, dtype=np.float64).reshape(-1))
-        if not np.isfinite(x).all():
-            x = np.nan_to_num(x, nan=0.0, posinf=1e300, neginf=-1e300)
-        return self._update_many(x)
+        finite = np.isfinite(x)
+        if finite.all():
+            return self._update_many(x)
+        kept = np.flatnonzero(finite)
+        return kept[self._update_many(np.ascontiguousarray(x[kept]))]
 
     def _update_many(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError

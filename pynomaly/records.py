@@ -1,7 +1,7 @@
 """Records that travel between steps: raw batches, parsed event batches and
 dead letters with their reason codes.
 
-Every step works on micro-batches (see ARCHITECTURE.md, "Speed by design"): a
+Every step works on micro-batches (docs/adr/0001-micro-batches-and-shards.md): a
 source hands over a :class:`RawBatch`, parsing turns it into one columnar
 :class:`EventBatch` plus a list of :class:`DeadLetter`.
 
@@ -38,17 +38,34 @@ class Reason(StrEnum):
     STALE_TIMESTAMP = "stale_timestamp"
     LATE_EVENT = "late_event"
     KEY_OVERFLOW = "key_overflow"
+    MALFORMED_CSV = "malformed_csv"
+
+
+@dataclass(slots=True, frozen=True)
+class BadRow:
+    """A record a source could not even split into fields (a CSV line with the
+    wrong number of columns, or not UTF-8); the parser dead-letters it with
+    this reason and detail."""
+
+    reason: Reason
+    detail: str
 
 
 @dataclass(slots=True)
 class RawBatch:
     """Records as they came from a source.
 
-    ``payloads`` holds bytes (JSON) or already-decoded dicts (CSV/Parquet rows);
+    ``payloads`` holds bytes (JSON) or already-decoded rows (CSV/Parquet);
     ``origin`` names where they came from and ``first_index`` the position
     (offset or line) of the first one, so a dead letter can point back to it.
     ``offsets`` (optional) gives each record's position when they are not
-    consecutive (Kafka offsets of one partition usually are).
+    consecutive (Kafka offsets of one partition usually are). ``raw``
+    (optional) holds each record's original bytes when ``payloads`` are
+    decoded forms of them (CSV lines).
+
+    >>> b = RawBatch([{"v": 1}, {"v": 2}], "m.csv", 2, [2, 4], raw=[b"1", b"2"])
+    >>> b.position(1), b.raw_of(1)
+    ('m.csv@4', b'2')
     """
 
     payloads: list[Any]
@@ -57,10 +74,17 @@ class RawBatch:
     offsets: list[int] | None = None
     #: wall-clock time (epoch s) the source read the batch; used for lag metrics
     read_at: float = 0.0
+    raw: list[bytes] | None = None
 
     def position(self, i: int) -> str:
+        """Where record ``i`` came from: ``topic/partition@offset`` or ``file@line``."""
         idx = self.offsets[i] if self.offsets is not None else self.first_index + i
         return f"{self.origin}@{idx}"
+
+    def raw_of(self, i: int) -> bytes:
+        """The original bytes of record ``i`` (re-encoded as JSON for decoded
+        rows that have none, such as Parquet rows)."""
+        return self.raw[i] if self.raw is not None else raw_bytes(self.payloads[i])
 
 
 @dataclass(slots=True)

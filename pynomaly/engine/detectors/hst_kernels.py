@@ -3,7 +3,8 @@
 Trees are complete binary trees of height ``h`` stored in heap order: node
 ``i`` has children ``2i + 1`` (``x[feature] < threshold``) and ``2i + 2``;
 the ``2**h - 1`` internal nodes come first, then the ``2**h`` leaves. Masses
-are ``(n_trees, 2**(h + 1) - 1)`` int32 arrays.
+are ``(n_trees, 2**(h + 1) - 1)`` arrays of uint16 while a window fits in it,
+int32 otherwise (:meth:`HalfSpaceTrees._mass_dtype`); the kernels take either.
 
 Example
 -------
@@ -296,7 +297,7 @@ def score_learn_batched(
     the :func:`path_scores` value of its leaf, and learning only counts
     leaves: the internal latest masses are left stale until the window swap
     (:func:`swap_window`) sums them, which is the only place they are read
-    (snapshots sum them too). Trees are taken one at a time and four events
+    (snapshots sum them too). Trees are taken one at a time and eight events
     descend each tree together as independent chains, indexed with unsigned
     integers (signed indices make numba handle negative wrap-around at every
     load, which halves the speed of this loop).

@@ -50,6 +50,33 @@ def _crc_table() -> np.ndarray:
 
 _CRC = _crc_table()
 
+#: the bytes the scanner reads, by name (numba folds these globals as constants)
+_BACKSLASH = ord('\\')
+_COLON = ord(':')
+_COMMA = ord(',')
+_CR = ord('\r')
+_DIGIT0 = ord('0')
+_DIGIT9 = ord('9')
+_DOT = ord('.')
+_LBRACE = ord('{')
+_LF = ord('\n')
+_LOWER_A = ord('a')
+_LOWER_E = ord('e')
+_LOWER_F = ord('f')
+_LOWER_L = ord('l')
+_LOWER_N = ord('n')
+_LOWER_R = ord('r')
+_LOWER_S = ord('s')
+_LOWER_T = ord('t')
+_LOWER_U = ord('u')
+_MINUS = ord('-')
+_PLUS = ord('+')
+_QUOTE = ord('"')
+_RBRACE = ord('}')
+_SPACE = ord(' ')
+_TAB = ord('\t')
+_UPPER_E = ord('E')
+
 @njit(cache=True, nogil=True)
 def _scan_row(buf, s, e, names, offs, ts_string, pow10, i, spans, values, inexact):
     """Scan record ``i`` (``buf[s:e]``); True when accepted. Fills
@@ -59,23 +86,23 @@ def _scan_row(buf, s, e, names, offs, ts_string, pow10, i, spans, values, inexac
     ``inexact[i, field]``."""
     n_roles = offs.shape[0] - 1
     p = s
-    while p < e and (buf[p] == 32 or buf[p] == 9 or buf[p] == 10 or buf[p] == 13):
+    while p < e and (buf[p] == _SPACE or buf[p] == _TAB or buf[p] == _LF or buf[p] == _CR):
         p += 1
-    if p >= e or buf[p] != 123:
+    if p >= e or buf[p] != _LBRACE:
         return False
     p += 1
-    while p < e and (buf[p] == 32 or buf[p] == 9 or buf[p] == 10 or buf[p] == 13):
+    while p < e and (buf[p] == _SPACE or buf[p] == _TAB or buf[p] == _LF or buf[p] == _CR):
         p += 1
     seen = np.int64(0)
-    if p < e and buf[p] == 125:
+    if p < e and buf[p] == _RBRACE:
         return False  # {} lacks the key
     while True:
-        if p >= e or buf[p] != 34:
+        if p >= e or buf[p] != _QUOTE:
             return False
         q = p + 1
-        while q < e and 32 <= buf[q] < 128 and buf[q] != 34 and buf[q] != 92:
+        while q < e and 32 <= buf[q] < 128 and buf[q] != _QUOTE and buf[q] != _BACKSLASH:
             q += 1
-        if q >= e or buf[q] != 34:
+        if q >= e or buf[q] != _QUOTE:
             return False
         role = -1  # which field read this name is (inline: calls that take arrays are slow)
         ln = q - p - 1
@@ -89,21 +116,21 @@ def _scan_row(buf, s, e, names, offs, ts_string, pow10, i, spans, values, inexac
                     role = r
                     break
         p = q + 1
-        while p < e and (buf[p] == 32 or buf[p] == 9 or buf[p] == 10 or buf[p] == 13):
+        while p < e and (buf[p] == _SPACE or buf[p] == _TAB or buf[p] == _LF or buf[p] == _CR):
             p += 1
-        if p >= e or buf[p] != 58:
+        if p >= e or buf[p] != _COLON:
             return False
         p += 1
-        while p < e and (buf[p] == 32 or buf[p] == 9 or buf[p] == 10 or buf[p] == 13):
+        while p < e and (buf[p] == _SPACE or buf[p] == _TAB or buf[p] == _LF or buf[p] == _CR):
             p += 1
         if p >= e:
             return False
         c = buf[p]
-        if c == 34:
+        if c == _QUOTE:
             q = p + 1
-            while q < e and 32 <= buf[q] < 128 and buf[q] != 34 and buf[q] != 92:
+            while q < e and 32 <= buf[q] < 128 and buf[q] != _QUOTE and buf[q] != _BACKSLASH:
                 q += 1
-            if q >= e or buf[q] != 34:
+            if q >= e or buf[q] != _QUOTE:
                 return False
             if role == 0:
                 if q - (p + 1) < 1 or q - (p + 1) > 256:
@@ -118,7 +145,7 @@ def _scan_row(buf, s, e, names, offs, ts_string, pow10, i, spans, values, inexac
             elif role >= 2:
                 return False
             p = q + 1
-        elif c == 45 or 48 <= c <= 57:
+        elif c == _MINUS or _DIGIT0 <= c <= _DIGIT9:
             # A JSON number, inline (a call per number would cost more than
             # the parse). Up to 15 significant digits and a power of ten
             # within ±22 it is converted here, ``m × 10^e`` rounding once;
@@ -126,7 +153,7 @@ def _scan_row(buf, s, e, names, offs, ts_string, pow10, i, spans, values, inexac
             if role == 0 or (role == 1 and ts_string):
                 return False
             q = p
-            neg = c == 45
+            neg = c == _MINUS
             if neg:
                 p += 1
                 if p >= e:
@@ -134,12 +161,12 @@ def _scan_row(buf, s, e, names, offs, ts_string, pow10, i, spans, values, inexac
             m = np.int64(0)
             big = False
             d = buf[p]
-            if d == 48:
+            if d == _DIGIT0:
                 p += 1
-            elif 49 <= d <= 57:
+            elif 49 <= d <= _DIGIT9:
                 while p < e:
                     d = buf[p]
-                    if d < 48 or d > 57:
+                    if d < _DIGIT0 or d > _DIGIT9:
                         break
                     if m < _MAX_MANTISSA:
                         m = m * 10 + (d - 48)
@@ -150,14 +177,14 @@ def _scan_row(buf, s, e, names, offs, ts_string, pow10, i, spans, values, inexac
                 return False
             is_float = False
             e10 = 0
-            if p < e and buf[p] == 46:
+            if p < e and buf[p] == _DOT:
                 is_float = True
                 p += 1
-                if p >= e or not 48 <= buf[p] <= 57:
+                if p >= e or not 48 <= buf[p] <= _DIGIT9:
                     return False
                 while p < e:
                     d = buf[p]
-                    if d < 48 or d > 57:
+                    if d < _DIGIT0 or d > _DIGIT9:
                         break
                     if m < _MAX_MANTISSA:
                         m = m * 10 + (d - 48)
@@ -165,17 +192,17 @@ def _scan_row(buf, s, e, names, offs, ts_string, pow10, i, spans, values, inexac
                     else:
                         big = True
                     p += 1
-            if p < e and (buf[p] == 101 or buf[p] == 69):
+            if p < e and (buf[p] == _LOWER_E or buf[p] == _UPPER_E):
                 is_float = True
                 p += 1
                 eneg = False
-                if p < e and (buf[p] == 43 or buf[p] == 45):
-                    eneg = buf[p] == 45
+                if p < e and (buf[p] == _PLUS or buf[p] == _MINUS):
+                    eneg = buf[p] == _MINUS
                     p += 1
-                if p >= e or not 48 <= buf[p] <= 57:
+                if p >= e or not 48 <= buf[p] <= _DIGIT9:
                     return False
                 x = 0
-                while p < e and 48 <= buf[p] <= 57:
+                while p < e and 48 <= buf[p] <= _DIGIT9:
                     if x < 10000:
                         x = x * 10 + (buf[p] - 48)
                     p += 1
@@ -193,17 +220,18 @@ def _scan_row(buf, s, e, names, offs, ts_string, pow10, i, spans, values, inexac
                 else:
                     v = float(m) * pow10[e10] if e10 >= 0 else float(m) / pow10[-e10]
                     values[i, role - 1] = -v if neg else v
-        elif c == 116 or c == 102 or c == 110:  # true / false / null, unread fields only
+        # true / false / null, in unread fields only (plain compares: the hot loop stays branch-simple)
+        elif c == _LOWER_T or c == _LOWER_F or c == _LOWER_N:  # noqa: SIM109
             if role >= 0:
                 return False
-            if c == 116 and p + 4 <= e and buf[p + 1] == 114 and buf[p + 2] == 117 \
-                    and buf[p + 3] == 101:
+            if c == _LOWER_T and p + 4 <= e and buf[p + 1] == _LOWER_R and buf[p + 2] == _LOWER_U \
+                    and buf[p + 3] == _LOWER_E:
                 p += 4
-            elif c == 102 and p + 5 <= e and buf[p + 1] == 97 and buf[p + 2] == 108 \
-                    and buf[p + 3] == 115 and buf[p + 4] == 101:
+            elif c == _LOWER_F and p + 5 <= e and buf[p + 1] == _LOWER_A and buf[p + 2] == _LOWER_L \
+                    and buf[p + 3] == _LOWER_S and buf[p + 4] == _LOWER_E:
                 p += 5
-            elif c == 110 and p + 4 <= e and buf[p + 1] == 117 and buf[p + 2] == 108 \
-                    and buf[p + 3] == 108:
+            elif c == _LOWER_N and p + 4 <= e and buf[p + 1] == _LOWER_U and buf[p + 2] == _LOWER_L \
+                    and buf[p + 3] == _LOWER_L:
                 p += 4
             else:
                 return False
@@ -214,20 +242,20 @@ def _scan_row(buf, s, e, names, offs, ts_string, pow10, i, spans, values, inexac
             if seen & bit:
                 return False  # a field read twice: let the decoder decide
             seen |= bit
-        while p < e and (buf[p] == 32 or buf[p] == 9 or buf[p] == 10 or buf[p] == 13):
+        while p < e and (buf[p] == _SPACE or buf[p] == _TAB or buf[p] == _LF or buf[p] == _CR):
             p += 1
         if p >= e:
             return False
-        if buf[p] == 44:
+        if buf[p] == _COMMA:
             p += 1
-            while p < e and (buf[p] == 32 or buf[p] == 9 or buf[p] == 10 or buf[p] == 13):
+            while p < e and (buf[p] == _SPACE or buf[p] == _TAB or buf[p] == _LF or buf[p] == _CR):
                 p += 1
             continue
-        if buf[p] == 125:
+        if buf[p] == _RBRACE:
             p += 1
             break
         return False
-    while p < e and (buf[p] == 32 or buf[p] == 9 or buf[p] == 10 or buf[p] == 13):
+    while p < e and (buf[p] == _SPACE or buf[p] == _TAB or buf[p] == _LF or buf[p] == _CR):
         p += 1
     if p != e:
         return False

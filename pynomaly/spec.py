@@ -149,6 +149,10 @@ class KafkaSinkSpec(_Spec):
     config: dict[str, str] = Field(default_factory=dict)
     #: seconds to wait for delivery confirmation of each batch
     delivery_timeout_s: float = Field(30.0, gt=0)
+    #: create the topic when the flow starts if it does not exist yet
+    create_topic: bool = True
+    #: partitions of a topic created at start
+    partitions: int = Field(1, ge=1, le=10_000)
 
 
 class JsonlSinkSpec(_Spec):

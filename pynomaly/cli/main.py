@@ -124,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"pynomaly: error: {one_line(exc)}", file=sys.stderr)
+        hint = getattr(exc, "hint", None)
+        if isinstance(hint, str) and hint:
+            print(f"pynomaly: hint: {hint}", file=sys.stderr)
         return 1
 
 

@@ -32,6 +32,15 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="seconds a graceful shutdown (SIGTERM/SIGINT) may take")
 
 
+def add_preflight_options(p: argparse.ArgumentParser) -> None:
+    """Checks made before the dataflow starts (``run`` and ``replay``)."""
+    p.add_argument("--kafka-timeout", type=float, default=5.0,
+                   help="seconds each Kafka cluster of the spec has to answer at start")
+    p.add_argument("--create-topics", action=argparse.BooleanOptionalAction, default=True,
+                   help="create missing Kafka sink topics at start (a sink's "
+                   "create_topic: false opts out)")
+
+
 def options_from(args: argparse.Namespace) -> RunOptions:
     from pynomaly.runner import RunOptions
 
@@ -67,6 +76,8 @@ def _cmd(args: argparse.Namespace) -> int:
                           "--snapshot-interval", str(args.snapshot_interval)]
         if args.bootstrap_servers:
             forwarded += ["--bootstrap-servers", args.bootstrap_servers]
+        forwarded += ["--kafka-timeout", str(args.kafka_timeout),
+                      "--create-topics" if args.create_topics else "--no-create-topics"]
         forwarded += ["--metrics-host", args.metrics_host,
                       "--shutdown-timeout", str(args.shutdown_timeout)]
         return run_local_cluster(forwarded, args.processes, args.base_port, args.metrics_port)
@@ -77,7 +88,10 @@ def _cmd(args: argparse.Namespace) -> int:
     target = load_target(args.target)
     spec = None
     if isinstance(target, FlowSpec):
+        from pynomaly.preflight import prepare_kafka
+
         spec = override_bootstrap(target, args.bootstrap_servers)
+        prepare_kafka(spec, timeout_s=args.kafka_timeout, create_topics=args.create_topics)
         target = build_flow(spec)
     run_dataflow(target, options_from(args), spec)
     return 0
@@ -88,5 +102,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("target", help="flow spec (.yaml/.toml/.json) or module:attribute")
     p.add_argument("--bootstrap-servers", default=None,
                    help="use this Kafka for every Kafka source and sink of the spec")
+    add_preflight_options(p)
     add_run_options(p)
     p.set_defaults(func=_cmd)

@@ -111,13 +111,18 @@ class KafkaWriter:
         from confluent_kafka import Producer
 
         from pynomaly.connectors.kafka_admin import ensure_topics
+        from pynomaly.connectors.kafka_logging import with_client_logger
+        from pynomaly.connectors.kafka_probe import default_hint, probe
 
+        probe(bootstrap_servers, needed_by=[f"the producer (topic {topic!r})"],
+              hint=default_hint(bootstrap_servers,
+                                elsewhere="give a running Kafka with --to kafka://HOST:PORT/TOPIC"))
         ensure_topics(bootstrap_servers, {topic: partitions})
         self.topic = topic
         self.timeout = timeout
         self.failed = 0
         self.errors: list[str] = []
-        self._producer: Any = Producer(
+        self._producer: Any = Producer(with_client_logger(
             {
                 "bootstrap.servers": bootstrap_servers,
                 "linger.ms": 20,
@@ -128,7 +133,7 @@ class KafkaWriter:
                 "delivery.report.only.error": True,
                 "on_delivery": self._on_delivery,
             }
-        )
+        ))
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
         # only failures are reported ("delivery.report.only.error"); a record that is

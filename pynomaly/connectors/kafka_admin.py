@@ -19,11 +19,14 @@ Examples
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from collections.abc import Mapping
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from pynomaly.connectors.kafka_logging import with_client_logger
 
 
 class TopicError(RuntimeError):
@@ -31,7 +34,7 @@ class TopicError(RuntimeError):
 
 
 def _admin(bootstrap_servers: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap_servers, "log_level": 0})
+    return AdminClient(with_client_logger({"bootstrap.servers": bootstrap_servers}))
 
 
 def topic_partitions(bootstrap_servers: str, topic: str, timeout: float = 10.0) -> int:
@@ -94,6 +97,9 @@ def ensure_topics(
         try:
             future.result(timeout)
             created.append(name)
+        except concurrent.futures.TimeoutError:
+            raise TopicError(f"cannot create topic {name!r}: kafka {bootstrap_servers} did not "
+                             f"answer within {timeout:g} s") from None
         except KafkaException as exc:
             error: KafkaError = exc.args[0]
             if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:

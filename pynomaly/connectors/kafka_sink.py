@@ -32,6 +32,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from pynomaly import metrics_hooks
 from pynomaly.connectors.delivery import DeliveryError, backoff_delay, delivery_failed
+from pynomaly.connectors.kafka_logging import with_client_logger
 from pynomaly.records import DeadLetter
 
 __all__ = [
@@ -165,7 +166,7 @@ class ConfirmedProducer:
         cfg = producer_config(self.bootstrap, self.config,
                               message_timeout_s=self.delivery_timeout_s)
         cfg.setdefault("error_cb", self._on_client_error)
-        return Producer(cfg)
+        return Producer(with_client_logger(cfg))
 
     def _on_client_error(self, err: KafkaError) -> None:
         # connection-level trouble (all brokers down, ...): librdkafka keeps

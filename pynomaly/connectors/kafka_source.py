@@ -28,13 +28,14 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from pynomaly import lifecycle
+from pynomaly.connectors.kafka_logging import with_client_logger
 from pynomaly.records import RawBatch
 
 
 def list_partitions(bootstrap: str, topics: list[str], config: dict[str, str] | None = None,
                     timeout: float = 10.0) -> list[str]:
     """``"<partition>-<topic>"`` names of every partition of ``topics``."""
-    client = AdminClient({"bootstrap.servers": bootstrap, **(config or {})})
+    client = AdminClient(with_client_logger({"bootstrap.servers": bootstrap, **(config or {})}))
     parts = []
     for topic in topics:
         try:
@@ -84,7 +85,7 @@ def consume_available(consumer: Any, max_records: int, timeout_s: float,
 class _KafkaBatchPartition(StatefulSourcePartition[RawBatch, int]):
     def __init__(self, config: dict[str, Any], topic: str, part: int, offset: int,
                  batch_size: int, tail: bool, poll_timeout_s: float, linger_s: float) -> None:
-        self._consumer = Consumer(config)
+        self._consumer = Consumer(with_client_logger(config))
         if offset in (OFFSET_BEGINNING, OFFSET_END):
             offset = self._resolve(topic, part, offset)
         self._consumer.assign([TopicPartition(topic, part, offset)])

@@ -29,7 +29,11 @@ if [ "$purpose" = "test" ]; then
   if [ "${#missing[@]}" -gt 0 ]; then
     SUDO=""; [ "$(id -u)" = "0" ] || SUDO="sudo"
     echo "installing Debian packages: ${missing[*]}"
-    $SUDO apt-get update -qq >/dev/null 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # another apt run (unattended upgrades, a peer's bootstrap) may hold the
+    # dpkg lock: wait for it instead of failing at once
+    apt_wait=(-o DPkg::Lock::Timeout=600)
+    $SUDO apt-get "${apt_wait[@]}" update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${apt_wait[@]}" install -y -qq \
+      --no-install-recommends "${missing[@]}" >/dev/null
   fi
 fi

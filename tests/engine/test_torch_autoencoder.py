@@ -8,11 +8,16 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from sklearn.metrics import roc_auc_score
 
-from pynomaly.engine.detectors.torch_autoencoder import TorchAutoencoder, build_autoencoder
 from pynomaly.engine.registry import create_detector, list_detectors, restore_detector
+
+torch = pytest.importorskip("torch", reason="the torch extra is not installed")
+
+from pynomaly.engine.detectors.torch_autoencoder import (  # noqa: E402 (needs torch)
+    TorchAutoencoder,
+    build_autoencoder,
+)
 
 
 @pytest.fixture(autouse=True, scope="module")

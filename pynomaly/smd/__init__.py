@@ -1,0 +1,1 @@
+"""The Server Machine Dataset (SMD) benchmark: corpus reading, scoring, harness."""

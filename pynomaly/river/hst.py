@@ -87,8 +87,10 @@ class HalfSpaceTrees(NativeAnomalyDetector):
         limits: Any = "auto" if self.limits is None else self.limits
         if isinstance(limits, Mapping):
             _check_limits(limits)
-            limits = "auto" if names is None else tuple(
-                tuple(float(v) for v in limits.get(name, UNIT)) for name in names
+            limits = (
+                "auto"
+                if names is None
+                else tuple(tuple(float(v) for v in limits.get(name, UNIT)) for name in names)
             )
         return {"n_trees": self.n_trees, "height": self.height,
                 "window_size": self.window_size, "limits": limits, "seed": seed}  # fmt: skip

@@ -47,7 +47,11 @@ class RandomCutForest(NativeAnomalyDetector):
     engine_name = "rcf"
 
     def __init__(
-        self, n_trees: int = 40, tree_size: int = 256, shingle_size: int = 1, seed: int | None = None
+        self,
+        n_trees: int = 40,
+        tree_size: int = 256,
+        shingle_size: int = 1,
+        seed: int | None = None,
     ) -> None:
         self.n_trees = n_trees
         self.tree_size = tree_size

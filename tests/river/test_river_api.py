@@ -36,8 +36,12 @@ def prequential(model: river.base.AnomalyDetector, stream: OfflineStream) -> np.
 
 def test_hst_equals_river_hst_with_unit_limits() -> None:
     stream = OfflineStream(1500, seed=1)
-    ours = prequential(HalfSpaceTrees(n_trees=10, height=6, window_size=100, limits="unit", seed=7), stream)
-    theirs = prequential(river.anomaly.HalfSpaceTrees(n_trees=10, height=6, window_size=100, seed=7), stream)
+    ours = prequential(
+        HalfSpaceTrees(n_trees=10, height=6, window_size=100, limits="unit", seed=7), stream
+    )
+    theirs = prequential(
+        river.anomaly.HalfSpaceTrees(n_trees=10, height=6, window_size=100, seed=7), stream
+    )
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)
     assert ours[100:].std() > 0
 
@@ -46,7 +50,9 @@ def test_hst_equals_river_hst_with_dict_limits() -> None:
     stream = OfflineStream(600, seed=2)
     limits = {"V1": (-1.0, 2.0), "V3": (0.2, 0.8)}  # the rest (0, 1), as River
     ours = prequential(HalfSpaceTrees(window_size=50, limits=limits, seed=1), stream)
-    theirs = prequential(river.anomaly.HalfSpaceTrees(window_size=50, limits=limits, seed=1), stream)
+    theirs = prequential(
+        river.anomaly.HalfSpaceTrees(window_size=50, limits=limits, seed=1), stream
+    )
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)
 
 
@@ -118,7 +124,10 @@ def batches_with_changing_columns(stream: OfflineStream) -> list[pd.DataFrame]:
     frame.iloc[3::7, 2] = np.nan  # not in row 0, which fixes the columns
     names = stream.names
     subsets = [names, names[:4], names, names[4:], names[:1], names]
-    return [frame.iloc[i * 50 : (i + 1) * 50][subsets[i % len(subsets)]] for i in range(len(frame) // 50)]
+    return [
+        frame.iloc[i * 50 : (i + 1) * 50][subsets[i % len(subsets)]]
+        for i in range(len(frame) // 50)
+    ]
 
 
 def rows_of(batch: pd.DataFrame) -> list[dict[str, float]]:
@@ -184,7 +193,7 @@ def test_quantile_and_threshold_filters(cls: type) -> None:
     quantile = river.anomaly.QuantileFilter(make(cls), q=0.98)
     threshold = river.anomaly.ThresholdFilter(make(cls), threshold=0.0)
     flagged = []
-    for x, y in stream:
+    for x, _ in stream:
         score = quantile.score_one(x)
         flagged.append(quantile.classify(score))
         quantile.learn_one(x)

@@ -15,12 +15,14 @@ from contextlib import contextmanager
 import pytest
 import river.anomaly
 import river.checks
+from offline_stream import offline_datasets
 from river import base
 
 import pynomaly.river
-from offline_stream import offline_datasets
 
-CLASSES: list[type[base.AnomalyDetector]] = [getattr(pynomaly.river, n) for n in pynomaly.river.__all__]
+CLASSES: list[type[base.AnomalyDetector]] = [
+    getattr(pynomaly.river, n) for n in pynomaly.river.__all__
+]
 
 
 @contextmanager
@@ -43,14 +45,19 @@ def checks_of(cls: type[base.AnomalyDetector]) -> list[tuple[str, Callable, base
 
 
 CASES = [
-    pytest.param(check, model, id=f"{type(model).__module__.split('.')[0]}.{type(model).__name__}-{name}-{i}")
+    pytest.param(
+        check, model, id=f"{type(model).__module__.split('.')[0]}.{type(model).__name__}-{name}-{i}"
+    )
     for cls in [*CLASSES, river.anomaly.HalfSpaceTrees]
     for i, (name, check, model) in enumerate(checks_of(cls))
 ]
 
 
 def test_every_exported_class_is_checked() -> None:
-    assert {type(m) for _, m in (c.values for c in CASES)} == {*CLASSES, river.anomaly.HalfSpaceTrees}
+    assert {type(m) for _, m in (c.values for c in CASES)} == {
+        *CLASSES,
+        river.anomaly.HalfSpaceTrees,
+    }
     assert all(issubclass(cls, base.AnomalyDetector) for cls in CLASSES)
 
 

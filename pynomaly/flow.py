@@ -15,8 +15,6 @@
 
 from __future__ import annotations
 
-import time
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -25,16 +23,9 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import DynamicSink
 
-from pynomaly.observability import metrics, tracing
-from pynomaly.operators.detect import (
-    DetectLogic,
-    ShardOutput,
-    ShardSplitter,
-    ShardState,
-    make_detect_logic,
-)
-from pynomaly.operators.parse import RecordParser
-from pynomaly.records import DeadLetter, EventBatch, RawBatch
+import pynomaly.operators as pxo
+from pynomaly.operators.detect import ShardOutput
+from pynomaly.records import RawBatch
 from pynomaly.spec import (
     DashboardSinkSpec,
     FileSourceSpec,
@@ -58,8 +49,10 @@ def make_source(spec: FlowSpec) -> Source:
     if isinstance(src, FileSourceSpec):
         from pynomaly.connectors.file_source import FileBatchSource
 
+        rec = spec.record
         return FileBatchSource(src.path, src.format, src.batch_size, src.speed,
-                               spec.record.time_field, spec.record.time_format)
+                               rec.time_field, rec.time_format, rec.key_field,
+                               tuple(rec.value_fields))
     raise ValueError(f"unsupported source {src!r}")
 
 
@@ -90,56 +83,6 @@ def make_sink(sink: Any, *, dead_letters: bool = False) -> DynamicSink:
     raise ValueError(f"sink type {sink.type!r} is not available")
 
 
-def _parse_step(parser: RecordParser, flow_name: str):
-    def parse(batch: RawBatch) -> tuple[EventBatch, list[DeadLetter]]:
-        m = metrics.current()
-        t0 = time.perf_counter()
-        with tracing.span("pynomaly.parse", flow=flow_name, source=batch.origin,
-                          batch_size=len(batch.payloads)) as sp:
-            good, dead = parser.parse(batch)
-            if sp is not None:
-                sp.set_attribute("dead_letters", len(dead))
-                good.trace_parent = sp.get_span_context()
-        m.events_in(batch.origin, len(batch.payloads))
-        if dead:
-            counts = Counter(str(d.reason) for d in dead)
-            for reason, n in counts.items():
-                m.parse_failed(reason, n)
-        m.batch_latency(flow_name, "parse", time.perf_counter() - t0)
-        return good, dead
-
-    return parse
-
-
-def _detect_step(logic: DetectLogic, flow_name: str, detector: str):
-    def detect(state: ShardState | None, batch: EventBatch) -> tuple[ShardState, ShardOutput]:
-        m = metrics.current()
-        t0 = time.perf_counter()
-        # the key count costs a set per batch: only when spans are recorded
-        key_count = len(set(batch.keys)) if tracing.is_on() else -1
-        with tracing.span("pynomaly.detect", parent=batch.trace_parent, flow=flow_name,
-                          batch_size=len(batch), key_count=key_count):
-            st, out = logic.process(state, batch)
-        dt = time.perf_counter() - t0
-        m.batch_latency(flow_name, "detect", dt)
-        m.scored(flow_name, detector, out.scored)
-        if out.alerts:
-            m.alerts(flow_name, detector, len(out.alerts))
-            with tracing.span("pynomaly.decide", parent=batch.trace_parent, flow=flow_name,
-                              alerts=len(out.alerts)):
-                pass
-        for d in out.drift:
-            m.drift(flow_name, d["monitor"])
-        for d in out.dead:
-            m.parse_failed(str(d.reason), stage="detect")
-        if len(batch):
-            m.event_lag(flow_name, time.time() - float(batch.times.max()))
-        m.keys(flow_name, str(logic.shard_label(batch)), len(st.keys), st.evicted, st.overflow)
-        return st, out
-
-    return detect
-
-
 def build_flow(spec: FlowSpec, *, source: Source | None = None,
                alert_sinks: list[DynamicSink] | None = None,
                dead_letter_sink: DynamicSink | None = None,
@@ -150,31 +93,22 @@ def build_flow(spec: FlowSpec, *, source: Source | None = None,
     with every raw batch read (progress bars). The detect step is banked when
     the spec allows it (see :func:`~pynomaly.operators.detect.make_detect_logic`);
     ``per_key`` forces the per-key path (benchmarks compare the two)."""
-    parser = RecordParser(spec.record)
     wants_points = any(isinstance(s, DashboardSinkSpec) and s.points for s in spec.sinks)
-    logic = (DetectLogic(spec, keep_points=wants_points) if per_key
-             else make_detect_logic(spec, keep_points=wants_points))
-    shards = spec.keys.shards
 
     flow = Dataflow(spec.name)
     raw = op.input("source", flow, source if source is not None else make_source(spec))
     if on_batch is not None:
         op.inspect("progress", raw, lambda _step, batch: on_batch(batch))
-    parsed = op.map("parse", raw, _parse_step(parser, spec.name))
-    parse_dead = op.flat_map("parse-dead", parsed, lambda r: r[1])
-    splitter = ShardSplitter(shards, route=spec.keys.route)
-    keyed = op.flat_map("shard", parsed, lambda r: splitter(r[0]))
-    detected = op.stateful_map("detect", keyed,
-                               _detect_step(logic, spec.name, spec.detection.detector.name))
-    outputs = op.map("outputs", detected, lambda kv: kv[1])
-    alerts = op.flat_map("alerts", outputs, lambda o: o.alerts)
-    detect_dead = op.flat_map("detect-dead", outputs, lambda o: o.dead)
-    dead = op.merge("dead-letters", parse_dead, detect_dead)
+    parsed = pxo.parse("parse", raw, record=spec.record, name=spec.name)
+    keyed = pxo.shard("shard", parsed.batches, spec.keys.shards, spec.keys.route)
+    detected = pxo.detect("detect", keyed, spec=spec, score_records=wants_points,
+                          per_key=per_key)
+    outputs, alerts = detected.outputs, detected.alerts
+    dead = op.merge("dead-letters", parsed.dead, detected.dead)
 
     sinks = alert_sinks if alert_sinks is not None else [
-        make_sink(s) for s in spec.sinks if not isinstance(s, DashboardSinkSpec)]
-    for i, sink in enumerate(sinks):
-        op.output(f"alerts-{i}", alerts, sink)
+        s for s in spec.sinks if not isinstance(s, DashboardSinkSpec)]
+    pxo.to_alert_sinks("alerts", alerts, sinks)
     for s in spec.sinks:
         if isinstance(s, DashboardSinkSpec):
             _add_dashboard(flow, s, outputs, spec)

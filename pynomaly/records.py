@@ -101,6 +101,12 @@ class EventBatch:
     #: CRC-32 of each key's UTF-8 bytes when the parser has it (the shard
     #: split then needs no per-key hashing); None otherwise
     key_hash: np.ndarray | None = None
+    #: labels (record fields carried to alerts) of keys whose labels are due,
+    #: key -> {field: value}; None when none are (see pynomaly.alerting.labels)
+    labels: dict[str, dict[str, Any]] | None = None
+    #: the flow's watermark when the batch was parsed (event-time seconds;
+    #: NaN when unknown); an empty batch carrying it is a tick
+    watermark: float = float("nan")
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -127,6 +133,10 @@ class DeadLetter:
             "key": self.key,
             "raw_b64": base64.b64encode(self.raw).decode("ascii"),
         }
+        try:
+            out["raw"] = self.raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
         if self.extra:
             out["extra"] = self.extra
         return out

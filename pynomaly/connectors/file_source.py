@@ -4,7 +4,9 @@ Each file is one source partition; its resume state is the number of records
 already emitted, so recovery resumes exactly after the last snapshot. JSONL
 lines are handed over as bytes (parsed like Kafka messages); CSV and Parquet
 record batches as :class:`~pynomaly.arrow_rows.ArrowRows` (typed columns,
-read column by column by the parser).
+read column by column by the parser). CSV batches keep each record's line
+number and text; lines Arrow cannot read are read one by one
+(:mod:`.csv_source`), so one bad line costs only itself.
 
 With ``speed > 0`` the file is replayed at ``speed`` × event-time speed:
 batch boundaries wait until the wall clock has caught up with the batch's
@@ -30,6 +32,7 @@ from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
 from pynomaly import lifecycle
 from pynomaly.arrow_rows import ArrowRows
+from pynomaly.connectors.csv_source import CsvLayout, csv_chunks
 from pynomaly.records import RawBatch
 
 
@@ -79,15 +82,10 @@ def _jsonl_chunks(path: str, batch_size: int, skip: int) -> Iterator[list[bytes]
             yield pending
 
 
-def _arrow_chunks(path: str, fmt: str, batch_size: int, skip: int) -> Iterator[ArrowRows]:
-    import pyarrow.csv as pacsv
+def _parquet_chunks(path: str, batch_size: int, skip: int) -> Iterator[ArrowRows]:
     import pyarrow.parquet as pq
 
-    if fmt == "parquet":
-        batches = pq.ParquetFile(path).iter_batches(batch_size=batch_size)
-    else:
-        reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 22))
-        batches = iter(reader)
+    batches = pq.ParquetFile(path).iter_batches(batch_size=batch_size)
     to_skip = skip
     for rb in batches:
         if to_skip >= rb.num_rows:
@@ -99,16 +97,25 @@ def _arrow_chunks(path: str, fmt: str, batch_size: int, skip: int) -> Iterator[A
             yield ArrowRows(rb.slice(i, batch_size))
 
 
-def read_batches(path: str, fmt: str = "auto", batch_size: int = 10_000, skip: int = 0
-                 ) -> Iterator[RawBatch]:
-    """Every record of ``path`` as :class:`RawBatch` es, after the first ``skip``."""
+def read_batches(path: str, fmt: str = "auto", batch_size: int = 10_000, skip: int = 0,
+                 layout: CsvLayout | None = None) -> Iterator[RawBatch]:
+    """Every record of ``path`` as :class:`RawBatch` es, after the first ``skip``.
+
+    Positions are 1-based line numbers (JSONL, CSV) or row numbers (Parquet);
+    ``layout`` names the CSV columns the record spec reads."""
     kind = detect_format(path, fmt)
-    chunks = _jsonl_chunks(path, batch_size, skip) if kind == "jsonl" else _arrow_chunks(
-        path, kind, batch_size, skip)
-    index = skip
     name = Path(path).name
+    if kind == "csv":
+        for c in csv_chunks(path, batch_size, skip, layout or CsvLayout()):
+            contiguous = c.lines[-1] - c.lines[0] == len(c.lines) - 1
+            yield RawBatch(c.payloads, name, c.lines[0], None if contiguous else c.lines,
+                           time.time(), raw=c.text)
+        return
+    chunks = _jsonl_chunks(path, batch_size, skip) if kind == "jsonl" else _parquet_chunks(
+        path, batch_size, skip)
+    index = skip
     for chunk in chunks:
-        yield RawBatch(chunk, name, index + 1, None, time.time())  # 1-based line numbers
+        yield RawBatch(chunk, name, index + 1, None, time.time())
         index += len(chunk)
 
 
@@ -135,9 +142,9 @@ def _event_time(payload: Any, time_field: str) -> float | None:
 
 class _FilePartition(StatefulSourcePartition[RawBatch, int]):
     def __init__(self, path: str, fmt: str, batch_size: int, resume: int, speed: float,
-                 time_field: str, time_scale: float) -> None:
+                 time_field: str, time_scale: float, layout: CsvLayout) -> None:
         self._emitted = resume
-        self._batches = read_batches(path, fmt, batch_size, resume)
+        self._batches = read_batches(path, fmt, batch_size, resume, layout)
         self._speed = speed
         self._time_field = time_field
         self._time_scale = time_scale
@@ -170,10 +177,14 @@ class _FilePartition(StatefulSourcePartition[RawBatch, int]):
 
 
 class FileBatchSource(FixedPartitionedSource[RawBatch, int]):
-    """One or more files as micro-batches (one partition per file)."""
+    """One or more files as micro-batches (one partition per file).
+
+    ``key_field`` and ``value_fields`` (from the record spec) fix the types of
+    those CSV columns: text and numbers."""
 
     def __init__(self, paths: list[str] | str, fmt: str = "auto", batch_size: int = 10_000,
-                 speed: float = 0.0, time_field: str = "ts", time_format: str = "iso") -> None:
+                 speed: float = 0.0, time_field: str = "ts", time_format: str = "iso",
+                 key_field: str | None = None, value_fields: tuple[str, ...] = ()) -> None:
         self.paths = [paths] if isinstance(paths, str) else list(paths)
         for p in self.paths:
             if not Path(p).is_file():
@@ -184,6 +195,7 @@ class FileBatchSource(FixedPartitionedSource[RawBatch, int]):
         self.speed = speed
         self.time_field = time_field
         self.time_scale = 0.001 if time_format == "epoch_ms" else 1.0
+        self.layout = CsvLayout(key_field, time_field, time_format, tuple(value_fields))
 
     def list_parts(self) -> list[str]:
         return [f"file-{i}" for i in range(len(self.paths))]
@@ -191,4 +203,4 @@ class FileBatchSource(FixedPartitionedSource[RawBatch, int]):
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _FilePartition:
         path = self.paths[int(for_part.split("-", 1)[1])]
         return _FilePartition(path, self.fmt, self.batch_size, resume_state or 0, self.speed,
-                              self.time_field, self.time_scale)
+                              self.time_field, self.time_scale, self.layout)

@@ -30,10 +30,12 @@ from typing import Any
 import numpy as np
 import orjson
 
+from pynomaly.alerting.labels import LabelPicker
+from pynomaly.alerting.watermark import Watermarks
 from pynomaly.arrow_rows import ArrowRows
 from pynomaly.operators import json_scan
 from pynomaly.operators.parse_arrow import arrow_columns
-from pynomaly.records import DeadLetter, EventBatch, RawBatch, Reason, raw_bytes
+from pynomaly.records import BadRow, DeadLetter, EventBatch, RawBatch, Reason
 from pynomaly.spec import RecordSpec
 
 #: Values beyond this magnitude are dead-lettered as out of range: they are
@@ -71,6 +73,8 @@ class RecordParser:
                             if scan and len(set(roles)) == len(roles) <= 62
                             and all(r.isascii() for r in roles)
                             else None)
+        self._labels = LabelPicker(spec.labels, spec)
+        self._watermarks = Watermarks()
         fmt = spec.time_format
         self._parse_time = (
             self._parse_iso if fmt == "iso" else (self._parse_ms if fmt == "epoch_ms" else self._parse_s)
@@ -116,6 +120,8 @@ class RecordParser:
         spec = self.spec
         if isinstance(payload, dict):
             obj = payload
+        elif isinstance(payload, BadRow):
+            raise _Bad(payload.reason, payload.detail)
         else:
             if payload is None or len(payload) == 0:
                 raise _Bad(Reason.EMPTY, "empty message")
@@ -167,6 +173,16 @@ class RecordParser:
 
     # -- batch ------------------------------------------------------------
     def parse(self, batch: RawBatch) -> tuple[EventBatch, list[DeadLetter]]:
+        """Split a raw batch into valid events and dead letters, in order
+        (:meth:`parse_rows`); the events carry the labels of keys whose labels
+        are due (:mod:`pynomaly.alerting.labels`) and the flow's watermark
+        (:mod:`pynomaly.alerting.watermark`)."""
+        good, dead = self.parse_rows(batch)
+        good.labels = self._labels(batch.payloads, good.keys)
+        good.watermark = self._watermarks.observe(batch.origin, good.times)
+        return good, dead
+
+    def parse_rows(self, batch: RawBatch) -> tuple[EventBatch, list[DeadLetter]]:
         """Split a raw batch into valid events and dead letters, in order.
 
         Columnar fast paths: Arrow record batches (Parquet, CSV) are read
@@ -309,12 +325,12 @@ class RecordParser:
                 if ts < min_t:
                     raise _Bad(Reason.STALE_TIMESTAMP, f"event time {ts:.0f} is {now - ts:.0f}s old")
             except _Bad as bad:
-                dead.append(DeadLetter(bad.reason, bad.detail, raw_bytes(payloads[i]),
+                dead.append(DeadLetter(bad.reason, bad.detail, batch.raw_of(i),
                                        batch.position(i)))
                 continue
             except Exception as exc:  # never die on data
                 dead.append(DeadLetter(Reason.MALFORMED_JSON, f"{type(exc).__name__}: {exc}"[:200],
-                                       raw_bytes(payloads[i]), batch.position(i)))
+                                       batch.raw_of(i), batch.position(i)))
                 continue
             late_good.append((i, key, ts, row))
         if late_good:

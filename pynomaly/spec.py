@@ -33,6 +33,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from pynomaly.alerting.config import AlertContentSpec, LabelsSpec
 from pynomaly.engine.pipeline import PipelineConfig
 from pynomaly.spec_errors import describe_errors, syntax_error_line
 
@@ -83,6 +84,9 @@ class RecordSpec(_Spec):
     max_age_s: float = Field(0.0, ge=0)
     #: records larger than this many bytes are dead-lettered without parsing
     max_record_bytes: int = Field(1_000_000, ge=64)
+    #: record fields carried through to alerts (default: every scalar field
+    #: that is neither key, time nor value, up to a limit)
+    labels: LabelsSpec = Field(default_factory=LabelsSpec)
 
     @field_validator("value_fields")
     @classmethod
@@ -119,7 +123,11 @@ class WindowSpec(_Spec):
 DetectionSpec = PipelineConfig
 
 
-class AlertPolicySpec(_Spec):
+class AlertPolicySpec(AlertContentSpec):
+    """Cooldown and explanations, plus the alert content and decision
+    (rules, severity, baseline, missing data: :mod:`pynomaly.alerting.config`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
     #: after an alert for a key, further alerts for it are suppressed this long (event time)
     cooldown_s: float = Field(300.0, ge=0)
     #: number of top contributing features in the explanation

@@ -33,6 +33,9 @@ from typing import Any
 
 import numpy as np
 
+from pynomaly.alerting.decision import AlertDecision, DecisionState
+from pynomaly.alerting.labels import labels_for
+from pynomaly.alerting.watermark import Ticker, with_ticks
 from pynomaly.engine.pipeline import PipelineConfig, ScoringPipeline
 from pynomaly.observability import metrics
 from pynomaly.operators.alert_record import make_alert
@@ -83,7 +86,8 @@ def split_by_shard(batch: EventBatch, shards: int,
         sub_keys = list(itemgetter(*idx.tolist())(keys)) if len(idx) > 1 else [keys[idx[0]]]
         out.append((str(int(ids[idx[0]])), EventBatch(
             sub_keys, batch.times[idx], batch.values[idx], batch.fields,
-            batch.read_at, batch.trace_parent)))
+            batch.read_at, batch.trace_parent, labels=labels_for(batch.labels, sub_keys),
+            watermark=batch.watermark)))
     return out
 
 
@@ -115,11 +119,13 @@ class ShardSplitter:
         self.route = route
         self._labels: dict[str, str] = {}
         self._labels_for: object = None
+        self.ticker = Ticker()
 
     def __call__(self, batch: EventBatch) -> list[tuple[str, EventBatch]]:
         if len(self.cache) > self.max_cached:
             self.cache.clear()
-        parts = split_by_shard(batch, self.shards, self.cache)
+        parts = with_ticks(split_by_shard(batch, self.shards, self.cache), batch, self.shards,
+                           self.ticker)
         if self.route != "partition":
             return parts
         from pynomaly.operators.routing import local_label, local_worker
@@ -172,6 +178,8 @@ class ShardState:
     overflow: int = 0
     late: int = 0
     batches: int = 0
+    #: cadence, baseline, rule counters and labels per key (pynomaly.alerting)
+    decision: DecisionState | None = None
 
     def __reduce__(self) -> tuple[Any, tuple[bytes]]:
         # Serialise once here so the time a recovery snapshot takes is measured.
@@ -224,6 +232,7 @@ class DetectLogic:
         self.fields = tuple(spec.record.value_fields)
         self.max_keys_per_shard = max(1, spec.keys.max_keys // spec.keys.shards)
         self.keep_points = keep_points
+        self.decision = AlertDecision(spec)
         global _config_for_restore
         _config_for_restore = spec.detection
         w = spec.window
@@ -250,6 +259,8 @@ class DetectLogic:
 
     def process(self, state: ShardState | None, batch: EventBatch) -> tuple[ShardState, ShardOutput]:
         st = state if state is not None else ShardState()
+        if getattr(st, "decision", None) is None:
+            st.decision = self.decision.new_state()
         out = ShardOutput(read_at=batch.read_at)
         st.batches += 1
         groups: dict[str, list[int]] = {}
@@ -274,9 +285,12 @@ class DetectLogic:
             self._process_key(st, ks, key, batch, idx, out)
         if len(batch):
             st.watermark = max(st.watermark, float(batch.times.max()))
+        wm = batch.watermark if batch.watermark == batch.watermark else st.watermark
+        out.alerts += self.decision.missing(st.decision, wm)
         ttl = self.spec.keys.ttl_s
         if ttl > 0 and st.batches % 16 == 0:
             self._evict(st, st.watermark - ttl)
+            st.decision.evict_before(st.watermark - ttl)
         return st, out
 
     def _dead(self, batch: EventBatch, i: int, reason: Reason, detail: str) -> DeadLetter:
@@ -328,24 +342,36 @@ class DetectLogic:
                               "monitor": ev.monitor, "stream": ev.stream, "detail": ev.detail})
         ks.seen += len(scores)
         ks.last_time = max(ks.last_time, float(times.max()))
-        flagged = np.flatnonzero(res.is_anomaly)
-        if len(flagged) == 0:
+        n = len(times)
+        flags = np.asarray(res.is_anomaly, dtype=bool)
+        row_keys = [key] * n
+        obs = self.decision.observe(st.decision, row_keys, times, X, np.ones(n, dtype=bool),
+                                    flags, labels_for(batch.labels, [key]))
+        now = time.time()
+        if obs.recovered.any():
+            out.alerts += self.decision.recoveries(st.decision, obs, row_keys, times, now)
+        passed = np.flatnonzero(obs.passed)
+        if not flags.any():
             return
         cooldown = self.spec.alerts.cooldown_s
-        now = time.time()
-        for j in flagged.tolist():
+        alerted = np.zeros(n, dtype=bool)
+        for j in passed.tolist():
             t = float(times[j])
             # no alert within `cooldown` of the key's latest alert, on either
             # side: an out-of-order event just before it is the same incident
             if abs(t - (ks.cooldown_until - cooldown)) < cooldown:
                 continue
             ks.cooldown_until = max(ks.cooldown_until, t + cooldown)
-            out.alerts.append(make_alert(
-                self.flow, key, t, dict(zip(self.fields, X[j].tolist(), strict=True)),
+            alerted[j] = True
+        held = self.decision.held(st.decision, obs, flags, alerted)
+        for j in np.flatnonzero(alerted).tolist():
+            alert = make_alert(
+                self.flow, key, float(times[j]), dict(zip(self.fields, X[j].tolist(), strict=True)),
                 float(scores[j]), _or_none(float(res.probability[j])), float(res.threshold[j]),
                 self.threshold_kind, self.det_name,
                 self._explanation(res.explanations.get(j)), emit_time=now,
-            ))
+            )
+            out.alerts.append(self.decision.upgrade(st.decision, obs, j, alert, int(held[j])))
 
     def _explanation(self, share: np.ndarray | None) -> dict[str, float]:
         top = self.spec.alerts.explain_top

@@ -1,0 +1,148 @@
+"""Per-key cadence in event time, and keys gone silent.
+
+Each key's usual interval between records is learned as an exponentially
+weighted mean of its inter-arrival times (an interval is clipped at three
+times the current estimate, so a gap does not teach the key to be slow). A
+key whose cadence is known and whose newest record is older than
+``multiple`` × cadence before the flow's watermark is *missing*: it is
+reported once, at event time ``last + multiple × cadence`` (so the same
+stream always gives the same alert), and its next record is reported once
+as its recovery.
+
+Example
+-------
+>>> import numpy as np
+>>> from pynomaly.alerting.config import MissingDataSpec
+>>> c = Cadence(MissingDataSpec(multiple=5))
+>>> c.ensure(2)
+>>> t = np.arange(20) * 10.0
+>>> slots = np.r_[np.zeros(20), np.ones(20)].astype(np.int64)
+>>> rec, gaps = c.observe(slots, np.ones(40, bool), np.r_[t, t])
+>>> c.cadence.round(1)[:2].tolist()
+[10.0, 10.0]
+>>> c.silent(watermark=230.0).tolist()   # nobody silent for 50 s yet
+[]
+>>> c.observe(np.array([1]), np.ones(1, bool), np.array([260.0]))[0].tolist()
+[False]
+>>> c.silent(watermark=260.0).tolist(), c.alert_time(np.array([0])).tolist()
+([0], [240.0])
+>>> c.observe(np.array([0]), np.ones(1, bool), np.array([300.0]))[0].tolist()  # it is back
+[True]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from pynomaly.alerting.config import MissingDataSpec
+
+#: weight of a new interval in the cadence estimate (after the first ones)
+CADENCE_ALPHA = 0.05
+
+
+@njit(cache=True, nogil=True)
+def _observe_kernel(slots, keep, times, last, cadence, n_int, missing, alpha, recovered, gap):
+    for i in range(slots.shape[0]):
+        recovered[i] = False
+        gap[i] = 0.0
+        if not keep[i]:
+            continue
+        s = slots[i]
+        t = times[i]
+        if missing[s]:
+            missing[s] = False
+            recovered[i] = True
+        prev = last[s]
+        if prev == -np.inf:
+            last[s] = t
+            continue
+        dt = t - prev
+        if dt <= 0.0:
+            continue
+        last[s] = t
+        c = cadence[s]
+        k = n_int[s]
+        if k > 0 and dt > 1.5 * c:
+            gap[i] = dt
+        if k > 0 and dt > 3.0 * c:
+            dt = 3.0 * c
+        w = alpha if k * alpha >= 1.0 else 1.0 / (k + 1.0)
+        cadence[s] = dt if k == 0 else c + w * (dt - c)
+        n_int[s] = k + 1
+
+
+class Cadence:
+    """Per-slot last event time, cadence and missing flag; see the module docstring."""
+
+    def __init__(self, spec: MissingDataSpec) -> None:
+        self.spec = spec
+        self.last = np.zeros(0)
+        self.cadence = np.zeros(0)
+        self.n_int = np.zeros(0, dtype=np.int64)
+        self.missing = np.zeros(0, dtype=np.bool_)
+
+    def ensure(self, n: int) -> None:
+        cap = self.last.shape[0]
+        if n <= cap:
+            return
+        new = max(n, 2 * cap, 16)
+        self.last = np.r_[self.last, np.full(new - cap, -np.inf)]
+        self.cadence = np.pad(self.cadence, (0, new - cap))
+        self.n_int = np.pad(self.n_int, (0, new - cap))
+        self.missing = np.pad(self.missing, (0, new - cap))
+
+    def reset(self, slots: np.ndarray) -> None:
+        self.last[slots] = -np.inf
+        self.cadence[slots] = 0.0
+        self.n_int[slots] = 0
+        self.missing[slots] = False
+
+    def observe(self, slots: np.ndarray, keep: np.ndarray, times: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Learn the kept rows' intervals. Returns, per row, whether it is the
+        first record of a key that was missing, and the gap before it in
+        seconds when it is longer than 1.5 cadences (else 0)."""
+        n = slots.shape[0]
+        recovered = np.empty(n, dtype=np.bool_)
+        gap = np.empty(n)
+        _observe_kernel(np.ascontiguousarray(slots, dtype=np.int64), keep,
+                        np.ascontiguousarray(times, dtype=np.float64), self.last, self.cadence,
+                        self.n_int, self.missing, CADENCE_ALPHA, recovered, gap)
+        return recovered, gap
+
+    def silence_limit(self, slots: np.ndarray) -> np.ndarray:
+        """Seconds of silence after which each slot is missing."""
+        return np.maximum(self.spec.multiple * self.cadence[slots], self.spec.min_silence_s)
+
+    def silent(self, watermark: float) -> np.ndarray:
+        """Slots newly missing at ``watermark`` (each reported once, then
+        marked missing until its next record)."""
+        n = self.last.shape[0]
+        if n == 0 or not np.isfinite(watermark):
+            return np.zeros(0, dtype=np.int64)
+        limit = np.maximum(self.spec.multiple * self.cadence, self.spec.min_silence_s)
+        due = ((self.n_int >= self.spec.min_intervals) & ~self.missing
+               & (watermark - self.last >= limit))
+        out = np.flatnonzero(due)
+        self.missing[out] = True
+        return out
+
+    def alert_time(self, slots: np.ndarray) -> np.ndarray:
+        """Event time of the missing-data alert of each (missing) slot."""
+        return self.last[slots] + self.silence_limit(slots)
+
+    def state(self, n: int) -> dict[str, Any]:
+        return {"last": self.last[:n].copy(), "cadence": self.cadence[:n].copy(),
+                "n_int": self.n_int[:n].copy(), "missing": self.missing[:n].copy()}
+
+    def load(self, st: dict[str, Any]) -> None:
+        for name in ("last", "cadence", "n_int", "missing"):
+            setattr(self, name, np.array(st[name]))
+
+    def copy(self) -> Cadence:
+        new = Cadence(self.spec)
+        new.load(self.state(self.last.shape[0]))
+        return new

@@ -1,0 +1,256 @@
+"""The alert decision of one shard: from the detector's flags to alert
+records an on-call engineer can act on.
+
+For each batch of a shard's events (any mix of keys, in arrival order) it
+learns every key's cadence and baseline, applies the suppression rules to the
+detector's flags, and builds the records: anomaly alerts with ``expected``,
+``bounds``, ``direction``, ``severity``, ``labels`` and ``suppressed``; a
+``recovery`` record for a key's first event after it went missing; and, once
+per check, a ``missing_data`` alert for every key silent past its limit at
+the flow's watermark. All state lives in per-slot arrays
+(:class:`DecisionState`), pickled into recovery snapshots.
+
+Example
+-------
+>>> import numpy as np
+>>> from pynomaly.spec import FlowSpec
+>>> spec = FlowSpec.model_validate({"name": "demo", "source": {"type": "file", "path": "x"},
+...     "record": {"key_field": "host", "value_fields": ["cpu"]}})
+>>> d = AlertDecision(spec)
+>>> st = d.new_state()
+>>> t = np.arange(200) * 10.0
+>>> x = (40 + np.random.default_rng(0).normal(0, 1, 200)).reshape(-1, 1)
+>>> x[150] = 80.0
+>>> flagged = np.zeros(200, dtype=bool); flagged[[60, 150]] = True
+>>> obs = d.observe(st, ["a"] * 200, t, x, np.ones(200, bool), flagged,
+...                 labels={"a": {"region": "eu"}})
+>>> np.flatnonzero(obs.passed).tolist()        # the flag at 60 is within the noise
+[150]
+>>> from pynomaly.operators.alert_record import make_alert
+>>> v1 = make_alert("demo", "a", t[150], {"cpu": 80.0}, 30.0, 0.9999, 0.995, "probability",
+...                 "robust_zscore", {"cpu": 1.0})
+>>> rec = d.upgrade(st, obs, 150, v1, suppressed=1)
+>>> rec["direction"], rec["severity"], rec["labels"], rec["suppressed"]
+({'cpu': 'up'}, 'critical', {'region': 'eu'}, 1)
+>>> [r["kind"] for r in d.missing(st, 2500.0)]  # silent since 1990 s: more than 5 x 10 s
+['missing_data']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from pynomaly.alerting.alert_v2 import (
+    SCHEMA_VERSION,
+    dashboard_link,
+    direction_of,
+    missing_data_alert,
+    recovery_record,
+    severity_of,
+)
+from pynomaly.alerting.baseline import Baseline
+from pynomaly.alerting.cadence import Cadence
+from pynomaly.alerting.rules import Rules
+
+
+class DecisionState:
+    """One shard's decision state: key → slot, labels, cadence, baseline and
+    rule counters per slot, and the newest watermark seen."""
+
+    def __init__(self, decision: AlertDecision) -> None:
+        self.keys: dict[str, int] = {}
+        self.slot_keys: list[str | None] = []
+        self.free: list[int] = []
+        self.labels: list[dict[str, Any]] = []
+        self.baseline = Baseline(decision.spec.alerts.baseline, len(decision.fields))
+        self.rules = Rules(decision.spec.alerts.rules, decision.fields)
+        self.cadence = Cadence(decision.spec.alerts.missing_data)
+        self.watermark = -np.inf
+
+    def slots(self, keys: list[str]) -> np.ndarray:
+        """The slot of every key of ``keys`` (new keys get fresh slots)."""
+        km = self.keys
+        try:
+            return np.fromiter(map(km.__getitem__, keys), dtype=np.int64, count=len(keys))
+        except KeyError:
+            pass
+        new = [k for k in dict.fromkeys(keys) if k not in km]
+        reuse = self.free[-len(new):][::-1] if new else []
+        if reuse:
+            del self.free[-len(reuse):]
+        top = len(self.slot_keys)
+        fresh = list(range(top, top + len(new) - len(reuse)))
+        self.slot_keys.extend([None] * len(fresh))
+        self.labels.extend({} for _ in fresh)
+        n = len(self.slot_keys)
+        for part in (self.baseline, self.rules, self.cadence):
+            part.ensure(n)
+        got = np.array(reuse + fresh, dtype=np.int64)
+        for part in (self.baseline, self.rules, self.cadence):
+            part.reset(got)
+        for k, s in zip(new, got.tolist(), strict=True):
+            km[k] = s
+            self.slot_keys[s] = k
+            self.labels[s] = {}
+        return np.fromiter(map(km.__getitem__, keys), dtype=np.int64, count=len(keys))
+
+    def evict_before(self, before: float) -> None:
+        """Forget keys whose newest event time is before ``before``."""
+        n = len(self.slot_keys)
+        stale = np.flatnonzero(self.cadence.last[:n] < before).tolist()
+        for s in stale:
+            k = self.slot_keys[s]
+            if k is not None:
+                del self.keys[k]
+                self.slot_keys[s] = None
+                self.labels[s] = {}
+                self.free.append(s)
+
+    def copy(self) -> DecisionState:
+        new = DecisionState.__new__(DecisionState)
+        new.__dict__.update(self.__dict__)
+        new.keys = dict(self.keys)
+        new.slot_keys = list(self.slot_keys)
+        new.free = list(self.free)
+        new.labels = list(self.labels)
+        new.baseline = self.baseline.copy()
+        new.rules = self.rules.copy()
+        new.cadence = self.cadence.copy()
+        return new
+
+    def __deepcopy__(self, memo: dict) -> DecisionState:
+        return self.copy()
+
+    def __getstate__(self) -> dict[str, Any]:
+        n = len(self.slot_keys)
+        st = dict(self.__dict__)
+        for name in ("baseline", "rules", "cadence"):
+            part = getattr(self, name)
+            st[name] = (part, part.state(n))
+        return st
+
+    def __setstate__(self, st: dict[str, Any]) -> None:
+        for name in ("baseline", "rules", "cadence"):
+            part, arrays = st[name]
+            part.load(arrays)
+            st[name] = part
+        self.__dict__.update(st)
+
+
+@dataclass
+class Observation:
+    """What :meth:`AlertDecision.observe` learned of a batch's rows."""
+
+    slots: np.ndarray
+    expected: np.ndarray
+    sigma: np.ndarray
+    #: flagged rows the rules let through
+    passed: np.ndarray
+    #: rows that are a missing key's first record
+    recovered: np.ndarray
+    #: seconds of silence before the row when longer than 1.5 cadences, else 0
+    gap: np.ndarray
+
+
+class AlertDecision:
+    """The decision of a flow spec; :meth:`new_state` makes a shard's state."""
+
+    def __init__(self, spec: Any) -> None:
+        self.spec = spec
+        self.flow = spec.name
+        self.fields = tuple(spec.record.value_fields)
+        self.detector = spec.detection.detector.name
+        self.severity = spec.alerts.severity
+        self.missing_on = spec.alerts.missing_data.enabled
+        self.dashboard_url = spec.alerts.dashboard_url
+
+    def new_state(self) -> DecisionState:
+        return DecisionState(self)
+
+    def observe(self, st: DecisionState, keys: list[str], times: np.ndarray, X: np.ndarray,
+                keep: np.ndarray, flagged: np.ndarray,
+                labels: dict[str, dict[str, Any]] | None = None) -> Observation:
+        """Learn the kept rows (in order) and judge the flagged ones."""
+        slots = st.slots(keys)
+        if labels:
+            for k, lab in labels.items():
+                s = st.keys.get(k)
+                if s is not None:
+                    st.labels[s] = lab
+        recovered, gap = st.cadence.observe(slots, keep, times)
+        expected, sigma = st.baseline.observe(slots, keep, X)
+        passed = st.rules.apply(slots, flagged & keep, X, expected, sigma)
+        return Observation(slots, expected, sigma, passed, recovered, gap)
+
+    def held(self, st: DecisionState, obs: Observation, flagged: np.ndarray,
+             alerted: np.ndarray) -> np.ndarray:
+        """Per alerted row, the flagged rows held back since the key's last alert."""
+        return st.rules.count_held(obs.slots, flagged, alerted)
+
+    def upgrade(self, st: DecisionState, obs: Observation, i: int, alert: dict[str, Any],
+                suppressed: int) -> dict[str, Any]:
+        """The v2 record of the v1 anomaly ``alert`` raised for row ``i``."""
+        exp_row = obs.expected[i]
+        sig_row = obs.sigma[i]
+        band = st.rules.bounds_of(exp_row[None, :], sig_row[None, :])[0]
+        values = alert["values"]
+        expected: dict[str, float | None] = {}
+        bounds: dict[str, list[float] | None] = {}
+        sigmas = []
+        for j, f in enumerate(self.fields):
+            e = float(exp_row[j])
+            expected[f] = None if e != e else round(e, 6)
+            lo, hi = float(band[j, 0]), float(band[j, 1])
+            bounds[f] = None if lo != lo or hi != hi else [round(lo, 6), round(hi, 6)]
+            sd = float(sig_row[j])
+            if sd == sd and e == e:
+                d = abs(float(values[f]) - e)
+                sigmas.append(d / sd if sd > 0 else (float("inf") if d > 0 else 0.0))
+        worst = max(sigmas) if sigmas else None
+        key = alert["key"]
+        rec = {**alert, "schema_version": SCHEMA_VERSION, "kind": "anomaly",
+               "expected": expected, "bounds": bounds,
+               "direction": direction_of(values, expected),
+               "severity": severity_of(self.severity, worst, alert["probability"]),
+               "labels": st.labels[obs.slots[i]], "suppressed": int(suppressed),
+               "link": dashboard_link(self.dashboard_url, key), "missing": None}
+        return rec
+
+    def recoveries(self, st: DecisionState, obs: Observation, keys: list[str],
+                   times: np.ndarray, emit_time: float | None = None) -> list[dict[str, Any]]:
+        """One ``recovery`` record per row that is a missing key's first record."""
+        out = []
+        for i in np.flatnonzero(obs.recovered).tolist():
+            s = int(obs.slots[i])
+            t = float(times[i])
+            out.append(recovery_record(
+                self.flow, keys[i], t, self.detector, last_seen=t - float(obs.gap[i]),
+                cadence_s=float(st.cadence.cadence[s]), labels=st.labels[s],
+                link=dashboard_link(self.dashboard_url, keys[i]), emit_time=emit_time))
+        return out
+
+    def missing(self, st: DecisionState, watermark: float,
+                emit_time: float | None = None) -> list[dict[str, Any]]:
+        """Advance the shard's watermark; one ``missing_data`` alert per key
+        newly silent past its limit."""
+        if watermark > st.watermark:
+            st.watermark = watermark
+        if not self.missing_on:
+            return []
+        slots = st.cadence.silent(st.watermark)
+        if len(slots) == 0:
+            return []
+        at = st.cadence.alert_time(slots)
+        out = []
+        for s, t in zip(slots.tolist(), at.tolist(), strict=True):
+            key = st.slot_keys[s]
+            if key is None:
+                continue
+            out.append(missing_data_alert(
+                self.flow, key, t, self.detector, last_seen=float(st.cadence.last[s]),
+                cadence_s=float(st.cadence.cadence[s]), labels=st.labels[s],
+                link=dashboard_link(self.dashboard_url, key), emit_time=emit_time))
+        return out

@@ -19,6 +19,7 @@ from typing import Any
 
 from bytewax.dataflow import Dataflow
 
+from pynomaly.run_status import RunStatus, start_line
 from pynomaly.spec import FlowSpec, load_spec
 
 log = logging.getLogger("pynomaly.runner")
@@ -39,6 +40,8 @@ class RunOptions:
     metrics_host: str = "127.0.0.1"
     #: longest time a graceful shutdown may take before the process exits anyway
     shutdown_timeout_s: float = 30.0
+    #: start line, periodic status and summary (:mod:`pynomaly.run_status`); None = silent
+    status: RunStatus | None = None
 
 
 def load_target(target: str) -> FlowSpec | Dataflow:
@@ -141,10 +144,21 @@ def run_dataflow(flow: Dataflow, opts: RunOptions, spec: FlowSpec | None = None)
         from pynomaly.local_cluster import wait_for_peers
 
         wait_for_peers(opts.addresses, opts.process_id)  # saves Bytewax's 1 s connect retry
+    if opts.status is not None:
+        opts.status.start(start_line(
+            spec, flow.flow_id, workers=opts.workers,
+            processes=max(opts.processes, len(opts.addresses or [])),
+            process_id=opts.process_id if opts.addresses else None,
+            metrics_url=server.url if server is not None else None))
+    failed = True
     try:
         cli_main(flow, workers_per_process=opts.workers, process_id=opts.process_id,
                  addresses=opts.addresses, epoch_interval=epoch, recovery_config=recovery)
+        failed = False
     finally:
+        if opts.status is not None:
+            opts.status.stop("failed" if failed else (
+                lifecycle.shutdown_reason() if lifecycle.stopping() else None))
         tracing.shutdown()
         if server is not None:
             server.stop()

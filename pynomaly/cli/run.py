@@ -76,6 +76,7 @@ def _cmd(args: argparse.Namespace) -> int:
                           "--snapshot-interval", str(args.snapshot_interval)]
         if args.bootstrap_servers:
             forwarded += ["--bootstrap-servers", args.bootstrap_servers]
+        forwarded += ["--status-interval", str(args.status_interval), *(["-q"] if args.quiet else [])]
         forwarded += ["--kafka-timeout", str(args.kafka_timeout),
                       "--create-topics" if args.create_topics else "--no-create-topics"]
         forwarded += ["--metrics-host", args.metrics_host,
@@ -93,7 +94,11 @@ def _cmd(args: argparse.Namespace) -> int:
         spec = override_bootstrap(target, args.bootstrap_servers)
         prepare_kafka(spec, timeout_s=args.kafka_timeout, create_topics=args.create_topics)
         target = build_flow(spec)
-    run_dataflow(target, options_from(args), spec)
+    from pynomaly.run_status import RunStatus
+
+    opts = options_from(args)
+    opts.status = RunStatus(interval_s=args.status_interval, quiet=args.quiet)
+    run_dataflow(target, opts, spec)
     return 0
 
 
@@ -103,5 +108,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--bootstrap-servers", default=None,
                    help="use this Kafka for every Kafka source and sink of the spec")
     add_preflight_options(p)
+    p.add_argument("--status-interval", type=float, default=10.0,
+                   help="seconds between status lines (0 = only the start and summary lines)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no start, status or summary lines")
     add_run_options(p)
     p.set_defaults(func=_cmd)

@@ -149,6 +149,14 @@ def enable(registry: CollectorRegistry | None = None) -> EngineMetrics:
     return m
 
 
+def install(recorder: NullMetrics) -> NullMetrics:
+    """Make ``recorder`` current (a wrapper such as
+    :class:`pynomaly.run_status.FlowCounters`); returns the one it replaces."""
+    global _current
+    previous, _current = _current, recorder
+    return previous
+
+
 def disable() -> NullMetrics:
     """Back to the no-op recorder; returns the one that was current."""
     global _current

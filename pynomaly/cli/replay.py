@@ -1,8 +1,20 @@
 """``pynomaly replay``: a CSV/JSONL/Parquet file through a flow, as fast as
 possible or at N× event-time speed, with a progress bar.
 
-The flow comes from ``--spec`` (its source is replaced by the file) or from
-the record/detector options given here.
+The flow comes from ``--spec`` or from the record/detector options given
+here. With ``--spec`` only the source is replaced by the file: alerts and
+dead letters go to the spec's own sinks unless ``--out``/``--dead-letters``
+replace them. Without ``--spec`` they go to ``out/<file>-alerts.jsonl`` and
+``out/<file>-alerts-dead-letters.jsonl`` unless those options say otherwise.
+
+>>> from pynomaly.cli.main import build_parser
+>>> args = build_parser().parse_args(["replay", "flows/data/sample.jsonl",
+...                                   "--spec", "flows/file_replay.yaml"])
+>>> spec, out, dead = build_replay_spec(args)
+>>> spec.source.path, [s.path for s in spec.sinks], spec.dead_letter.path
+('flows/data/sample.jsonl', ['out/file-replay/alerts.jsonl'], 'out/file-replay/dead-letters.jsonl')
+>>> out, dead
+(None, None)
 """
 
 from __future__ import annotations
@@ -11,7 +23,7 @@ import argparse
 import json
 from pathlib import Path
 
-from pynomaly.cli.run import add_run_options, options_from
+from pynomaly.cli.run import add_preflight_options, add_run_options, options_from
 
 
 def count_records(path: str, fmt: str = "auto") -> int | None:
@@ -56,11 +68,26 @@ def build_replay_spec(args: argparse.Namespace):
                           "threshold": {"kind": "static", "value": args.threshold},
                           "warmup": args.warmup},
         }
-    out = args.out or str(Path("out") / f"{Path(args.file).stem}-alerts.jsonl")
-    data["sinks"] = [{"type": "jsonl", "path": out}]
-    dead = args.dead_letters or str(Path(out).with_name(Path(out).stem + "-dead-letters.jsonl"))
-    data["dead_letter"] = {"type": "jsonl", "path": dead}
+    out = args.out
+    if out is None and not args.spec:
+        out = str(Path("out") / f"{Path(args.file).stem}-alerts.jsonl")
+    if out is not None:
+        data["sinks"] = [{"type": "jsonl", "path": out}]
+    dead = args.dead_letters
+    if dead is None and out is not None:
+        dead = str(Path(out).with_name(Path(out).stem + "-dead-letters.jsonl"))
+    if dead is not None:
+        data["dead_letter"] = {"type": "jsonl", "path": dead}
     return parse_spec(data, args.spec or "replay options"), out, dead
+
+
+def _destinations(spec, out: str | None, dead: str | None) -> tuple[str, str]:
+    """Where alerts and dead letters went, for the summary line."""
+    from pynomaly.run_status import describe_sink
+
+    alerts_to = out or ", ".join(describe_sink(s) for s in spec.sinks) or "nowhere"
+    dead_to = dead or (describe_sink(spec.dead_letter) if spec.dead_letter else "stderr")
+    return alerts_to, dead_to
 
 
 def _cmd(args: argparse.Namespace) -> int:
@@ -70,31 +97,37 @@ def _cmd(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from pynomaly.flow import build_flow
+    from pynomaly.preflight import prepare_kafka
+    from pynomaly.run_status import RunStatus
     from pynomaly.runner import run_dataflow
 
     if not Path(args.file).is_file():
         raise FileNotFoundError(f"no such file: {args.file}")
     spec, out, dead = build_replay_spec(args)
+    prepare_kafka(spec, timeout_s=args.kafka_timeout, create_topics=args.create_topics)
     total = count_records(args.file, args.format)
     bar = tqdm(total=total, unit="rec", unit_scale=True, disable=args.quiet, file=sys.stderr,
                desc="replay")
     t0 = time.perf_counter()
     flow = build_flow(spec, on_batch=lambda b: bar.update(len(b.payloads)))
-    run_dataflow(flow, options_from(args), spec)
+    opts = options_from(args)
+    opts.status = RunStatus(interval_s=0, quiet=True)  # counts only: the bar shows progress
+    run_dataflow(flow, opts, spec)
     bar.close()
     dt = time.perf_counter() - t0
-    n_alerts = count_records(out, "jsonl") if Path(out).exists() else 0
-    n_dead = count_records(dead, "jsonl") if Path(dead).exists() else 0
+    counts = opts.status.counters.snapshot()
+    alerts_to, dead_to = _destinations(spec, out, dead)
     rate = (total or 0) / dt if dt > 0 else 0.0
     print(f"replayed {total} records in {dt:.2f}s ({rate:,.0f} rec/s): "
-          f"{n_alerts} alerts → {out}, {n_dead} dead letters → {dead}")
+          f"{counts.alerts} alerts → {alerts_to}, {counts.dead_letters} dead letters → {dead_to}")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("replay", help="replay a CSV/JSONL/Parquet file through a flow")
     p.add_argument("file", help="input file (.jsonl, .csv, .parquet)")
-    p.add_argument("--spec", help="flow spec whose source is replaced by the file")
+    p.add_argument("--spec", help="flow spec whose source is replaced by the file (its sinks "
+                   "and dead-letter output are kept unless --out/--dead-letters are given)")
     p.add_argument("--format", default="auto", choices=["auto", "jsonl", "csv", "parquet"])
     p.add_argument("--speed", type=float, default=0.0,
                    help="0 = as fast as possible; N = N x event-time speed")
@@ -108,8 +141,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--params", help="detector parameters as JSON")
     p.add_argument("--threshold", type=float, default=8.0)
     p.add_argument("--warmup", type=int, default=30)
-    p.add_argument("--out", help="alerts JSONL (default out/<file>-alerts.jsonl)")
-    p.add_argument("--dead-letters", help="dead letters JSONL")
+    p.add_argument("--out", help="write alerts to this JSONL file instead of the spec's sinks "
+                   "(default without --spec: out/<file>-alerts.jsonl)")
+    p.add_argument("--dead-letters", help="write dead letters to this JSONL file instead "
+                   "(default with --out: next to it, <out>-dead-letters.jsonl)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_preflight_options(p)
     add_run_options(p)
     p.set_defaults(func=_cmd)

@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pynomaly.alerting.config import SeveritySpec
-from pynomaly.operators.alert_record import alert_id, iso_ms
+from pynomaly.alerting.ids import alert_id, iso_ms
 
 SCHEMA_VERSION = 2
 SEVERITIES = ("info", "warning", "critical")

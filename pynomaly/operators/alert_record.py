@@ -1,4 +1,5 @@
-"""The alert record (schema version 1) and its deterministic id.
+"""The alert record's version-1 fields and its deterministic id. Flows emit
+version 2 (:mod:`pynomaly.alerting.alert_v2`), which adds fields to these.
 
 The id depends only on (flow, key, event time in ms, detector), so replaying
 the same events after a crash yields the same ids and consumers can drop
@@ -15,27 +16,18 @@ duplicates. The JSON Schema is ``pynomaly/schemas/alert.v1.json``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
-from datetime import UTC, datetime
 from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from pynomaly.alerting.ids import alert_id, iso_ms
+
 SCHEMA_VERSION = 1
 
 
-def alert_id(flow: str, key: str, event_time: float, detector: str) -> str:
-    """Deterministic 128-bit hex id of an alert."""
-    ms = round(event_time * 1000)
-    raw = f"{flow}\x1f{key}\x1f{ms}\x1f{detector}".encode()
-    return hashlib.blake2b(raw, digest_size=16).hexdigest()
-
-
-def iso_ms(t: float) -> str:
-    """Epoch seconds → ISO-8601 UTC with milliseconds and a ``Z``."""
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+__all__ = ["SCHEMA_VERSION", "alert_id", "alert_schema", "iso_ms", "make_alert"]
 
 
 def make_alert(
@@ -69,8 +61,11 @@ def make_alert(
     }
 
 
-@lru_cache(maxsize=1)
-def alert_schema() -> dict[str, Any]:
-    """The JSON Schema of the alert record."""
-    text = resources.files("pynomaly").joinpath("schemas/alert.v1.json").read_text()
+@lru_cache(maxsize=2)
+def alert_schema(version: int = 2) -> dict[str, Any]:
+    """The JSON Schema of the alert record: version 2 (what flows emit, see
+    :mod:`pynomaly.alerting.alert_v2`) unless ``version=1`` is asked for."""
+    if version not in (1, 2):
+        raise ValueError(f"no alert schema version {version!r} (there are 1 and 2)")
+    text = resources.files("pynomaly").joinpath(f"schemas/alert.v{version}.json").read_text()
     return json.loads(text)

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from pynomaly.alerting.decision import AlertDecision, DecisionState
 from pynomaly.engine.banked import (
     DetectorBank,
     bank_supported,
@@ -72,6 +73,8 @@ class BankedShardState:
         self.overflow = 0
         self.late = 0
         self.batches = 0
+        #: cadence, baseline, rule counters and labels per key (pynomaly.alerting)
+        self.decision: DecisionState | None = None
 
     def _grow(self, n: int) -> None:
         cap = self.last_time.shape[0]
@@ -134,6 +137,8 @@ class BankedShardState:
         for name in ("last_time", "cooldown_until", "seen"):
             setattr(new, name, getattr(self, name).copy())
         new.bank = self.bank.copy()
+        if self.__dict__.get("decision") is not None:
+            new.decision = self.decision.copy()
         return new
 
     def __getstate__(self) -> dict[str, Any]:
@@ -168,6 +173,7 @@ class BankedDetectLogic:
         self.fields = tuple(spec.record.value_fields)
         self.max_keys_per_shard = max(1, spec.keys.max_keys // spec.keys.shards)
         self.keep_points = False
+        self.decision = AlertDecision(spec)
 
     def shard_label(self, batch: EventBatch) -> int:
         from pynomaly.operators.detect import shard_of
@@ -220,7 +226,12 @@ class BankedDetectLogic:
             times = np.ascontiguousarray(batch.times, dtype=np.float64)
             keep = admit(slots, times, st.last_time, self.spec.window.allowed_lateness_s)
             X = prepare_values(batch.values)
-            scores = st.bank.score_learn(X, slots, keep)
+            scores, contrib = st.bank.score_learn_explain(X, slots, keep, self._explain_at())
+            dst = self._decision_state(st)
+            flags = keep & (scores >= self.threshold_value)
+            obs = self.decision.observe(dst, batch.keys, times, X, keep, flags, batch.labels)
+            # the rules gate the flags before the cooldown: a held-back flag starts none
+            scores = np.where(obs.passed, scores, -np.inf)
             alert = decide(slots, keep, times, scores, st.seen, st.cooldown_until,
                            self.spec.detection.warmup, self.threshold_value,
                            self.spec.alerts.cooldown_s)
@@ -228,13 +239,33 @@ class BankedDetectLogic:
             out.scored = n_keep
             if n_keep < n:
                 self._dead_rows(st, batch, slots, keep, out)
-            if alert.any():
-                self._alerts(st, batch, X, slots, scores, np.flatnonzero(alert), out)
+            if obs.recovered.any():
+                out.alerts += self.decision.recoveries(dst, obs, batch.keys, times)
+            if flags.any():
+                held = self.decision.held(dst, obs, flags, alert)
+                if alert.any():
+                    start = len(out.alerts)
+                    rows = np.flatnonzero(alert)
+                    self._alerts(st, batch, contrib, slots, scores, rows, out)
+                    out.alerts[start:] = [
+                        self.decision.upgrade(dst, obs, i, a, int(held[i])) for i, a in
+                        zip(self._group_order(slots, rows).tolist(), out.alerts[start:],
+                            strict=True)]
             st.watermark = max(st.watermark, float(times.max()))
+        wm = batch.watermark if batch.watermark == batch.watermark else st.watermark
+        out.alerts += self.decision.missing(self._decision_state(st), wm)
         ttl = self.spec.keys.ttl_s
         if ttl > 0 and st.batches % 16 == 0:
             st.evict_before(st.watermark - ttl)
+            self._decision_state(st).evict_before(st.watermark - ttl)
         return st, out
+
+    def _decision_state(self, st: BankedShardState) -> DecisionState:
+        """The shard's alert-decision state (created on first use)."""
+        dst = st.__dict__.get("decision")
+        if dst is None:
+            dst = st.decision = self.decision.new_state()
+        return dst
 
     @staticmethod
     def _group_order(slots: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -263,13 +294,24 @@ class BankedDetectLogic:
                **{f: float(v) for f, v in zip(batch.fields, batch.values[i], strict=True)}}
         return DeadLetter(reason, detail, raw_bytes(rec), "detect", key=batch.keys[i])
 
-    def _alerts(self, st: BankedShardState, batch: EventBatch, X: np.ndarray, slots: np.ndarray,
-                scores: np.ndarray, rows: np.ndarray, out: Any) -> None:
+    def _explain_at(self) -> float:
+        """The score from which a row's contributions are kept: every row
+        that can alert (its score at least the threshold), or none."""
+        if not (self.spec.detection.explain and self.spec.alerts.explain_top > 0):
+            return np.inf
+        from pynomaly.engine.base import SCORE_LIMIT
+
+        return self.threshold_value if self.threshold_value > -SCORE_LIMIT else -np.inf
+
+    def _alerts(self, st: BankedShardState, batch: EventBatch, contrib: np.ndarray,
+                slots: np.ndarray, scores: np.ndarray, rows: np.ndarray, out: Any) -> None:
+        """Alerts of ``rows``; ``contrib`` holds their contributions to the
+        score, on the state each was scored with."""
         now = time.time()
         explain = self.spec.detection.explain and self.spec.alerts.explain_top > 0
         for i in self._group_order(slots, rows).tolist():
             key = batch.keys[i]
-            share = explanation_shares(st.bank.explain(int(slots[i]), X[i])) if explain else None
+            share = explanation_shares(contrib[i]) if explain else None
             out.alerts.append(make_alert(
                 self.flow, key, float(batch.times[i]),
                 dict(zip(self.fields, batch.values[i].tolist(), strict=True)),

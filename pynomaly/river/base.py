@@ -52,12 +52,21 @@ class NativeAnomalyDetector(base.AnomalyDetector):
     def __init__(self) -> None:
         self._columns: FeatureColumns | None = None
         self._detector: Detector | None = None
+        self._out = np.zeros(1)  # the per-event kernels' output slot
         detector_class(self.engine_name).Params(**self._engine_params(None, 0))
 
     # -- to implement ----------------------------------------------------
     def _engine_params(self, names: tuple[Hashable, ...] | None, seed: int) -> dict[str, Any]:
         """Engine parameters for features ``names`` (``None``: only validating)."""
         raise NotImplementedError
+
+    def _learn_row(self, row: np.ndarray) -> None:
+        """Learn one ``(1, d)`` row; subclasses may call their kernel directly."""
+        self._detector._score_learn(row, True)  # type: ignore[union-attr]
+
+    def _score_row(self, row: np.ndarray) -> float:
+        """Score one ``(1, d)`` row without learning it."""
+        return float(self._detector._score(row)[0])  # type: ignore[union-attr]
 
     # -- building --------------------------------------------------------
     def _seed(self) -> int:
@@ -76,12 +85,12 @@ class NativeAnomalyDetector(base.AnomalyDetector):
             if not x:
                 return
             self._build(FeatureColumns.from_names(x))
-        self._detector._score_learn(self._columns.learn_row(x), True)  # type: ignore[union-attr]
+        self._learn_row(self._columns.learn_row(x))
 
     def score_one(self, x: Mapping[Hashable, Any]) -> float:
         if self._columns is None:
             return 0.0
-        s = float(self._detector._score(self._columns.score_row(x))[0])  # type: ignore[union-attr]
+        s = self._score_row(self._columns.score_row(x))
         if -SCORE_LIMIT <= s <= SCORE_LIMIT:
             return s
         return 0.0 if s != s else (SCORE_LIMIT if s > 0 else -SCORE_LIMIT)

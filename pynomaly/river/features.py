@@ -63,6 +63,9 @@ class FeatureColumns:
         self._score = np.zeros((1, self.width))
         self._learn_flat = self._learn[0]
         self._score_flat = self._score[0]
+        # item writes through a memoryview cost half of numpy's scalar __setitem__
+        self._learn_view = memoryview(self._learn_flat)
+        self._score_view = memoryview(self._score_flat)
 
     @classmethod
     def from_names(cls, names: Iterable[Hashable]) -> FeatureColumns:
@@ -74,7 +77,7 @@ class FeatureColumns:
         """The value each missing feature takes: the last learned one (a copy)."""
         return self._learn_flat.copy()
 
-    def _write(self, x: Mapping[Hashable, Any], flat: np.ndarray) -> int:
+    def _write(self, x: Mapping[Hashable, Any], flat: memoryview) -> int:
         """Write the known, present features of ``x`` into ``flat``; count them."""
         index = self.index
         hits = 0
@@ -94,15 +97,15 @@ class FeatureColumns:
 
     def learn_row(self, x: Mapping[Hashable, Any]) -> np.ndarray:
         """The ``(1, d)`` row to learn ``x`` from; it becomes the fill of missing features."""
-        self._write(x, self._learn_flat)
+        self._write(x, self._learn_view)
         return self._learn
 
     def score_row(self, x: Mapping[Hashable, Any]) -> np.ndarray:
         """The ``(1, d)`` row to score ``x`` with; learned state is left untouched."""
-        flat = self._score_flat
-        if len(x) < self.width or self._write(x, flat) < self.width:
-            flat[:] = self._learn_flat
-            self._write(x, flat)
+        view = self._score_view
+        if len(x) < self.width or self._write(x, view) < self.width:
+            self._score_flat[:] = self._learn_flat
+            self._write(x, view)
         return self._score
 
     def matrix(self, X: Any, learn: bool) -> np.ndarray:

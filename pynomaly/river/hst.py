@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from pynomaly.engine.detectors.hst_kernels import score_learn
 from pynomaly.river.base import NativeAnomalyDetector
 
 #: River's limits for a feature it was given none for.
@@ -94,6 +95,25 @@ class HalfSpaceTrees(NativeAnomalyDetector):
             )
         return {"n_trees": self.n_trees, "height": self.height,
                 "window_size": self.window_size, "limits": limits, "seed": seed}  # fmt: skip
+
+    def _kernel_one(self, row: np.ndarray, learn: bool) -> float:
+        """One row through the engine's single-event kernel, on the engine detector's arrays."""
+        d: Any = self._detector
+        out = self._out
+        score_learn(row, d._feature, d._threshold, d._l_mass, d._r_mass, d._path_score,
+                    self.height, self.window_size, d._state, learn, out)  # fmt: skip
+        return out[0]
+
+    def _learn_row(self, row: np.ndarray) -> None:
+        if self._detector._limits is None:  # type: ignore[union-attr]  # first window of "auto"
+            super()._learn_row(row)
+        else:
+            self._kernel_one(row, True)
+
+    def _score_row(self, row: np.ndarray) -> float:
+        if self._detector._limits is None:  # type: ignore[union-attr]
+            return 0.0
+        return float(self._kernel_one(row, False))
 
 
 def _check_limits(limits: Mapping[Hashable, tuple[float, float]]) -> None:

@@ -215,3 +215,24 @@ def test_pickle_round_trip_keeps_scores_and_columns() -> None:
         assert copy.score_one({"V2": x["V2"]}) == model.score_one({"V2": x["V2"]})
         copy.learn_one(x)
         model.learn_one(x)
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_large_batches_then_single_events_match_single_events(cls: type) -> None:
+    """Batches large enough for the engine's batched kernels, mixed with the per-event path."""
+    stream = OfflineStream(1500, seed=13)
+    frame = pd.DataFrame(stream.X, columns=stream.names)
+    rows = rows_of(frame)
+    mixed, single = make(cls), make(cls)
+    for start in range(0, len(rows), 300):
+        mixed.learn_many(frame.iloc[start : start + 200])
+        for x in rows[start : start + 200]:
+            single.learn_one(x)
+        for x in rows[start + 200 : start + 300]:
+            assert mixed.score_one(x) == pytest.approx(single.score_one(x), abs=1e-12)
+            mixed.learn_one(x)
+            single.learn_one(x)
+    probe = rows[-200:]
+    np.testing.assert_allclose(
+        [mixed.score_one(x) for x in probe], [single.score_one(x) for x in probe], atol=1e-12
+    )

@@ -49,6 +49,7 @@ from pynomaly.engine.detectors.hst_kernels import explain as hst_explain
 from pynomaly.engine.detectors.robust_zscore import EPS
 from pynomaly.engine.pipeline import PipelineConfig
 from pynomaly.engine.registry import detector_class
+from pynomaly.engine.shapes import as_batch
 
 
 # -- kernels -----------------------------------------------------------------
@@ -227,6 +228,7 @@ class ZScoreBank(DetectorBank):
                 "count": np.zeros(n, dtype=np.int64)}
 
     def score_learn(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        X = as_batch(X, "robust_zscore bank")
         out = np.empty(X.shape[0])
         p = self.params
         _zscore_bank_kernel(X, slots, keep, self.mean, self.var, self.count, p.alpha, p.warmup,
@@ -263,6 +265,7 @@ class HSTBank(DetectorBank):
                 "state": np.tile(st, (n, 1))}
 
     def score_learn(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        X = as_batch(X, "hst bank")
         out = np.empty(X.shape[0])
         p = self.params
         _hst_bank_kernel(X, slots, keep, self.feature, self.threshold, self.mass, p.height,

@@ -41,6 +41,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from pynomaly.engine.bounds import within
+from pynomaly.engine.shapes import as_batch
 
 #: Inputs beyond this magnitude are clipped so squares and sums stay finite.
 INPUT_LIMIT = 1e150
@@ -83,12 +84,9 @@ class Detector(ABC):
 
     # -- input handling --------------------------------------------------
     def _prepare(self, X: Any) -> np.ndarray:
-        """Validate a batch: 2-D float64, finite, fixed feature count."""
-        arr = np.asarray(X, dtype=np.float64)
-        if arr.ndim == 1:
-            arr = arr.reshape(1, -1) if self.n_features in (None, arr.size) else arr.reshape(-1, 1)
-        if arr.ndim != 2:
-            raise ValueError(f"{self.name}: expected a 2-D array of events, got shape {arr.shape}")
+        """Validate a batch: 2-D ``(n_samples, n_features)`` float64, finite, fixed
+        feature count. A 1-D array is refused (see :func:`~pynomaly.engine.shapes.as_batch`)."""
+        arr = as_batch(X, self.name or type(self).__name__)
         if arr.shape[1] == 0:
             raise ValueError(f"{self.name}: events must have at least one feature")
         if self.n_features is None:
@@ -123,17 +121,19 @@ class Detector(ABC):
         self.learn_many(np.asarray(x, dtype=np.float64).reshape(1, -1))
 
     def score_many(self, X: Any) -> np.ndarray:
-        """Score each row of ``X`` against the current state; learn nothing."""
+        """Score each row of ``X`` (shape ``(n_samples, n_features)``) against the
+        current state; learn nothing."""
         arr = self._prepare(X)
         return self._finish(self._score(arr))
 
     def learn_many(self, X: Any) -> None:
-        """Learn each row of ``X`` in order."""
+        """Learn each row of ``X`` (shape ``(n_samples, n_features)``) in order."""
         arr = self._prepare(X)
         self._score_learn(arr, True)
 
     def score_learn_many(self, X: Any) -> np.ndarray:
-        """Score each row before learning it, in order; returns a 1-D array."""
+        """Score each row of ``X`` (shape ``(n_samples, n_features)``) before learning
+        it, in order; returns a 1-D array of ``n_samples`` scores."""
         arr = self._prepare(X)
         return self._finish(self._score_learn(arr, True))
 

@@ -69,6 +69,7 @@ from pynomaly.engine.drift import (
     DriftPolicy,
 )
 from pynomaly.engine.registry import create_detector, detector_class, restore_detector
+from pynomaly.engine.shapes import as_batch
 from pynomaly.engine.thresholds import (
     ProbabilityThresholdParams,
     QuantileThresholdParams,
@@ -316,12 +317,9 @@ class ScoringPipeline:
 
     # -- public API --------------------------------------------------------
     def process_many(self, X: Any) -> PipelineResult:
-        """Score, calibrate, decide and monitor a batch of one key's events."""
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim == 1:
-            X = X.reshape(1, -1)
-        if X.ndim != 2:
-            raise ValueError(f"expected a 2-D batch of events, got shape {X.shape}")
+        """Score, calibrate, decide and monitor a batch of one key's events,
+        shape ``(n_samples, n_features)``."""
+        X = as_batch(X, "pipeline")
         n = X.shape[0]
         out = {
             "scores": np.zeros(n), "probability": np.zeros(n),

@@ -263,7 +263,7 @@ def test_bad_shapes_are_rejected():
     pipe.process_many(np.zeros((3, 2)))
     with pytest.raises(ValueError, match="expected 2 features, got 3"):
         pipe.process_many(np.zeros((3, 3)))
-    with pytest.raises(ValueError, match="2-D batch"):
+    with pytest.raises(ValueError, match="must be 2-D"):
         pipe.process_many(np.zeros((2, 2, 2)))
     with pytest.raises(ValueError, match="feature 5 >= 2 features"):
         ScoringPipeline({"drift": [{"monitor": "adwin", "stream": "input", "features": [5]}]}).process_many(

@@ -20,7 +20,7 @@ dead letters, and batches split into shards for :func:`~pynomaly.operators.detec
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
@@ -93,8 +93,13 @@ def parse(step_id: str, up: Stream[Any], fields: list[str] | None = None, *,
         return out
 
     both = op.flat_map_batch("parse", up, parse_items)
-    split = op.branch("split", both, lambda x: isinstance(x, EventBatch))
-    return ParseOut(split.trues, split.falses)
+    split = op.branch("split", both, _is_batch)
+    # the branch leaves only dead letters on the false side
+    return ParseOut(split.trues, cast(Stream[DeadLetter], split.falses))
+
+
+def _is_batch(item: EventBatch | DeadLetter) -> TypeGuard[EventBatch]:
+    return isinstance(item, EventBatch)
 
 
 def _parsed(result: tuple[EventBatch, list[DeadLetter]]) -> list[EventBatch | DeadLetter]:

@@ -107,7 +107,7 @@ def window(step_id: str, up: KeyedStream[Any], fields: list[str], time_field: st
     the aggregate of each field.
     """
     label = step_id.rpartition(".")[2]
-    spec = WindowSpec(kind=kind, size_s=size_s, slide_s=slide_s, agg=agg,  # type: ignore[arg-type]
+    spec = WindowSpec(kind=kind, size_s=size_s, slide_s=slide_s, agg=agg,
                       allowed_lateness_s=allowed_lateness_s)
     if spec.kind == "none":
         raise ValueError(f"window {label!r}: kind must be 'tumbling' or 'sliding'")

@@ -71,7 +71,7 @@ def _z(x, mean, var, lo, hi, floor, relative_floor, cap):
 @njit(cache=True, nogil=True)
 def metric_deviation_kernel(
     X, learn, mean, var, lo, hi, smooth_z, state, top_k, smoothing, floor, relative_floor, cap,
-    memory, out,
+    memory, learn_clip, learn_gate, out,
 ):
     """Score each row of X before learning it (when ``learn``).
 
@@ -103,11 +103,12 @@ def metric_deviation_kernel(
             deviation /= k
             value = smoothed + smoothing * (deviation - smoothed)
         else:
+            deviation = 0.0
             value = 0.0
         out[i] = value
-        if learn:
-            if count > 0:
-                smoothed = value
+        if learn and count > 0:
+            smoothed = value
+        if learn and (learn_gate <= 0.0 or deviation <= learn_gate):
             w = 1.0 / (count + 1.0)
             if memory > 0.0 and w < 1.0 / memory:
                 w = 1.0 / memory
@@ -120,6 +121,12 @@ def metric_deviation_kernel(
                     hi[j] = x
                 else:
                     diff = x - mean[j]
+                    if learn_clip > 0.0:  # winsorised learning: an outlier moves the stats a little
+                        limit = learn_clip * max(np.sqrt(var[j]), relative_floor * (hi[j] - lo[j]), floor)
+                        if diff > limit:
+                            diff = limit
+                        elif diff < -limit:
+                            diff = -limit
                     mean[j] += w * diff
                     var[j] = (1.0 - w) * (var[j] + w * diff * diff)
                     lo[j] = min(lo[j], x)
@@ -141,6 +148,12 @@ class MetricDeviationParams(DetectorParams):
     cap: float = Field(100.0, gt=0.0, description="largest z-score one metric contributes")
     memory: float = Field(
         0.0, ge=0.0, description="events the mean/variance remember (0 = all history)"
+    )
+    learn_clip: float = Field(
+        0.0, ge=0.0, description="deviations beyond this z are learned as this z (0 = off)"
+    )
+    learn_gate: float = Field(
+        0.0, ge=0.0, description="events whose deviation exceeds this are not learned (0 = off)"
     )
 
 
@@ -164,7 +177,8 @@ class MetricDeviation(Detector):
         out = np.empty(X.shape[0])
         return metric_deviation_kernel(
             X, learn, self._mean, self._var, self._lo, self._hi, self._smooth_z, self._state,
-            p.top_k, p.smoothing, p.floor, p.relative_floor, p.cap, p.memory, out,
+            p.top_k, p.smoothing, p.floor, p.relative_floor, p.cap, p.memory, p.learn_clip,
+            p.learn_gate, out,
         )
 
     def _explain(self, x: np.ndarray) -> np.ndarray:

@@ -11,6 +11,11 @@ and as the mean over ``auc_seeds`` seeds of each side (one seed's AUC on a few
 hundred events moves by about 0.005 from seed to seed). Detectors not
 registered and peers not installed are skipped with a note.
 
+Detectors with a ``pynomaly.river`` class also run through the River API
+(:mod:`pynomaly.cli._river_api_bench`): per event with dicts
+(``score_one``/``learn_one``) and per mini-batch of ``batch`` rows with
+DataFrames (``score_many``/``learn_many``), each set against the peer.
+
 >>> from pynomaly.cli.main import build_parser
 >>> args = build_parser().parse_args(["bench", "detectors", "--events", "500", "--json"])
 >>> args.events, args.features, args.json
@@ -40,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from pynomaly.cli import _detector_peers as peers
+from pynomaly.cli import _river_api_bench as river_api
 
 #: Events before the first injected anomaly; also excluded from every ROC-AUC.
 WARMUP = 300
@@ -232,7 +238,12 @@ def _run_pair(
             settings["repeats"],
         )  # fmt: skip
         cache[key] = (*timed, _native_seed_scores(pair.native, pair.params, X, settings["auc_seeds"]))
+        cache[key + " river"] = river_api.time_river_api(
+            pair.native, pair.params, X, settings["batch"], settings["per_event"],
+            settings["repeats"],
+        )  # fmt: skip
     scores, batch_eps, per_event_eps, seed_scores = cache[key]
+    river_timing = cache[key + " river"]
     row: dict[str, Any] = {
         "detector": pair.native,
         "params": pair.params,
@@ -242,6 +253,10 @@ def _run_pair(
         "auc": _auc(y, scores),
         "peer": pair.peer,
     }
+    if river_timing:
+        row["river_api_eps"] = river_timing["river_api_eps"]
+        row["river_api_batch_eps"] = river_timing["river_api_batch_eps"]
+        row["river_api_auc"] = _auc(y, river_timing["river_api_scores"])
     if pair.make_peer is None:
         return row, None
     n_peer = min(len(X), settings["slow_peer"] if pair.slow else settings["peer"])
@@ -264,6 +279,9 @@ def _run_pair(
         peer_auc_seeds=len(peer_runs),
         peer_auc_seed_mean=_mean_auc(y[:n_peer], peer_runs),
     )
+    if river_timing:
+        row["river_api_ratio"] = river_timing["river_api_eps"] / peer_eps
+        row["river_api_batch_ratio"] = river_timing["river_api_batch_eps"] / peer_eps
     return row, None
 
 
@@ -331,14 +349,21 @@ def _seed_cell(row: dict[str, Any], mean: str, count: str) -> str:
     return "-" if value is None else f"{value:.3f} ({row[count]})"
 
 
+def _river_cell(row: dict[str, Any], eps: str, ratio: str) -> str:
+    if row.get(eps) is None:
+        return "-"
+    return f"{row[eps]:,.0f} ({_fmt(row.get(ratio), ',.1f')})"
+
+
 def format_report(report: dict[str, Any]) -> str:
     """The report as a Markdown table."""
     head = (
         "| detector | peer | batch ev/s | per-event ev/s | peer ev/s (events) "
         "| batch × | per-event × | AUC | AUC on peer events | peer AUC "
-        "| seed-mean AUC on peer events | peer seed-mean AUC |"
+        "| seed-mean AUC on peer events | peer seed-mean AUC "
+        "| River API per-event ev/s (×) | River API batch ev/s (×) |"
     )
-    lines = [head, "|" + "---|" * 12]
+    lines = [head, "|" + "---|" * 14]
     for r in report["results"]:
         peer_eps = r.get("peer_eps")
         peer_cell = "-" if peer_eps is None else f"{peer_eps:,.0f} ({r['peer_events']})"
@@ -348,7 +373,9 @@ def format_report(report: dict[str, Any]) -> str:
             f"| {_fmt(r.get('per_event_ratio'), ',.1f')} | {_fmt(r['auc'], '.3f')} "
             f"| {_fmt(r.get('auc_on_peer_events'), '.3f')} | {_fmt(r.get('peer_auc'), '.3f')} "
             f"| {_seed_cell(r, 'auc_seed_mean', 'auc_seeds')} "
-            f"| {_seed_cell(r, 'peer_auc_seed_mean', 'peer_auc_seeds')} |"
+            f"| {_seed_cell(r, 'peer_auc_seed_mean', 'peer_auc_seeds')} "
+            f"| {_river_cell(r, 'river_api_eps', 'river_api_ratio')} "
+            f"| {_river_cell(r, 'river_api_batch_eps', 'river_api_batch_ratio')} |"
         )
     s = report["stream"]
     lines.append("")
@@ -358,7 +385,9 @@ def format_report(report: dict[str, Any]) -> str:
         f"process CPU time, native best of {report['repeats']}, peers best of their "
         f"{report['auc_seeds']} seeded runs (at least {report['repeats']} when a run takes "
         f"under 2 s). Seed-mean AUC: the mean ROC-AUC over seeds 0-{report['auc_seeds'] - 1} "
-        f"(the count in brackets; 1 for detectors without a seed)."
+        f"(the count in brackets; 1 for detectors without a seed). River API: the "
+        f"pynomaly.river class, dicts per event and DataFrames of {report['batch']} rows, "
+        f"× the peer."
     )
     m = report["machine"]
     lines.append(

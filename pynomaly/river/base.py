@@ -109,16 +109,17 @@ class NativeAnomalyDetector(base.AnomalyDetector):
         if len(X) == 0:
             return
         M = self._columns_for(X).matrix(X, learn=True)
-        self._detector.learn_many(M)  # type: ignore[union-attr]
+        self._detector._score_learn(M, True)  # type: ignore[union-attr]  # M is validated
 
     def score_many(self, X: Any) -> Any:
         """Scores of each row without learning: a Series for a DataFrame, else an array."""
         if self._columns is None:
             scores = np.zeros(len(X))
         else:
-            scores = self._detector.score_many(self._columns.matrix(X, learn=False))  # type: ignore[union-attr]
+            M = self._columns.matrix(X, learn=False)
+            scores = Detector._finish(self._detector._score(M))  # type: ignore[union-attr]
         if hasattr(X, "columns"):
             import pandas as pd
 
-            return pd.Series(scores, index=X.index, dtype=np.float64)
+            return pd.Series(scores, index=X.index, copy=False)
         return scores

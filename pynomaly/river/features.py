@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from pynomaly.engine.base import INPUT_LIMIT
+from pynomaly.engine.bounds import within
 
 
 def _sorted_names(names: Iterable[Hashable]) -> tuple[Hashable, ...]:
@@ -118,28 +119,39 @@ class FeatureColumns:
         loop would, and the last row becomes the new fill.
         """
         fill = self._learn_flat
-        if hasattr(X, "columns"):
-            out = np.empty((len(X), self.width))
-            out[:] = fill
-            present = [(j, name) for name, j in self.index.items() if name in X.columns]
-            for j, name in present:
-                out[:, j] = np.asarray(X[name], dtype=np.float64)
-        else:
-            out = np.array(X, dtype=np.float64)
-            if out.ndim != 2 or out.shape[1] != self.width:
-                raise ValueError(
-                    f"expected a 2-D array of {self.width} columns ({list(self.names)}), "
-                    f"got shape {out.shape}"
-                )
-        missing = np.isnan(out)
-        if missing.any():
+        out = self._frame(X) if hasattr(X, "columns") else self._array(X)
+        if not within(out, INPUT_LIMIT):  # one pass; NaN fails it
+            missing = np.isnan(out)
             if learn:
                 _forward_fill(out, missing, fill)
             else:
                 out[missing] = np.broadcast_to(fill, out.shape)[missing]
-        np.clip(out, -INPUT_LIMIT, INPUT_LIMIT, out=out)
+            np.clip(out, -INPUT_LIMIT, INPUT_LIMIT, out=out)
         if learn and out.shape[0]:
             fill[:] = out[-1]
+        return out
+
+    def _array(self, X: Any) -> np.ndarray:
+        out = np.array(X, dtype=np.float64, order="C")
+        if out.ndim != 2 or out.shape[1] != self.width:
+            raise ValueError(
+                f"expected a 2-D array of {self.width} columns ({list(self.names)}), "
+                f"got shape {out.shape}"
+            )
+        return out
+
+    def _frame(self, X: Any) -> np.ndarray:
+        """A DataFrame's known columns in column order; absent ones filled, NaN kept."""
+        columns = X.columns.tolist()
+        if columns == list(self.names):  # the common case: one copy, no reordering
+            return np.ascontiguousarray(X.to_numpy(dtype=np.float64, copy=True))
+        out = np.empty((len(X), self.width))
+        out[:] = self._learn_flat
+        at = {name: i for i, name in enumerate(columns)}
+        pairs = [(j, at[name]) for name, j in self.index.items() if name in at]
+        if pairs:
+            values = X.iloc[:, [i for _, i in pairs]].to_numpy(dtype=np.float64)
+            out[:, [j for j, _ in pairs]] = values
         return out
 
     def __getstate__(self) -> dict[str, Any]:

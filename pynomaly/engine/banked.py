@@ -54,12 +54,15 @@ from pynomaly.engine.shapes import as_batch
 
 # -- kernels -----------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def _zscore_bank_kernel(X, slots, keep, mean, var, count, alpha, warmup, clip_z, out):
+def _zscore_bank_kernel(X, slots, keep, mean, var, count, alpha, warmup, clip_z, out,
+                        explain_at, contrib):
     """Score-then-learn each kept row with its slot's EWMA state, in order.
 
     The statements of ``robust_zscore._ewma_zscore_kernel`` for one row, on
     row ``slots[i]`` of the state arrays (inlined: a call per row with array
-    views costs ~10x the arithmetic).
+    views costs ~10x the arithmetic). A row scoring at least ``explain_at``
+    gets its ``explain_one`` contributions in ``contrib[i]``, on the state it
+    was scored with.
     """
     d = X.shape[1]
     for i in range(X.shape[0]):
@@ -74,6 +77,9 @@ def _zscore_bank_kernel(X, slots, keep, mean, var, count, alpha, warmup, clip_z,
             if z > best:
                 best = z
         out[i] = best if c >= warmup else 0.0
+        if not out[i] < explain_at:
+            for j in range(d):
+                contrib[i, j] = np.abs(X[i, j] - mean[s, j]) / np.sqrt(var[s, j] + EPS)
         for j in range(d):
             x = X[i, j]
             if c >= warmup and clip_z > 0.0:
@@ -96,14 +102,17 @@ def _zscore_bank_kernel(X, slots, keep, mean, var, count, alpha, warmup, clip_z,
 
 
 @njit(cache=True, nogil=True)
-def _hst_bank_kernel(X, slots, keep, feature, threshold, mass, height, window, state, out):
+def _hst_bank_kernel(X, slots, keep, feature, threshold, mass, height, window, state, out,
+                     explain_at, contrib):
     """Score-then-learn each kept row on its slot's masses (shared trees), in order.
 
     The statements of ``hst_kernels.score_learn`` (with ``learn``) for one
     row, on ``mass[s]``, ``state[s]``, with the walk arrays allocated once per
     batch instead of once per row. ``mass[s, t, node]`` holds the latest
     (``0``) and reference (``1``) mass of a node side by side: one cache line
-    per node visited instead of two.
+    per node visited instead of two. A row scoring at least ``explain_at``
+    gets its ``explain_one`` contributions in ``contrib[i]``, on the reference
+    masses it was scored with (before its window may swap them).
     """
     n_trees = feature.shape[0]
     n_nodes = mass.shape[2]
@@ -136,6 +145,12 @@ def _hst_bank_kernel(X, slots, keep, feature, threshold, mass, height, window, s
             mass[s, t, nd, 0] += 1
             total += walking[t] * mass[s, t, nd, 1] * pow2
         out[i] = 1.0 - total / max_score if scoring else 0.0
+        if not out[i] < explain_at:
+            if scoring:
+                hst_explain(X[i], feature, threshold, mass[s, :, :, 1], height, window,
+                            contrib[i])
+            else:
+                contrib[i, :] = 0.0
         state[s, 0] += 1
         if state[s, 0] == window:
             for t in range(n_trees):
@@ -152,8 +167,10 @@ class DetectorBank:
 
     ``ensure(capacity)`` grows the arrays, ``reset(slots)`` gives slots a
     fresh detector, ``score_learn(X, slots, keep)`` scores and learns the
-    kept rows in order, ``explain(slot, x)`` is the detector's
-    ``explain_one`` on that slot's state.
+    kept rows in order; ``score_learn_explain`` also gives the contributions
+    of the rows scoring at least a level, each on the state it was scored
+    with (so they do not depend on the batching); ``explain(slot, x)`` is the
+    detector's ``explain_one`` on that slot's current state.
     """
 
     #: names of the per-slot arrays (first axis = slot)
@@ -189,6 +206,15 @@ class DetectorBank:
             getattr(self, name)[slots] = fresh[name][0]
 
     def score_learn(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """Scores of the kept rows (0 for the others), learning each after scoring it."""
+        return self.score_learn_explain(X, slots, keep, np.inf)[0]
+
+    def score_learn_explain(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray,
+                            explain_at: float) -> tuple[np.ndarray, np.ndarray]:
+        """``score_learn``, and the contributions (``explain_one``) of each kept
+        row scoring at least ``explain_at`` (or NaN), on the state it was
+        scored with; rows of the ``(n, n_features)`` array are undefined for
+        the other rows."""
         raise NotImplementedError
 
     def explain(self, slot: int, x: np.ndarray) -> np.ndarray | None:
@@ -227,13 +253,15 @@ class ZScoreBank(DetectorBank):
         return {"mean": np.zeros((n, d)), "var": np.zeros((n, d)),
                 "count": np.zeros(n, dtype=np.int64)}
 
-    def score_learn(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    def score_learn_explain(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray,
+                            explain_at: float) -> tuple[np.ndarray, np.ndarray]:
         X = as_batch(X, "robust_zscore bank")
         out = np.empty(X.shape[0])
+        contrib = np.empty(X.shape if explain_at < np.inf else (0, X.shape[1]))
         p = self.params
         _zscore_bank_kernel(X, slots, keep, self.mean, self.var, self.count, p.alpha, p.warmup,
-                            p.clip_z, out)
-        return out
+                            p.clip_z, out, float(explain_at), contrib)
+        return out, contrib
 
     def explain(self, slot: int, x: np.ndarray) -> np.ndarray:
         return np.abs(x - self.mean[slot]) / np.sqrt(self.var[slot] + EPS)
@@ -264,13 +292,15 @@ class HSTBank(DetectorBank):
         return {"mass": np.zeros((n, *lm.shape, 2), dtype=lm.dtype),
                 "state": np.tile(st, (n, 1))}
 
-    def score_learn(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    def score_learn_explain(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray,
+                            explain_at: float) -> tuple[np.ndarray, np.ndarray]:
         X = as_batch(X, "hst bank")
         out = np.empty(X.shape[0])
+        contrib = np.empty(X.shape if explain_at < np.inf else (0, X.shape[1]))
         p = self.params
         _hst_bank_kernel(X, slots, keep, self.feature, self.threshold, self.mass, p.height,
-                         p.window_size, self.state, out)
-        return out
+                         p.window_size, self.state, out, float(explain_at), contrib)
+        return out, contrib
 
     def explain(self, slot: int, x: np.ndarray) -> np.ndarray:
         out = np.zeros(x.shape[0])

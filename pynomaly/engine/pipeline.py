@@ -5,8 +5,9 @@ key's events in order and returns a :class:`PipelineResult` of arrays: raw
 ``scores``, ``probability`` of anomaly (``1 - p``, higher = more anomalous),
 ``is_anomaly`` flags, the ``threshold`` in force, the drift events, and for
 flagged rows the per-feature ``explanations`` (the detector's ``explain_one``
-made absolute and normalised to sum to 1, computed on the state at the end of
-the batch).
+made absolute and normalised to sum to 1, computed on the detector state the
+row was scored with, before learning it: so they, like every other output,
+do not depend on how the events were batched).
 
 Batch-first: each batch is one detector call, one numba calibrator call, one
 threshold call and one call per drift monitor. What would force a per-event
@@ -156,6 +157,15 @@ class PipelineConfig(BaseModel):
         if self.drift_policy != "none" and not self.drift:
             raise ValueError(f"drift_policy={self.drift_policy!r} needs at least one drift monitor")
         return self
+
+
+def _can_explain(detector: Any) -> bool:
+    """Whether ``detector`` attributes scores to features (overrides the
+    base class's ``explain_one`` or ``_explain``, which give None)."""
+    from pynomaly.engine.base import Detector
+
+    cls = type(detector)
+    return cls.explain_one is not Detector.explain_one or cls._explain is not Detector._explain
 
 
 @dataclass
@@ -332,6 +342,8 @@ class ScoringPipeline:
         speculative = c.protect or act_on_drift
         if self.input_monitors is None:
             self._build_input_monitors(X.shape[1])
+        explaining = c.explain and _can_explain(self.detector)
+        explanations: dict[int, np.ndarray] | None = {}
         pos = 0
         span = n  # rows per speculative pass: shrinks after a cut, grows again after none
         while pos < n:
@@ -342,10 +354,17 @@ class ScoringPipeline:
                 if act_on_drift or not self._stops_at_flag():
                     saved = [comp.save_state() for comp in (self.calibrator, self.threshold)]
                 saved_monitors = [m.save_state() for m in self._monitors()] if act_on_drift else []
+            explain_blob = None  # the detector before this pass, when a row of it can flag
+            if explaining and self._warm(pos, seg.shape[0]).any():
+                explain_blob = det_blob if speculative else self.detector.snapshot()
             raw, flags, seen, hits = self._run(seg, pos, out)
             first_flag = int(np.argmax(flags)) if c.protect and flags.any() else None
             first_drift = hits[0][0] if act_on_drift and hits else None
             cut = min((e for e in (first_flag, first_drift) if e is not None), default=None)
+            final = seg.shape[0] if cut is None else cut + 1  # rows of this pass that stand
+            if explain_blob is not None and explanations is not None:
+                explanations = self._explain_pass(
+                    explain_blob, seg, out["is_anomaly"][pos : pos + final], pos, explanations)
             if cut is None:
                 events.extend(ev for _, ev in hits)
                 pos += seg.shape[0]
@@ -380,20 +399,32 @@ class ScoringPipeline:
             out["scores"], out["probability"], out["is_anomaly"], out["threshold"],
             self.threshold.scale, start, events,
         )
-        if c.explain and result.is_anomaly.any():
-            result.explanations = self._explain(X, np.flatnonzero(result.is_anomaly))
+        if explanations:
+            result.explanations = explanations
         return result
 
-    def _explain(self, X: np.ndarray, rows: np.ndarray) -> dict[int, np.ndarray]:
-        expl = {}
-        for r in rows.tolist():
-            contrib = self.detector.explain_one(X[r])
+    def _explain_pass(self, blob: bytes, seg: np.ndarray, flagged: np.ndarray, base: int,
+                      expl: dict[int, np.ndarray]) -> dict[int, np.ndarray] | None:
+        """Add the explanations of the ``flagged`` rows of a pass (batch rows
+        ``base + r``) to ``expl``, each on the detector state it was scored
+        with: the detector of ``blob`` (its state before the pass) learns the
+        rows in between. None when the detector cannot attribute."""
+        rows = np.flatnonzero(flagged).tolist()
+        if not rows:
+            return expl
+        det = type(self.detector).restore(blob)
+        done = 0
+        for r in rows:
+            if r > done:
+                det.learn_many(seg[done:r])
+                done = r
+            contrib = det.explain_one(seg[r])
             if contrib is None:
-                return {}
+                return None
             a = np.abs(np.asarray(contrib, dtype=np.float64))
             a[~np.isfinite(a)] = 0.0
             s = a.sum()
-            expl[r] = a / s if s > 0 else np.full(a.shape[0], 1.0 / a.shape[0])
+            expl[base + r] = a / s if s > 0 else np.full(a.shape[0], 1.0 / a.shape[0])
         return expl
 
     # -- snapshot ----------------------------------------------------------

@@ -60,3 +60,25 @@ def test_auto_limits_hst_is_not_banked() -> None:
         "detector": {"name": "hst"}, "calibration": {"kind": "none"},
         "threshold": {"kind": "static", "value": 0.9}})
     assert not bank_supported(cfg)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_contributions_are_on_the_state_each_row_was_scored_with(name: str) -> None:
+    rng = np.random.default_rng(5)
+    n_slots = 4
+    bank = make_bank(_config(name), 3)
+    bank.ensure(n_slots)
+    twins = [create_detector(name, **CASES[name]) for _ in range(n_slots)]
+    explained = 0
+    for size in (1, 7, 300):  # the same rows in batches of any size
+        X = rng.normal(size=(size, 3)) * rng.choice([1.0, 6.0], size=(size, 1))
+        slots = rng.integers(0, n_slots, size)
+        keep = np.ones(size, dtype=bool)
+        scores, contrib = bank.score_learn_explain(X, slots, keep, 0.5)
+        for i in range(size):
+            want = twins[slots[i]].explain_one(X[i])  # before the twin learns row i
+            assert twins[slots[i]].score_learn_many(X[i:i + 1])[0] == scores[i]
+            if scores[i] >= 0.5:
+                assert np.array_equal(contrib[i], want)
+                explained += 1
+    assert explained >= 10

@@ -18,7 +18,7 @@ import argparse
 
 def _cmd(args: argparse.Namespace) -> int:
     from pynomaly.dashboard.config import DashboardSettings
-    from pynomaly.dashboard.server import serve
+    from pynomaly.dashboard.server import serve, with_public_url
 
     settings = DashboardSettings.from_env(
         ingest_token=args.ingest_token,
@@ -26,15 +26,21 @@ def _cmd(args: argparse.Namespace) -> int:
         redis_url=args.redis_url,
         history_points=args.history_points,
         max_connections_per_client=args.max_connections,
+        max_connections_per_token=args.max_connections_per_token,
+        max_connections=args.max_connections_total,
+        public_url=args.public_url,
         allowed_origins=tuple(args.allowed_origin) if args.allowed_origin else None,
     )
+    settings = with_public_url(settings, args.host, args.port)
+    base = settings.public_url.rstrip("/")
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-    base = f"http://{shown_host}:{args.port}"
     if "view" in settings.generated_tokens:  # a configured token is never echoed
         print(f"dashboard   {base}/#token={settings.view_token}")
     else:
         print(f"dashboard   {base}/  (sign in with the configured view token)")
     print(f"ingest      ws://{shown_host}:{args.port}/ws/ingest")
+    print(f"origins     {', '.join(sorted(settings.origins))}"
+          "  (viewers elsewhere: --public-url or --allowed-origin)")
     if "ingest" in settings.generated_tokens:
         print(f"ingest token (generated)  {settings.ingest_token}")
         print("  flows: export PYNOMALY_DASHBOARD_INGEST_TOKEN=<that token>")
@@ -55,6 +61,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--history-points", type=int, default=None, help="points kept per key")
     p.add_argument("--max-connections", type=int, default=None,
                    help="open WebSockets allowed per client address")
+    p.add_argument("--public-url", default=None,
+                   help="URL viewers open the dashboard at, e.g. https://dash.example; only "
+                   "its origin may connect (default: http://HOST:PORT)")
     p.add_argument("--allowed-origin", action="append", default=None,
                    help="extra browser origin allowed to connect (repeatable)")
+    p.add_argument("--max-connections-per-token", type=int, default=None,
+                   help="open WebSockets allowed per token or session (default 64)")
+    p.add_argument("--max-connections-total", type=int, default=None,
+                   help="open WebSockets allowed in all (default 256)")
     p.set_defaults(func=_cmd)

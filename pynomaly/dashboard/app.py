@@ -17,8 +17,10 @@ Routes
 ``WS /ws/ingest``, ``/ingest``  batches from the flow (bearer ingest token), see
                             :mod:`pynomaly.dashboard.protocol`
 
-Refusals: a bad or missing token gets 401, a foreign ``Origin`` 403, a client
-over its connection limit 429 (as WebSocket denial responses on upgrades).
+Refusals: a bad or missing token gets 401, an ``Origin`` other than the
+configured public URL's (or an allowed one) 403, a connection over the limit per
+client address, per credential or in all 429 (as WebSocket denial responses on
+upgrades).
 """
 
 from __future__ import annotations
@@ -42,17 +44,17 @@ from starlette.websockets import WebSocket
 
 from pynomaly.dashboard.auth import (
     SESSION_COOKIE,
-    ConnectionLimiter,
     bearer_token,
     make_session,
-    origin_allowed,
     session_valid,
     token_matches,
 )
 from pynomaly.dashboard.config import DashboardSettings
 from pynomaly.dashboard.history import RedisHistory, merge_backfill
 from pynomaly.dashboard.hub import Hub, encode
+from pynomaly.dashboard.limits import ConnectionLimiter
 from pynomaly.dashboard.metrics import dashboard_registry
+from pynomaly.dashboard.origins import origin_allowed
 from pynomaly.dashboard.responses import NO_STORE, deny
 from pynomaly.dashboard.security import SecurityHeadersMiddleware
 from pynomaly.dashboard.series import decimate
@@ -68,7 +70,9 @@ class Dashboard:
     def __init__(self, settings: DashboardSettings) -> None:
         self.settings = settings
         self.hub = Hub(settings)
-        self.limiter = ConnectionLimiter(settings.max_connections_per_client)
+        self.limiter = ConnectionLimiter(settings.max_connections_per_client,
+                                         settings.max_connections_per_token,
+                                         settings.max_connections)
         self.history: RedisHistory | None = None
         if settings.redis_url:
             self.history = RedisHistory(settings.redis_url, settings.redis_prefix,
@@ -106,13 +110,18 @@ class Dashboard:
             return token_matches(token, self.settings.view_token)
         return session_valid(conn.cookies.get(SESSION_COOKIE), self.settings.view_token)
 
+    @staticmethod
+    def credential(conn: HTTPConnection) -> str:
+        """What a connection authenticated with (bearer token, else session cookie);
+        connections are also limited per credential."""
+        return bearer_token(conn.headers) or conn.cookies.get(SESSION_COOKIE) or ""
+
     def refusal(self, ws: WebSocket, role: str) -> Response | None:
         """The denial response for an upgrade, or None when it may proceed."""
         origin = ws.headers.get("origin")
         if role == "ingest" and origin is not None and origin not in self.settings.allowed_origins:
             return deny(403, "ingest does not accept browser origins")
-        if not origin_allowed(origin, ws.headers.get("host"), ws.url.scheme,
-                              self.settings.allowed_origins):
+        if not origin_allowed(origin, self.settings.origins):
             return deny(403, "origin not allowed")
         if role == "ingest":
             if not token_matches(bearer_token(ws.headers), self.settings.ingest_token):
@@ -152,9 +161,7 @@ class Dashboard:
             response = Response(status_code=204, headers=NO_STORE)
             response.delete_cookie(SESSION_COOKIE, path="/")
             return response
-        origin = request.headers.get("origin")
-        if not origin_allowed(origin, request.headers.get("host"), request.url.scheme,
-                              self.settings.allowed_origins):
+        if not origin_allowed(request.headers.get("origin"), self.settings.origins):
             return deny(403, "origin not allowed")
         if not token_matches(bearer_token(request.headers), self.settings.view_token):
             return deny(401, "view token required")

@@ -1,5 +1,5 @@
-"""Authentication and admission: bearer tokens, viewer sessions, origin checks,
-connections per client.
+"""Authentication: bearer tokens and viewer sessions (origins are checked by
+:mod:`pynomaly.dashboard.origins`, connections counted by :mod:`pynomaly.dashboard.limits`).
 
 Viewers prove the view token once (``POST /api/session`` with
 ``Authorization: Bearer <token>``) and receive an HttpOnly, SameSite=Strict
@@ -14,10 +14,6 @@ Examples
 (True, False)
 >>> session_valid(cookie, "t" * 20, now=1030.0)
 False
->>> origin_allowed("http://127.0.0.1:8050", host="127.0.0.1:8050", scheme="ws", allowed=())
-True
->>> origin_allowed("http://evil.example", host="127.0.0.1:8050", scheme="ws", allowed=())
-False
 """
 
 from __future__ import annotations
@@ -25,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 SESSION_COOKIE = "pynomaly_session"
 
@@ -69,60 +65,3 @@ def session_valid(cookie: str | None, secret: str, now: float | None = None) -> 
     if expiry < (time.time() if now is None else now):
         return False
     return hmac.compare_digest(signature, _signature(secret, expiry))
-
-
-def origin_allowed(origin: str | None, host: str | None, scheme: str, allowed: Iterable[str]) -> bool:
-    """Whether a WebSocket upgrade from ``origin`` may proceed.
-
-    Requests without an ``Origin`` header come from non-browser clients (which
-    a hostile page cannot drive) and pass; a browser's origin must be the
-    dashboard's own origin or one of ``allowed``.
-    """
-    if origin is None:
-        return True
-    origin = origin.rstrip("/").lower()
-    if origin in {o.rstrip("/").lower() for o in allowed}:
-        return True
-    if not host:
-        return False
-    http_scheme = "https" if scheme in ("wss", "https") else "http"
-    return origin == f"{http_scheme}://{host.lower()}"
-
-
-class ConnectionLimiter:
-    """Counts open connections per (role, client address) and refuses beyond a limit.
-
-    >>> limiter = ConnectionLimiter(2)
-    >>> [limiter.acquire("view", "1.2.3.4") for _ in range(3)]
-    [True, True, False]
-    >>> limiter.release("view", "1.2.3.4"); limiter.acquire("view", "1.2.3.4")
-    True
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._open: dict[tuple[str, str], int] = {}
-        self.refused = 0
-
-    def acquire(self, role: str, client: str) -> bool:
-        """Reserve one connection; False when the client is at its limit."""
-        slot = (role, client)
-        count = self._open.get(slot, 0)
-        if count >= self.limit:
-            self.refused += 1
-            return False
-        self._open[slot] = count + 1
-        return True
-
-    def release(self, role: str, client: str) -> None:
-        """Free a connection reserved with :meth:`acquire`."""
-        slot = (role, client)
-        count = self._open.get(slot, 0) - 1
-        if count <= 0:
-            self._open.pop(slot, None)
-        else:
-            self._open[slot] = count
-
-    def open_count(self, role: str) -> int:
-        """Open connections of ``role`` over all clients."""
-        return sum(n for (r, _), n in self._open.items() if r == role)

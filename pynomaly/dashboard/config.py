@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from pynomaly.dashboard.origins import allowed_origins
+
 PREFIX = "PYNOMALY_DASHBOARD_"
 MIN_TOKEN_LENGTH = 16
 
@@ -36,11 +38,27 @@ class DashboardSettings:
     ----------
     ingest_token, view_token
         Bearer tokens of the flow side and of viewers (at least 16 characters).
+    public_url
+        The URL viewers open the dashboard at (``https://dash.example``); its
+        origin is the one browsers may connect from. Empty: the address the
+        server listens on (set by :mod:`pynomaly.dashboard.server`).
     allowed_origins
-        Origins allowed to open viewer WebSockets besides the page's own origin
+        Further origins allowed to open viewer WebSockets and sessions
         (``http://host:port`` as the browser sends it).
     max_connections_per_client
         Open WebSockets allowed per client address (viewers and ingest counted apart).
+    max_connections_per_token
+        Open WebSockets allowed per credential (bearer token or session cookie;
+        viewers and ingest counted apart).
+    max_connections
+        Open WebSockets allowed in all.
+    header_timeout_s
+        A request's headers must be complete this long after the connection
+        opened or the previous response ended, else the connection is closed.
+    keep_alive_timeout_s
+        An idle keep-alive HTTP connection is closed after this long.
+    max_header_bytes
+        Largest incomplete request (request line and headers) buffered.
     history_points
         Points kept per key for charts and backfill.
     tick_s
@@ -66,8 +84,14 @@ class DashboardSettings:
 
     ingest_token: str = ""
     view_token: str = ""
+    public_url: str = ""
     allowed_origins: tuple[str, ...] = ()
     max_connections_per_client: int = 8
+    max_connections_per_token: int = 64
+    max_connections: int = 256
+    header_timeout_s: float = 10.0
+    keep_alive_timeout_s: float = 5.0
+    max_header_bytes: int = 16 * 1024
     history_points: int = 240
     tick_s: float = 0.25
     max_selected_keys: int = 8
@@ -79,6 +103,8 @@ class DashboardSettings:
     redis_flush_s: float = 5.0
     session_ttl_s: int = 12 * 3600
     generated_tokens: tuple[str, ...] = field(default=(), compare=False)
+    #: the browser origins allowed (derived from ``public_url`` and ``allowed_origins``)
+    origins: frozenset[str] = field(default=frozenset(), init=False, compare=False)
 
     def __post_init__(self) -> None:
         generated = list(self.generated_tokens)
@@ -94,6 +120,14 @@ class DashboardSettings:
             raise ValueError("ingest_token and view_token must differ")
         if self.history_points < 2 or self.max_selected_keys < 1 or self.tick_s <= 0:
             raise ValueError("history_points >= 2, max_selected_keys >= 1 and tick_s > 0 required")
+        if min(self.max_connections_per_client, self.max_connections_per_token,
+               self.max_connections) < 1:
+            raise ValueError("connection limits must be at least 1")
+        if self.header_timeout_s <= 0 or self.keep_alive_timeout_s <= 0:
+            raise ValueError("header_timeout_s and keep_alive_timeout_s must be positive")
+        if self.max_header_bytes < 1024:
+            raise ValueError("max_header_bytes must be at least 1024")
+        object.__setattr__(self, "origins", allowed_origins(self.public_url, self.allowed_origins))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> DashboardSettings:
@@ -102,7 +136,7 @@ class DashboardSettings:
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for f in fields(cls):
-            if f.name == "generated_tokens":
+            if f.name in ("generated_tokens", "origins"):
                 continue
             raw = env.get(PREFIX + f.name.upper())
             if raw is None or raw == "":

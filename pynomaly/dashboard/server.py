@@ -21,16 +21,41 @@ import uvicorn
 
 from pynomaly.dashboard.app import create_app
 from pynomaly.dashboard.config import DashboardSettings
+from pynomaly.dashboard.http_timeouts import header_timeout_protocol
 from pynomaly.dashboard.protocol import MAX_BATCH_BYTES
 
 
+def with_public_url(settings: DashboardSettings, host: str, port: int) -> DashboardSettings:
+    """``settings`` with ``public_url`` defaulting to the address served on
+    (loopback for a wildcard address), so only that origin may connect.
+
+    >>> s = DashboardSettings(ingest_token="i" * 16, view_token="v" * 16)
+    >>> with_public_url(s, "0.0.0.0", 8765).public_url
+    'http://127.0.0.1:8765'
+    >>> with_public_url(s.with_changes(public_url="https://dash.example"), "0.0.0.0", 8765).public_url
+    'https://dash.example'
+    """
+    if settings.public_url:
+        return settings
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return settings.with_changes(public_url=f"http://{shown}:{port}")
+
+
 def uvicorn_config(settings: DashboardSettings, host: str, port: int, **options: Any) -> uvicorn.Config:
-    """The uvicorn configuration the dashboard runs under."""
+    """The uvicorn configuration the dashboard runs under: the app for
+    ``settings`` (public URL defaulting to ``host:port``) and the HTTP limits
+    (header deadline, keep-alive timeout, header size)."""
     options.setdefault("log_level", "warning")
+    settings = with_public_url(settings, host, port)
     return uvicorn.Config(
         create_app(settings),
         host=host,
         port=port,
+        http=header_timeout_protocol(settings.header_timeout_s),
+        timeout_keep_alive=settings.keep_alive_timeout_s,  # type: ignore[arg-type]
+        h11_max_incomplete_event_size=settings.max_header_bytes,
         ws="websockets-sansio",
         ws_max_size=MAX_BATCH_BYTES + 65536,
         ws_per_message_deflate=False,
@@ -66,10 +91,10 @@ class DashboardServer:
 
     def __init__(self, settings: DashboardSettings, host: str = "127.0.0.1", port: int = 0,
                  **options: Any) -> None:
-        self.settings = settings
         self.host = host
         self.port = port or free_port(host)
-        self._server = uvicorn.Server(uvicorn_config(settings, host, self.port, **options))
+        self.settings = with_public_url(settings, host, self.port)
+        self._server = uvicorn.Server(uvicorn_config(self.settings, host, self.port, **options))
         self._thread: threading.Thread | None = None
 
     @property

@@ -2,7 +2,8 @@
 (frames to viewers, requests from them).
 
 Each connection is admitted by :meth:`Dashboard.refusal` (401/403 as HTTP denial
-responses) and the per-client limiter (429) before it is accepted.
+responses) and the connection limiter (429: per client address, per credential,
+in all) before it is accepted.
 """
 
 from __future__ import annotations
@@ -25,24 +26,27 @@ if TYPE_CHECKING:
 _publisher_ids = itertools.count(1)
 
 
-async def _admit(dash: Dashboard, ws: WebSocket, role: str) -> str | None:
-    """The client address when the upgrade may proceed; else refuse it and return None."""
+async def _admit(dash: Dashboard, ws: WebSocket, role: str) -> tuple[str, str] | None:
+    """(client address, credential) when the upgrade may proceed; else refuse it
+    and return None."""
     denial = dash.refusal(ws, role)
     if denial is not None:
         await ws.send_denial_response(denial)
         return None
-    client = client_address(ws)
-    if not dash.limiter.acquire(role, client):
-        await ws.send_denial_response(deny(429, "too many connections from this client"))
+    client, credential = client_address(ws), dash.credential(ws)
+    reason = dash.limiter.acquire(role, client, credential)
+    if reason is not None:
+        await ws.send_denial_response(deny(429, reason))
         return None
-    return client
+    return client, credential
 
 
 async def serve_ingest(dash: Dashboard, ws: WebSocket) -> None:
     """Receive batches until the publisher goes; count sequence gaps and its drops."""
-    client = await _admit(dash, ws, "ingest")
-    if client is None:
+    admitted = await _admit(dash, ws, "ingest")
+    if admitted is None:
         return
+    client = admitted[0]
     hub = dash.hub
     source = f"{client}#{next(_publisher_ids)}"
     last_seq: int | None = None
@@ -77,15 +81,15 @@ async def serve_ingest(dash: Dashboard, ws: WebSocket) -> None:
     finally:
         if accepted:
             dash.ingest_connections -= 1
-        dash.limiter.release("ingest", client)
+        dash.limiter.release("ingest", *admitted)
 
 
 async def serve_viewer(dash: Dashboard, ws: WebSocket) -> None:
     """Welcome a viewer, answer its requests; frames reach it through its outbox."""
-    client = await _admit(dash, ws, "view")
-    if client is None:
+    admitted = await _admit(dash, ws, "view")
+    if admitted is None:
         return
-    viewer = Viewer(dash.settings.viewer_queue_frames, client)
+    viewer = Viewer(dash.settings.viewer_queue_frames, admitted[0])
     sender: asyncio.Task[None] | None = None
     try:
         await ws.accept()
@@ -106,7 +110,7 @@ async def serve_viewer(dash: Dashboard, ws: WebSocket) -> None:
         if sender is not None:
             sender.cancel()
         dash.hub.detach(viewer)
-        dash.limiter.release("view", client)
+        dash.limiter.release("view", *admitted)
 
 
 def bounded_int(value: Any, default: int, maximum: int) -> int:

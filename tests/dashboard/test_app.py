@@ -27,7 +27,8 @@ SAME_ORIGIN = {"origin": "http://testserver"}
 
 @pytest.fixture
 def client(settings):
-    with TestClient(create_app(settings)) as c:
+    # the test client's requests go to http://testserver: that is the public URL here
+    with TestClient(create_app(settings.with_changes(public_url="http://testserver"))) as c:
         yield c
 
 

@@ -17,13 +17,15 @@ Example
 >>> c.ensure(2)
 >>> t = np.arange(20) * 10.0
 >>> slots = np.r_[np.zeros(20), np.ones(20)].astype(np.int64)
->>> rec, gaps = c.observe(slots, np.ones(40, bool), np.r_[t, t])
+>>> rec, missed, gaps, _ = c.observe(slots, np.ones(40, bool), np.r_[t, t])
 >>> c.cadence.round(1)[:2].tolist()
 [10.0, 10.0]
 >>> c.silent(watermark=230.0).tolist()   # nobody silent for 50 s yet
 []
 >>> c.observe(np.array([1]), np.ones(1, bool), np.array([260.0]))[0].tolist()
 [False]
+>>> c.observe(np.array([1]), np.ones(1, bool), np.array([330.0]), np.array([320.0]))[:2]
+(array([ True]), array([ True]))
 >>> c.silent(watermark=260.0).tolist(), c.alert_time(np.array([0])).tolist()
 ([0], [240.0])
 >>> c.observe(np.array([0]), np.ones(1, bool), np.array([300.0]))[0].tolist()  # it is back
@@ -44,18 +46,29 @@ CADENCE_ALPHA = 0.05
 
 
 @njit(cache=True, nogil=True)
-def _observe_kernel(slots, keep, times, last, cadence, n_int, missing, alpha, recovered, gap):
+def _observe_kernel(slots, keep, times, wm_before, last, cadence, n_int, missing, alpha, multiple,
+                    min_intervals, min_silence, recovered, missed, gap, before):
     for i in range(slots.shape[0]):
         recovered[i] = False
+        missed[i] = False
         gap[i] = 0.0
         if not keep[i]:
+            before[i] = 0.0
             continue
         s = slots[i]
         t = times[i]
+        prev = last[s]
+        c = cadence[s]
+        before[i] = c
+        k = n_int[s]
         if missing[s]:
             missing[s] = False
             recovered[i] = True
-        prev = last[s]
+        elif k >= min_intervals and prev != -np.inf:
+            limit = max(multiple * c, min_silence)
+            if wm_before[i] - prev >= limit:  # went missing and came back within a batch
+                missed[i] = True
+                recovered[i] = True
         if prev == -np.inf:
             last[s] = t
             continue
@@ -63,8 +76,6 @@ def _observe_kernel(slots, keep, times, last, cadence, n_int, missing, alpha, re
         if dt <= 0.0:
             continue
         last[s] = t
-        c = cadence[s]
-        k = n_int[s]
         if k > 0 and dt > 1.5 * c:
             gap[i] = dt
         if k > 0 and dt > 3.0 * c:
@@ -100,18 +111,30 @@ class Cadence:
         self.n_int[slots] = 0
         self.missing[slots] = False
 
-    def observe(self, slots: np.ndarray, keep: np.ndarray, times: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
-        """Learn the kept rows' intervals. Returns, per row, whether it is the
-        first record of a key that was missing, and the gap before it in
-        seconds when it is longer than 1.5 cadences (else 0)."""
+    def observe(self, slots: np.ndarray, keep: np.ndarray, times: np.ndarray,
+                wm_before: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Learn the kept rows' intervals. ``wm_before`` is the watermark just
+        before each row (default: none known). Returns per row: whether it is
+        the first record of a key that was missing; whether the key went
+        missing unreported before it (the watermark passed its limit within
+        the batch: report both); the gap before it in seconds when longer
+        than 1.5 cadences (else 0); the key's cadence before the row. Rows of a batch judged this way give the
+        same reports however the stream is cut into batches."""
         n = slots.shape[0]
         recovered = np.empty(n, dtype=np.bool_)
+        missed = np.empty(n, dtype=np.bool_)
         gap = np.empty(n)
+        before = np.empty(n)
+        if wm_before is None:
+            wm_before = np.full(n, -np.inf)
+        sp = self.spec
         _observe_kernel(np.ascontiguousarray(slots, dtype=np.int64), keep,
-                        np.ascontiguousarray(times, dtype=np.float64), self.last, self.cadence,
-                        self.n_int, self.missing, CADENCE_ALPHA, recovered, gap)
-        return recovered, gap
+                        np.ascontiguousarray(times, dtype=np.float64),
+                        np.ascontiguousarray(wm_before, dtype=np.float64), self.last,
+                        self.cadence, self.n_int, self.missing, CADENCE_ALPHA, sp.multiple,
+                        sp.min_intervals, sp.min_silence_s, recovered, missed, gap, before)
+        return recovered, missed, gap, before
 
     def silence_limit(self, slots: np.ndarray) -> np.ndarray:
         """Seconds of silence after which each slot is missing."""

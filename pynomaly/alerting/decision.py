@@ -22,8 +22,8 @@ Example
 >>> x = (40 + np.random.default_rng(0).normal(0, 1, 200)).reshape(-1, 1)
 >>> x[150] = 80.0
 >>> flagged = np.zeros(200, dtype=bool); flagged[[60, 150]] = True
->>> obs = d.observe(st, ["a"] * 200, t, x, np.ones(200, bool), flagged,
-...                 labels={"a": {"region": "eu"}})
+>>> arr = d.arrivals(st, ["a"] * 200, t, np.ones(200, bool))
+>>> obs = d.observe(st, ["a"] * 200, x, np.ones(200, bool), flagged, labels={"a": {"region": "eu"}})
 >>> np.flatnonzero(obs.passed).tolist()        # the flag at 60 is within the noise
 [150]
 >>> from pynomaly.operators.alert_record import make_alert
@@ -142,17 +142,42 @@ class DecisionState:
 
 @dataclass
 class Observation:
-    """What :meth:`AlertDecision.observe` learned of a batch's rows."""
+    """What :meth:`AlertDecision.observe` learned of a batch's values."""
 
     slots: np.ndarray
     expected: np.ndarray
     sigma: np.ndarray
     #: flagged rows the rules let through
     passed: np.ndarray
+
+
+@dataclass
+class Arrivals:
+    """What :meth:`AlertDecision.arrivals` learned of a batch's arrival times."""
+
+    slots: np.ndarray
     #: rows that are a missing key's first record
     recovered: np.ndarray
+    #: recovered rows whose key went missing unreported (within the batch)
+    missed: np.ndarray
     #: seconds of silence before the row when longer than 1.5 cadences, else 0
     gap: np.ndarray
+    #: the key's cadence before the row
+    cadence: np.ndarray
+
+
+def watermarks_before(start: float, times: np.ndarray) -> np.ndarray:
+    """The watermark just before each row of a batch in arrival order: the
+    larger of ``start`` and every earlier row's event time.
+
+    >>> watermarks_before(5.0, np.array([3.0, 9.0, 7.0])).tolist()
+    [5.0, 5.0, 9.0]
+    """
+    out = np.empty(len(times))
+    if len(times):
+        out[0] = start
+        np.maximum(np.maximum.accumulate(times[:-1]), start, out=out[1:])
+    return out
 
 
 class AlertDecision:
@@ -170,20 +195,30 @@ class AlertDecision:
     def new_state(self) -> DecisionState:
         return DecisionState(self)
 
-    def observe(self, st: DecisionState, keys: list[str], times: np.ndarray, X: np.ndarray,
-                keep: np.ndarray, flagged: np.ndarray,
-                labels: dict[str, dict[str, Any]] | None = None) -> Observation:
-        """Learn the kept rows (in order) and judge the flagged ones."""
+    def arrivals(self, st: DecisionState, keys: list[str], times: np.ndarray,
+                 keep: np.ndarray, wm_before: np.ndarray | None = None) -> Arrivals:
+        """Learn the kept rows' arrival times (in order): cadence, recoveries.
+        ``wm_before``: the watermark just before each row (see
+        :func:`watermarks_before`; default: the shard's watermark)."""
+        slots = st.slots(keys)
+        if wm_before is None:
+            wm_before = np.full(len(keys), st.watermark)
+        recovered, missed, gap, cadence = st.cadence.observe(slots, keep, times, wm_before)
+        return Arrivals(slots, recovered, missed, gap, cadence)
+
+    def observe(self, st: DecisionState, keys: list[str], X: np.ndarray, keep: np.ndarray,
+                flagged: np.ndarray, labels: dict[str, dict[str, Any]] | None = None
+                ) -> Observation:
+        """Learn the kept rows' values (in order) and judge the flagged ones."""
         slots = st.slots(keys)
         if labels:
             for k, lab in labels.items():
                 s = st.keys.get(k)
                 if s is not None:
                     st.labels[s] = lab
-        recovered, gap = st.cadence.observe(slots, keep, times)
         expected, sigma = st.baseline.observe(slots, keep, X)
         passed = st.rules.apply(slots, flagged & keep, X, expected, sigma)
-        return Observation(slots, expected, sigma, passed, recovered, gap)
+        return Observation(slots, expected, sigma, passed)
 
     def held(self, st: DecisionState, obs: Observation, flagged: np.ndarray,
              alerted: np.ndarray) -> np.ndarray:
@@ -219,13 +254,23 @@ class AlertDecision:
                "link": dashboard_link(self.dashboard_url, key), "missing": None}
         return rec
 
-    def recoveries(self, st: DecisionState, obs: Observation, keys: list[str],
+    def recoveries(self, st: DecisionState, obs: Arrivals, keys: list[str],
                    times: np.ndarray, emit_time: float | None = None) -> list[dict[str, Any]]:
-        """One ``recovery`` record per row that is a missing key's first record."""
+        """One ``recovery`` record per row that is a missing key's first
+        record, after its ``missing_data`` alert when that was not reported
+        yet (the key went silent and came back within one batch)."""
         out = []
         for i in np.flatnonzero(obs.recovered).tolist():
             s = int(obs.slots[i])
             t = float(times[i])
+            if obs.missed[i]:
+                last = t - float(obs.gap[i])
+                cadence = float(obs.cadence[i])
+                limit = max(st.cadence.spec.multiple * cadence, st.cadence.spec.min_silence_s)
+                out.append(missing_data_alert(
+                    self.flow, keys[i], last + limit, self.detector, last_seen=last,
+                    cadence_s=cadence, labels=st.labels[s],
+                    link=dashboard_link(self.dashboard_url, keys[i]), emit_time=emit_time))
             out.append(recovery_record(
                 self.flow, keys[i], t, self.detector, last_seen=t - float(obs.gap[i]),
                 cadence_s=float(st.cadence.cadence[s]), labels=st.labels[s],

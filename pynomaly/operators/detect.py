@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from pynomaly.alerting.decision import AlertDecision, DecisionState
+from pynomaly.alerting.decision import AlertDecision, DecisionState, watermarks_before
 from pynomaly.alerting.labels import labels_for
 from pynomaly.alerting.watermark import Ticker, with_ticks
 from pynomaly.engine.pipeline import PipelineConfig, ScoringPipeline
@@ -263,6 +263,8 @@ class DetectLogic:
             st.decision = self.decision.new_state()
         out = ShardOutput(read_at=batch.read_at)
         st.batches += 1
+        # arrival-order watermark before each row (missing data, see pynomaly.alerting)
+        wm_before = watermarks_before(st.decision.watermark, batch.times)
         groups: dict[str, list[int]] = {}
         for i, k in enumerate(batch.keys):
             g = groups.get(k)
@@ -282,7 +284,7 @@ class DetectLogic:
                 ks = self._new_key()
                 st.keys[key] = ks
             idx = np.asarray(idx_list)
-            self._process_key(st, ks, key, batch, idx, out)
+            self._process_key(st, ks, key, batch, idx, out, wm_before)
         if len(batch):
             st.watermark = max(st.watermark, float(batch.times.max()))
         wm = batch.watermark if batch.watermark == batch.watermark else st.watermark
@@ -304,8 +306,18 @@ class DetectLogic:
             del st.keys[k]
         st.evicted += len(stale)
 
+    def _arrivals(self, st: ShardState, key: str, times: np.ndarray, keep: np.ndarray,
+                  wm_before: np.ndarray | None, idx: np.ndarray, out: ShardOutput) -> None:
+        """The key's event times to its cadence; recoveries (and missing data
+        within the batch) to the alerts."""
+        wm = wm_before[idx] if wm_before is not None else None
+        arr = self.decision.arrivals(st.decision, [key] * len(times), times, keep, wm)
+        if arr.recovered.any():
+            out.alerts += self.decision.recoveries(st.decision, arr, [key] * len(times), times)
+
     def _process_key(self, st: ShardState, ks: KeyState, key: str, batch: EventBatch,
-                     idx: np.ndarray, out: ShardOutput) -> None:
+                     idx: np.ndarray, out: ShardOutput,
+                     wm_before: np.ndarray | None = None) -> None:
         times = batch.times[idx]
         X = batch.values[idx]
         if ks.windows is not None:
@@ -314,6 +326,9 @@ class DetectLogic:
                 st.late += 1
                 out.dead.append(self._dead(batch, int(idx[j]), Reason.LATE_EVENT,
                                            "event older than the window watermark minus lateness"))
+            on_time = np.ones(len(times), dtype=bool)
+            on_time[list(late)] = False
+            self._arrivals(st, key, times, on_time, wm_before, idx, out)
             if not closed:
                 return
             times = np.array([c[0] for c in closed])
@@ -328,9 +343,10 @@ class DetectLogic:
                     out.dead.append(self._dead(batch, int(idx[j]), Reason.LATE_EVENT,
                                                "event time behind the key's newest event"))
                 keep = ~late_mask
-                times, X = times[keep], X[keep]
+                times, X, idx = times[keep], X[keep], idx[keep]
                 if len(times) == 0:
                     return
+            self._arrivals(st, key, times, np.ones(len(times), dtype=bool), wm_before, idx, out)
         res = ks.pipeline.process_many(X)
         scores = res.scores
         out.scored += len(scores)
@@ -344,12 +360,9 @@ class DetectLogic:
         ks.last_time = max(ks.last_time, float(times.max()))
         n = len(times)
         flags = np.asarray(res.is_anomaly, dtype=bool)
-        row_keys = [key] * n
-        obs = self.decision.observe(st.decision, row_keys, times, X, np.ones(n, dtype=bool),
-                                    flags, labels_for(batch.labels, [key]))
+        obs = self.decision.observe(st.decision, [key] * n, X, np.ones(n, dtype=bool), flags,
+                                    labels_for(batch.labels, [key]))
         now = time.time()
-        if obs.recovered.any():
-            out.alerts += self.decision.recoveries(st.decision, obs, row_keys, times, now)
         passed = np.flatnonzero(obs.passed)
         if not flags.any():
             return

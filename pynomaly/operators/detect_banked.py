@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from pynomaly.alerting.decision import AlertDecision, DecisionState
+from pynomaly.alerting.decision import AlertDecision, DecisionState, watermarks_before
 from pynomaly.engine.banked import (
     DetectorBank,
     bank_supported,
@@ -229,7 +229,9 @@ class BankedDetectLogic:
             scores, contrib = st.bank.score_learn_explain(X, slots, keep, self._explain_at())
             dst = self._decision_state(st)
             flags = keep & (scores >= self.threshold_value)
-            obs = self.decision.observe(dst, batch.keys, times, X, keep, flags, batch.labels)
+            arr = self.decision.arrivals(dst, batch.keys, times, keep,
+                                         watermarks_before(dst.watermark, times))
+            obs = self.decision.observe(dst, batch.keys, X, keep, flags, batch.labels)
             # the rules gate the flags before the cooldown: a held-back flag starts none
             scores = np.where(obs.passed, scores, -np.inf)
             alert = decide(slots, keep, times, scores, st.seen, st.cooldown_until,
@@ -239,8 +241,8 @@ class BankedDetectLogic:
             out.scored = n_keep
             if n_keep < n:
                 self._dead_rows(st, batch, slots, keep, out)
-            if obs.recovered.any():
-                out.alerts += self.decision.recoveries(dst, obs, batch.keys, times)
+            if arr.recovered.any():
+                out.alerts += self.decision.recoveries(dst, arr, batch.keys, times)
             if flags.any():
                 held = self.decision.held(dst, obs, flags, alert)
                 if alert.any():

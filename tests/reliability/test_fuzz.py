@@ -96,7 +96,7 @@ def _spec(window: str, max_keys: int) -> FlowSpec:
                       "drift": [{"monitor": "fast_page_hinkley", "stream": "input",
                                  "params": {"threshold": 5.0}}],
                       "drift_policy": "reset"},
-        "alerts": {"cooldown_s": 2},
+        "alerts": {"cooldown_s": 2, "rules": {"min_sigma": 0}},
         "keys": {"shards": 4, "max_keys": max_keys},
     })
 

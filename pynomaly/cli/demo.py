@@ -3,26 +3,38 @@
 Starts the embedded Kafka-protocol broker on 127.0.0.1, the live dashboard,
 a synthetic metrics producer (with injected anomalies and some malformed
 records) and the detection flow, then prints alerts as they arrive on the
-alerts topic. Ctrl-C stops everything (children die with this process even
-if it is killed).
+alerts topic. Event times follow the clock: the producer starts at now and
+spaces a key's records by keys / rate seconds. Ctrl-C stops everything
+(children die with this process even if it is killed); the working folder
+(spec, logs, labels) is removed on exit unless it was given with
+``--work-dir``, ``--keep-work-dir`` is set, or a process failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+EPILOG = """\
+examples:
+  pynomaly demo                                  # until Ctrl-C; dashboard on :8765
+  pynomaly demo --no-dashboard --duration 60     # one minute, alerts on the terminal only
+  pynomaly demo --keys 200 --rate 5000 --anomaly-rate 0.001
+  pynomaly demo --work-dir out/demo              # keep spec, logs and labels there
+"""
 
 _PR_SET_PDEATHSIG = 1
 
@@ -57,43 +69,40 @@ def demo_spec(bootstrap: str, ingest_url: str | None, out_dir: Path) -> dict[str
                       "calibration": {"kind": "conformal", "window": 2000},
                       "threshold": {"kind": "static", "value": 7.0},
                       "warmup": 30},
-        "alerts": {"cooldown_s": 3600, "explain_top": 2},
+        # a key's records are 50 ms apart: a silence counts after 10 s, not 5 cadences
+        "alerts": {"cooldown_s": 60, "explain_top": 2, "missing_data": {"min_silence_s": 10.0}},
         "keys": {"shards": 8},
         "sinks": sinks,
         "dead_letter": {"type": "kafka", "bootstrap_servers": bootstrap, "topic": "dead-letters"},
     }
 
 
-def _format_alert(a: dict[str, Any]) -> str:
-    vals = " ".join(f"{k}={v:g}" for k, v in a["values"].items())
-    why = ", ".join(f"{k} {v:.0%}" for k, v in a["explanation"].items())
-    prob = f"p={a['probability']:.5f}" if a.get("probability") is not None else ""
-    return f"ALERT {a['key']:<10} {a['event_time']}  {vals}  score={a['score']:.1f} {prob}  [{why}]"
+class ChildFailed(RuntimeError):
+    """A process of the demo exited on its own."""
 
 
 def _tail_alerts(bootstrap: str, procs: dict[str, subprocess.Popen], duration: float,
                  logs: Path) -> int:
-    from confluent_kafka import Consumer
+    from pynomaly.alerts import AlertConsumer, AlertError, format_alert
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"demo-{os.getpid()}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    consumer.subscribe(["alerts"])
+    def on_error(error: AlertError) -> None:
+        print(f"pynomaly: alerts topic: {error}", file=sys.stderr, flush=True)
+
     t0 = time.monotonic()
     seen = 0
-    try:
+    with AlertConsumer(bootstrap, "alerts", on_error=on_error, poll_timeout_s=0.5) as consumer:
         while duration <= 0 or time.monotonic() - t0 < duration:
             for name, p in procs.items():
                 code = p.poll()
                 if code is not None and not (name == "producer" and code == 0):
-                    raise RuntimeError(f"{name} exited with code {code}; see {logs / (name + '.log')}")
-            for msg in consumer.consume(100, 0.5):
-                if msg.error() is None:
-                    seen += 1
-                    if seen == 1:
-                        print(f"first alert after {time.monotonic() - t0:.1f}s")
-                    print(_format_alert(orjson.loads(msg.value())), flush=True)
-    finally:
-        consumer.close()
+                    raise ChildFailed(f"{name} exited with code {code}; "
+                                      f"see {logs / (name + '.log')}")
+            got = consumer.poll()
+            if got is not None:
+                seen += 1
+                if seen == 1:
+                    print(f"first alert after {time.monotonic() - t0:.1f}s")
+                print(format_alert(got.alert), flush=True)
     return seen
 
 
@@ -101,8 +110,10 @@ def _cmd(args: argparse.Namespace) -> int:
     from pynomaly.connectors.broker import EmbeddedBroker
     from pynomaly.connectors.kafka_admin import ensure_topics
 
+    own_work_dir = args.work_dir is None
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="pynomaly-demo-"))
     work.mkdir(parents=True, exist_ok=True)
+    keep = args.keep_work_dir or not own_work_dir
     procs: dict[str, subprocess.Popen] = {}
     dashboard = None
     broker = EmbeddedBroker(port=args.port).start()
@@ -124,10 +135,11 @@ def _cmd(args: argparse.Namespace) -> int:
         spec_path = work / "demo-flow.json"
         spec_path.write_bytes(orjson.dumps(demo_spec(bootstrap, ingest_url, work),
                                            option=orjson.OPT_INDENT_2))
-        start = (datetime.now(UTC) - timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # a key's records keys/rate seconds apart: event time keeps pace with the clock
+        interval = args.keys / args.rate
         procs["producer"] = _spawn(
             ["produce", "--to", f"kafka://{bootstrap}/metrics", "--keys", str(args.keys),
-             "--rate", str(args.rate), "--interval", "30", "--start", start,
+             "--rate", str(args.rate), "--interval", f"{interval:g}", "--start", "now",
              "--anomaly-rate", str(args.anomaly_rate), "--malformed-rate", "0.001",
              "--labels", str(work / "labels.jsonl"), "--no-progress", "--seed", "7",
              *(["--duration", str(args.duration)] if args.duration > 0 else [])],
@@ -137,13 +149,17 @@ def _cmd(args: argparse.Namespace) -> int:
         if dashboard is not None:
             print(f"dashboard  {dashboard.viewer_url}")
         print(f"flow spec  {spec_path}")
-        print(f"logs       {work}/{{producer,flow}}.log   alerts also in {work / 'alerts.jsonl'}")
+        print(f"logs       {work}/{{producer,flow}}.log   alerts also in {work / 'alerts.jsonl'}"
+              + ("" if keep else "  (removed on exit; --keep-work-dir keeps them)"))
         print(f"producing {args.rate} records/s for {args.keys} keys; Ctrl-C stops everything\n",
               flush=True)
         seen = _tail_alerts(bootstrap, procs, args.duration, work)
         print(f"\n{seen} alerts")
     except KeyboardInterrupt:
         print("\nstopping…", file=sys.stderr)
+    except ChildFailed:
+        keep = True  # its log says why
+        raise
     finally:
         for p in procs.values():
             if p.poll() is None:
@@ -158,18 +174,34 @@ def _cmd(args: argparse.Namespace) -> int:
         if dashboard is not None:
             dashboard.stop()
         broker.stop()
+        if keep:
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(work)
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("demo", help="broker + producer + flow + dashboard, all local")
-    p.add_argument("--keys", type=int, default=50, help="entities to simulate")
-    p.add_argument("--rate", type=float, default=1000, help="records per second")
-    p.add_argument("--anomaly-rate", type=float, default=0.002)
+    p = subparsers.add_parser(
+        "demo", help="broker + producer + flow + dashboard, all local",
+        description=__doc__.split("\n\n", 1)[1].replace("``", ""), epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--keys", type=int, default=50, help="entities to simulate (default 50)")
+    p.add_argument("--rate", type=float, default=1000,
+                   help="records per second, all keys together (default 1000)")
+    p.add_argument("--anomaly-rate", type=float, default=0.002,
+                   help="chance that a record starts an anomaly (default 0.002)")
     p.add_argument("--port", type=int, default=None, help="broker port (default: a free one)")
-    p.add_argument("--dashboard-port", type=int, default=8765)
+    p.add_argument("--dashboard-port", type=int, default=8765,
+                   help="dashboard port (default 8765)")
     p.add_argument("--view-token", default=None, help="dashboard viewer token (default: random)")
-    p.add_argument("--no-dashboard", action="store_true")
-    p.add_argument("--duration", type=float, default=0, help="stop after N seconds (0 = never)")
-    p.add_argument("--work-dir", default=None, help="where logs, spec and labels go")
+    p.add_argument("--no-dashboard", action="store_true", help="run without the dashboard")
+    p.add_argument("--duration", type=float, default=0,
+                   help="stop after N seconds (default 0: never)")
+    p.add_argument("--work-dir", default=None,
+                   help="where spec, logs and labels go, kept on exit (default: a temporary "
+                   "folder, removed on exit)")
+    p.add_argument("--keep-work-dir", action="store_true",
+                   help="keep the temporary folder on exit")
     p.set_defaults(func=_cmd)

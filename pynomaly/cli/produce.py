@@ -16,13 +16,32 @@ import argparse
 import signal
 import sys
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 
 from pynomaly.connectors.generator_anomalies import ANOMALY_KINDS
 
 #: names of the generator's default value fields (kept here so that building
 #: the command line does not import the generator and pyarrow)
 DEFAULT_FIELD_NAMES = ("cpu", "latency_ms")
+
+
+def parse_start(text: str, now: datetime | None = None) -> datetime:
+    """``--start``: ``now`` (the default: event times follow the clock) or an
+    ISO-8601 time (a fixed start, for reproducible files).
+
+    >>> parse_start("2026-01-01T00:00:00Z").isoformat()
+    '2026-01-01T00:00:00+00:00'
+    >>> parse_start("now", now=datetime(2026, 12, 5, 1, 2, 3, 456789, tzinfo=UTC)).isoformat()
+    '2026-12-05T01:02:03+00:00'
+    """
+    if text.strip().lower() == "now":
+        return (now or datetime.now(UTC)).replace(microsecond=0)
+    try:
+        start = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"--start: expected now or an ISO-8601 time, got {text!r}") from None
+    return start if start.tzinfo is not None else start.replace(tzinfo=UTC)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -43,11 +62,13 @@ def _run(args: argparse.Namespace) -> int:
         fields=tuple(known[f] for f in wanted),
         seed=args.seed,
         interval_s=args.interval,
-        start=datetime.fromisoformat(args.start.replace("Z", "+00:00")),
+        start=parse_start(args.start),
         anomaly_rate=args.anomaly_rate,
         anomaly_kinds=kinds,
         malformed_rate=args.malformed_rate,
     )
+    if args.labels:
+        Path(args.labels).parent.mkdir(parents=True, exist_ok=True)
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     stopped = threading.Event()
 
@@ -102,15 +123,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--interval", type=float, default=60.0,
                    help="event-time seconds between a key's records (default 60)")  # fmt: skip
-    p.add_argument("--start", default="2026-01-01T00:00:00Z",
-                   help="event time of the first record (ISO-8601)")  # fmt: skip
+    p.add_argument("--start", default="now",
+                   help="event time of the first record: now (default) or ISO-8601, "
+                   "e.g. 2026-01-01T00:00:00Z for the same file on every run")  # fmt: skip
     p.add_argument("--anomaly-rate", type=float, default=0.001,
                    help="chance that a record starts an anomaly (default 0.001)")  # fmt: skip
     p.add_argument("--anomaly-kinds", default=",".join(ANOMALY_KINDS),
                    help=f"comma list from {','.join(ANOMALY_KINDS)}")  # fmt: skip
     p.add_argument("--malformed-rate", type=float, default=0.0,
                    help="fraction of extra malformed records (JSONL/Kafka only)")  # fmt: skip
-    p.add_argument("--labels", help="write ground-truth labels to this JSONL file")
+    p.add_argument("--labels", help="write ground-truth labels to this JSONL file "
+                   "(default: none; its folder is created)")
     p.add_argument("--partitions", type=int, default=1,
                    help="partitions when creating a Kafka topic (default 1)")  # fmt: skip
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,

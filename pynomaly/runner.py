@@ -44,12 +44,21 @@ class RunOptions:
     status: RunStatus | None = None
 
 
+def is_spec_file(target: str) -> bool:
+    """Whether ``target`` names a spec file rather than a Python ``module:attr``.
+
+    >>> is_spec_file("flows/file_replay.yaml"), is_spec_file("flows.python_flow:flow")
+    (True, False)
+    """
+    return Path(target).suffix in (".yaml", ".yml", ".toml", ".json") or (
+        ":" not in target and Path(target).exists()
+    )
+
+
 def load_target(target: str) -> FlowSpec | Dataflow:
     """A flow spec file (``.yaml``/``.yml``/``.toml``/``.json``) or ``module:attr``
     naming a Dataflow, a FlowSpec, or a no-argument callable returning one."""
-    if Path(target).suffix in (".yaml", ".yml", ".toml", ".json") or (
-        ":" not in target and Path(target).exists()
-    ):
+    if is_spec_file(target):
         return load_spec(target)
     mod_name, _, attr = target.partition(":")
     attr = attr or "flow"

@@ -23,7 +23,13 @@ import argparse
 import json
 from pathlib import Path
 
-from pynomaly.cli.run import add_preflight_options, add_run_options, options_from
+from pynomaly.cli.run import (
+    add_preflight_options,
+    add_run_options,
+    add_sandbox_option,
+    confine_spec,
+    options_from,
+)
 
 
 def count_records(path: str, fmt: str = "auto") -> int | None:
@@ -104,6 +110,7 @@ def _cmd(args: argparse.Namespace) -> int:
     if not Path(args.file).is_file():
         raise FileNotFoundError(f"no such file: {args.file}")
     spec, out, dead = build_replay_spec(args)
+    confine_spec(spec, args.sandbox_paths)  # the replayed file and every output
     prepare_kafka(spec, timeout_s=args.kafka_timeout, create_topics=args.create_topics)
     total = count_records(args.file, args.format)
     bar = tqdm(total=total, unit="rec", unit_scale=True, disable=args.quiet, file=sys.stderr,
@@ -147,5 +154,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "(default with --out: next to it, <out>-dead-letters.jsonl)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_preflight_options(p)
+    add_sandbox_option(p)
     add_run_options(p)
     p.set_defaults(func=_cmd)

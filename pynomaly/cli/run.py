@@ -41,6 +41,38 @@ def add_preflight_options(p: argparse.ArgumentParser) -> None:
                    "create_topic: false opts out)")
 
 
+def add_sandbox_option(p: argparse.ArgumentParser) -> None:
+    """``--sandbox-paths DIR``, shared by ``run`` and ``replay``."""
+    p.add_argument("--sandbox-paths", metavar="DIR", default=None,
+                   help="confine the spec's file source and file sinks to DIR (paths resolved, "
+                   "links followed, '..' refused; a Python module:flow is refused). Without "
+                   "it a spec is trusted like code (default: no sandbox)")
+
+
+def confine_spec(spec, sandbox_dir: str | None) -> None:
+    """Refuse ``spec`` when ``sandbox_dir`` is given and a file path of it lies outside."""
+    if sandbox_dir:
+        from pynomaly.sandbox import PathSandbox
+
+        PathSandbox(sandbox_dir).check_spec(spec)
+
+
+def _check_sandboxed_target(args: argparse.Namespace) -> None:
+    """With ``--sandbox-paths``, only a spec file whose paths stay inside may run
+    (checked before any Python module named by the target is imported)."""
+    if not args.sandbox_paths:
+        return
+    from pynomaly.runner import is_spec_file
+    from pynomaly.sandbox import SandboxError
+    from pynomaly.spec import load_spec
+
+    if not is_spec_file(args.target):
+        raise SandboxError(f"{args.target}: --sandbox-paths takes a spec file; a Python flow "
+                           "(module:attr) is code and cannot be confined")
+    confine_spec(override_bootstrap(load_spec(args.target), args.bootstrap_servers),
+                 args.sandbox_paths)
+
+
 def options_from(args: argparse.Namespace) -> RunOptions:
     from pynomaly.runner import RunOptions
 
@@ -67,10 +99,13 @@ def override_bootstrap(spec, bootstrap: str | None):
 
 
 def _cmd(args: argparse.Namespace) -> int:
+    _check_sandboxed_target(args)
     if args.processes > 1 and args.process_id is None:
         from pynomaly.local_cluster import run_local_cluster  # the children import the rest
 
         forwarded = ["run", args.target, "-w", str(args.workers)]
+        if args.sandbox_paths:
+            forwarded += ["--sandbox-paths", args.sandbox_paths]
         if args.recovery_dir:
             forwarded += ["--recovery-dir", args.recovery_dir,
                           "--snapshot-interval", str(args.snapshot_interval)]
@@ -92,6 +127,7 @@ def _cmd(args: argparse.Namespace) -> int:
         from pynomaly.preflight import prepare_kafka
 
         spec = override_bootstrap(target, args.bootstrap_servers)
+        confine_spec(spec, args.sandbox_paths)
         prepare_kafka(spec, timeout_s=args.kafka_timeout, create_topics=args.create_topics)
         target = build_flow(spec)
     from pynomaly.run_status import RunStatus
@@ -102,8 +138,29 @@ def _cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+RUN_DESCRIPTION = """\
+Run a flow: a spec file (.yaml/.toml/.json) or module:attribute naming a
+Bytewax Dataflow, a FlowSpec or a function returning one. Before the flow
+starts, every Kafka cluster of the spec must answer (--kafka-timeout) and
+missing sink topics are created. While it runs it prints a start line, a
+status line every --status-interval seconds and a summary at the end.
+SIGTERM or Ctrl-C drain in-flight batches and flush the sinks."""
+
+RUN_EPILOG = """\
+examples:
+  pynomaly run flows/kafka_metrics.yaml                 # one process, one worker
+  pynomaly run cpu.yaml -w 2 --metrics-port 9100        # 2 workers; Prometheus on :9100
+  pynomaly run cpu.yaml -p 2 --recovery-dir state/      # 2 local processes, with recovery
+  pynomaly run cpu.yaml --bootstrap-servers kafka:9092  # every Kafka of the spec there
+  pynomaly run flows.python_flow:flow                   # a flow built in Python
+  pynomaly run cpu.yaml -i 0 -a "host-a:2101;host-b:2101"   # process 0 of a 2-machine cluster
+"""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("run", help="run a flow (spec file or module:flow)")
+    p = subparsers.add_parser("run", help="run a flow (spec file or module:flow)",
+                              description=RUN_DESCRIPTION, epilog=RUN_EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("target", help="flow spec (.yaml/.toml/.json) or module:attribute")
     p.add_argument("--bootstrap-servers", default=None,
                    help="use this Kafka for every Kafka source and sink of the spec")
@@ -112,5 +169,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="seconds between status lines (0 = only the start and summary lines)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no start, status or summary lines")
+    add_sandbox_option(p)
     add_run_options(p)
     p.set_defaults(func=_cmd)

@@ -87,6 +87,32 @@ def univariate_reference_stream(
     return x.reshape(-1, 1), y
 
 
+def shape_reference_stream(
+    length: int = REFERENCE_LENGTH, seed: int = 13
+) -> tuple[np.ndarray, np.ndarray]:
+    """A noisy sine (period 50, noise sd 0.1) with shape anomalies, for subsequence detectors.
+
+    After the warm-up, one stretch of 25 events in every 350 (at a random offset)
+    runs at twice the frequency: every value is ordinary, only the shape is wrong.
+    The events of those stretches are labelled 1.
+
+    Returns
+    -------
+    X : (length, 1) float64 events.
+    y : (length,) int labels.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(length)
+    x = np.sin(2.0 * np.pi * t / 50.0) + 0.1 * rng.normal(size=length)
+    y = np.zeros(length, dtype=np.int64)
+    blocks = np.arange(0, length - REFERENCE_WARMUP - 100, 350)
+    for s in REFERENCE_WARMUP + 50 + blocks + rng.integers(0, 100, size=blocks.size):
+        e = min(s + 25, length)
+        x[s:e] = np.sin(2.0 * np.pi * t[s:e] / 25.0) + 0.1 * rng.normal(size=e - s)
+        y[s:e] = 1
+    return x.reshape(-1, 1), y
+
+
 @pytest.fixture(scope="session")
 def reference_warmup() -> int:
     """Events at the start of each reference stream that hold no anomaly."""
@@ -109,3 +135,9 @@ def reference_stream() -> tuple[np.ndarray, np.ndarray]:
 def univariate_stream() -> tuple[np.ndarray, np.ndarray]:
     """The default univariate reference stream."""
     return univariate_reference_stream()
+
+
+@pytest.fixture(scope="session")
+def shape_stream() -> tuple[np.ndarray, np.ndarray]:
+    """The reference stream of subsequence detectors (shape anomalies)."""
+    return shape_reference_stream()

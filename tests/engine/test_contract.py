@@ -22,7 +22,9 @@ Every detector is built with its default parameters and must:
 Opting out: a detector that only models one feature (a univariate series)
 declares the class attribute ``univariate_only = True``. It then gets the
 univariate reference stream and one-feature adversarial input; every other
-detector gets the 4-feature reference stream and 1 to 100 features.
+detector gets the 4-feature reference stream and 1 to 100 features. A
+univariate detector that scores the shape of windows, not single values,
+also declares ``subsequence_only = True`` and gets the shape reference stream.
 """
 
 from __future__ import annotations
@@ -49,8 +51,10 @@ def univariate_only(name: str) -> bool:
 
 
 @pytest.fixture
-def stream(name, reference_stream, univariate_stream):
+def stream(name, reference_stream, univariate_stream, shape_stream):
     """The labelled reference stream this detector is held to."""
+    if getattr(detector_class(name), "subsequence_only", False):
+        return shape_stream
     return univariate_stream if univariate_only(name) else reference_stream
 
 

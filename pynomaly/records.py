@@ -86,6 +86,60 @@ class RawBatch:
         rows that have none, such as Parquet rows)."""
         return self.raw[i] if self.raw is not None else raw_bytes(self.payloads[i])
 
+    def take(self, rows: np.ndarray) -> RawBatch:
+        """Only records ``rows``, with their positions and original bytes."""
+        idx = np.asarray(rows, dtype=np.int64)
+        payloads: Any = self.payloads
+        if hasattr(payloads, "record_batch"):  # Arrow rows: taken column by column
+            payloads = type(payloads)(payloads.record_batch.take(idx))
+        else:
+            payloads = [payloads[i] for i in idx.tolist()]
+        if self.offsets is not None:
+            positions = np.asarray(self.offsets, dtype=np.int64)[idx].tolist()
+        else:
+            positions = (self.first_index + idx).tolist()
+        raw = None if self.raw is None else [self.raw[i] for i in idx.tolist()]
+        return RawBatch(payloads, self.origin, positions[0] if positions else 0, positions,
+                        self.read_at, raw)
+
+
+class SourceRows:
+    """Where each event of an :class:`EventBatch` was read: its source batch
+    and row there (row ``i`` when ``rows`` is None), so that a record
+    rejected after parsing (a late event) is dead-lettered with its position
+    and original bytes. Pickles only its own rows: a sub-batch sent to
+    another process does not carry the whole source batch.
+
+    >>> src = SourceRows(RawBatch([b"a", b"b", b"c"], "metrics/0", 40), np.array([2, 0]))
+    >>> src.position(0), src.raw(0), src.take(np.array([1])).position(0)
+    ('metrics/0@42', b'c', 'metrics/0@40')
+    """
+
+    __slots__ = ("batch", "rows")
+
+    def __init__(self, batch: RawBatch, rows: np.ndarray | None = None) -> None:
+        self.batch = batch
+        self.rows = rows
+
+    def _row(self, i: int) -> int:
+        return i if self.rows is None else int(self.rows[i])
+
+    def position(self, i: int) -> str:
+        """``topic/partition@offset`` or ``file@line`` of event ``i``."""
+        return self.batch.position(self._row(i))
+
+    def raw(self, i: int) -> bytes:
+        """The original bytes of event ``i``."""
+        return self.batch.raw_of(self._row(i))
+
+    def take(self, idx: np.ndarray) -> SourceRows:
+        """The sources of events ``idx`` (a sub-batch)."""
+        return SourceRows(self.batch, idx if self.rows is None else self.rows[idx])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        rows = self.rows if self.rows is not None else np.arange(len(self.batch.payloads))
+        return (SourceRows, (self.batch.take(rows), None))
+
 
 @dataclass(slots=True)
 class EventBatch:
@@ -107,6 +161,9 @@ class EventBatch:
     #: the flow's watermark when the batch was parsed (event-time seconds;
     #: NaN when unknown); an empty batch carrying it is a tick
     watermark: float = float("nan")
+    #: where each event was read (for dead letters after parsing); None when
+    #: the events were not read from a source batch
+    source: SourceRows | None = None
 
     def __len__(self) -> int:
         return len(self.keys)

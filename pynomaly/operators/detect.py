@@ -48,6 +48,19 @@ def _or_none(x: float) -> float | None:
     return None if np.isnan(x) else x
 
 
+def dead_letter(batch: EventBatch, i: int, reason: Reason, detail: str) -> DeadLetter:
+    """Dead letter of event ``i`` of ``batch``, rejected after parsing (late,
+    over the key cap): with the position and original bytes it was read
+    with, or, for events not read from a source, the event as JSON and the
+    origin ``detect``."""
+    key = batch.keys[i]
+    if batch.source is not None:
+        return DeadLetter(reason, detail, batch.source.raw(i), batch.source.position(i), key=key)
+    rec = {"key": key, "ts": float(batch.times[i]),
+           **{f: float(v) for f, v in zip(batch.fields, batch.values[i], strict=True)}}
+    return DeadLetter(reason, detail, raw_bytes(rec), "detect", key=key)
+
+
 def shard_of(key: str, shards: int) -> int:
     """Stable shard number of a key (same in every process)."""
     return zlib.crc32(key.encode()) % shards
@@ -87,6 +100,7 @@ def split_by_shard(batch: EventBatch, shards: int,
         out.append((str(int(ids[idx[0]])), EventBatch(
             sub_keys, batch.times[idx], batch.values[idx], batch.fields,
             batch.read_at, batch.trace_parent, labels=labels_for(batch.labels, sub_keys),
+            source=None if batch.source is None else batch.source.take(idx),
             watermark=batch.watermark)))
     return out
 
@@ -296,9 +310,7 @@ class DetectLogic:
         return st, out
 
     def _dead(self, batch: EventBatch, i: int, reason: Reason, detail: str) -> DeadLetter:
-        rec = {"key": batch.keys[i], "ts": float(batch.times[i]),
-               **{f: float(v) for f, v in zip(batch.fields, batch.values[i], strict=True)}}
-        return DeadLetter(reason, detail, raw_bytes(rec), "detect", key=batch.keys[i])
+        return dead_letter(batch, i, reason, detail)
 
     def _evict(self, st: ShardState, before: float) -> None:
         stale = [k for k, ks in st.keys.items() if ks.last_time < before]

@@ -44,7 +44,8 @@ from pynomaly.engine.banked import (
 from pynomaly.engine.banked_decide import admit, decide
 from pynomaly.observability import metrics
 from pynomaly.operators.alert_record import make_alert
-from pynomaly.records import DeadLetter, EventBatch, Reason, raw_bytes
+from pynomaly.operators.detect import dead_letter
+from pynomaly.records import DeadLetter, EventBatch, Reason
 from pynomaly.spec import FlowSpec
 
 
@@ -292,9 +293,7 @@ class BankedDetectLogic:
                                            "event time behind the key's newest event"))
 
     def _dead(self, batch: EventBatch, i: int, reason: Reason, detail: str) -> DeadLetter:
-        rec = {"key": batch.keys[i], "ts": float(batch.times[i]),
-               **{f: float(v) for f, v in zip(batch.fields, batch.values[i], strict=True)}}
-        return DeadLetter(reason, detail, raw_bytes(rec), "detect", key=batch.keys[i])
+        return dead_letter(batch, i, reason, detail)
 
     def _explain_at(self) -> float:
         """The score from which a row's contributions are kept: every row

@@ -35,7 +35,7 @@ from pynomaly.alerting.watermark import Watermarks
 from pynomaly.arrow_rows import ArrowRows
 from pynomaly.operators import json_scan
 from pynomaly.operators.parse_arrow import arrow_columns
-from pynomaly.records import BadRow, DeadLetter, EventBatch, RawBatch, Reason
+from pynomaly.records import BadRow, DeadLetter, EventBatch, RawBatch, Reason, SourceRows
 from pynomaly.spec import RecordSpec
 
 #: Values beyond this magnitude are dead-lettered as out of range: they are
@@ -196,7 +196,7 @@ class RecordParser:
         payloads = batch.payloads
         n = len(payloads)
         if n == 0:
-            return self._assemble(batch, [], [], [], [])
+            return self._assemble(batch, [], [], [], [], [])
         spec = self.spec
         now = self._now()
         max_t = now + spec.max_future_s
@@ -218,7 +218,7 @@ class RecordParser:
             ok &= np.all(np.abs(cols) <= MAX_ABS_VALUE, axis=1)
         if ok.all():
             return EventBatch(keys, times, cols, self.fields, batch.read_at,
-                              key_hash=key_hash), []
+                              key_hash=key_hash, source=SourceRows(batch)), []
         return self._with_failures(batch, payloads, objs, keys, times, cols, ok, now, max_t,
                                    min_t)
 
@@ -333,8 +333,10 @@ class RecordParser:
                                        batch.raw_of(i), batch.position(i)))
                 continue
             late_good.append((i, key, ts, row))
+        rows = good_idx
         if late_good:
             order = good_idx + [t[0] for t in late_good]
+            rows = sorted(order)
             g_keys += [t[1] for t in late_good]
             g_times += [t[2] for t in late_good]
             g_rows += [t[3] for t in late_good]
@@ -342,7 +344,7 @@ class RecordParser:
             g_keys = [g_keys[i] for i in perm]
             g_times = [g_times[i] for i in perm]
             g_rows = [g_rows[i] for i in perm]
-        return self._assemble(batch, g_keys, g_times, g_rows, dead)
+        return self._assemble(batch, g_keys, g_times, g_rows, dead, rows)
 
     @staticmethod
     def _decode(payloads: list[Any], limit: int) -> list[Any]:
@@ -370,10 +372,14 @@ class RecordParser:
         return objs
 
     def _assemble(self, batch: RawBatch, keys: list[str], times: list[float],
-                  rows: list[list[float]], dead: list[DeadLetter]) -> tuple[EventBatch, list[DeadLetter]]:
+                  rows: list[list[float]], dead: list[DeadLetter], source_rows: list[int]
+                  ) -> tuple[EventBatch, list[DeadLetter]]:
+        """The event batch of the good rows; ``source_rows`` are their
+        indices in ``batch``."""
         values = np.asarray(rows, dtype=np.float64).reshape(len(keys), len(self.fields))
         good = EventBatch(keys, np.asarray(times, dtype=np.float64), values, self.fields,
-                          batch.read_at)
+                          batch.read_at,
+                          source=SourceRows(batch, np.asarray(source_rows, dtype=np.int64)))
         return good, dead
 
     def _fast_times(self, raw: list[Any]) -> np.ndarray:

@@ -61,6 +61,7 @@ class Detector(ABC):
 
     name: ClassVar[str] = ""
     Params: ClassVar[type[DetectorParams]] = DetectorParams
+    params: DetectorParams
     #: Bump when the layout of ``_get_state`` changes; ``_set_state`` receives the
     #: version it was written with so it can upgrade older snapshots.
     state_version: ClassVar[int] = 1

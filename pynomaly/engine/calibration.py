@@ -56,6 +56,7 @@ class StatefulComponent(ABC):
     #: Registry-style name, stored in snapshots (e.g. ``"conformal"``).
     kind: ClassVar[str] = ""
     Params: ClassVar[type[ComponentParams]] = ComponentParams
+    params: ComponentParams
     #: Bump when the layout of ``_get_state`` changes.
     state_version: ClassVar[int] = 1
     _classes: ClassVar[dict[str, type[StatefulComponent]]] = {}

@@ -188,6 +188,7 @@ class ConformalCalibrator(Calibrator):
 
     kind = "conformal"
     Params = ConformalParams
+    params: ConformalParams
 
     def reset(self) -> None:
         self._window = SlidingWindow(self.params.window)

@@ -27,6 +27,7 @@ class NoCalibrator(Calibrator):
 
     kind = "none"
     Params = NoCalibrationParams
+    params: NoCalibrationParams
 
     def reset(self) -> None:
         self._n = 0

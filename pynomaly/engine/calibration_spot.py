@@ -354,6 +354,7 @@ class SpotCalibrator(Calibrator):
 
     kind = "spot"
     Params = SpotParams
+    params: SpotParams
 
     def _depth(self) -> int:
         return 0
@@ -437,6 +438,7 @@ class DSpotCalibrator(SpotCalibrator):
 
     kind = "dspot"
     Params = DSpotParams
+    params: DSpotParams
 
     def _depth(self) -> int:
-        return self.params.depth  # type: ignore[attr-defined]
+        return self.params.depth

@@ -123,6 +123,7 @@ class AdwinParams(ComponentParams):
 class AdwinMonitor(_RiverMonitor):
     kind = "adwin"
     Params = AdwinParams
+    params: AdwinParams
     river_class = "ADWIN"
 
 
@@ -138,6 +139,7 @@ class PageHinkleyParams(ComponentParams):
 class PageHinkleyMonitor(_RiverMonitor):
     kind = "page_hinkley"
     Params = PageHinkleyParams
+    params: PageHinkleyParams
     river_class = "PageHinkley"
 
 
@@ -158,6 +160,7 @@ class KswinParams(ComponentParams):
 class KswinMonitor(_RiverMonitor):
     kind = "kswin"
     Params = KswinParams
+    params: KswinParams
     river_class = "KSWIN"
 
 
@@ -170,6 +173,7 @@ class FastPageHinkleyMonitor(DriftMonitor):
 
     kind = "fast_page_hinkley"
     Params = FastPageHinkleyParams
+    params: FastPageHinkleyParams
     _MODES = {"both": MODE_BOTH, "up": MODE_UP, "down": MODE_DOWN}
 
     def reset(self) -> None:

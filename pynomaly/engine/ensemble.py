@@ -142,9 +142,10 @@ class Ensemble(Detector):
 
     name = "ensemble"
     Params = EnsembleParams
+    params: EnsembleParams
 
     def _reset(self, n_features: int) -> None:
-        p: EnsembleParams = self.params  # type: ignore[assignment]
+        p: EnsembleParams = self.params
         self._members: list[Detector] = [create_detector(m.detector, **m.params) for m in p.members]
         self._calibrators: list[Calibrator] = [make_calibrator(p.calibration) for _ in p.members]
         self._weights = np.array([m.weight for m in p.members])
@@ -159,7 +160,7 @@ class Ensemble(Detector):
 
     def _score_learn(self, X: np.ndarray, learn: bool) -> np.ndarray:
         P = self.member_p_values(X, learn)
-        how = self.params.combine  # type: ignore[attr-defined]
+        how = self.params.combine
         if how == "fisher":  # in log space: the combined p underflows for strong evidence
             return -fisher_log_p(P) / np.log(10.0)
         return -np.log10(np.maximum(combine_p_values(P, how, self._weights), P_FLOOR))

@@ -86,6 +86,7 @@ class StaticThresholdParams(ComponentParams):
 class StaticThreshold(Threshold):
     kind = "static"
     Params = StaticThresholdParams
+    params: StaticThresholdParams
 
     def _decide(self, scores, prob, learn):
         value = self.params.value
@@ -102,6 +103,7 @@ class QuantileThresholdParams(ComponentParams):
 class QuantileThreshold(Threshold):
     kind = "quantile"
     Params = QuantileThresholdParams
+    params: QuantileThresholdParams
 
     def reset(self) -> None:
         self._window = SlidingWindow(self.params.window)
@@ -143,6 +145,7 @@ class ProbabilityThreshold(Threshold):
     kind = "probability"
     scale = "probability"
     Params = ProbabilityThresholdParams
+    params: ProbabilityThresholdParams
 
     def _decide(self, scores, prob, learn):
         level = self.params.level

@@ -137,6 +137,7 @@ class HalfSpaceTrees(Detector):
 
     name = "hst"
     Params = HalfSpaceTreesParams
+    params: HalfSpaceTreesParams
 
     def _reset(self, n_features: int) -> None:
         p = self.params

@@ -246,6 +246,7 @@ class Loda(Detector):
 
     name = "loda"
     Params = LodaParams
+    params: LodaParams
 
     def _reset(self, n_features: int) -> None:
         p = self.params

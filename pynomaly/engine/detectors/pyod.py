@@ -178,6 +178,7 @@ class PyODDetector(Detector):
 
     name = "pyod"
     Params = PyODParams
+    params: PyODParams
 
     def _reset(self, n_features: int) -> None:
         p = self.params

@@ -90,6 +90,7 @@ class RandomCutForest(Detector):
 
     name = "rcf"
     Params = RandomCutForestParams
+    params: RandomCutForestParams
 
     def _reset(self, n_features: int) -> None:
         p = self.params
@@ -104,7 +105,7 @@ class RandomCutForest(Detector):
         self._points = np.zeros((S, D))
         self._window = np.zeros(2, dtype=np.int64)  # [n_points, next_slot]
         self._history = np.empty((0, n_features))
-        self._trees = {
+        self._trees: dict[str, np.ndarray] = {
             "links": np.zeros((T, n_int + S, N_LINKS), dtype=np.int16),
             "box": np.zeros((T, n_int, 1 + 2 * D)),
             "slot_leaf": np.full((T, S), -1, dtype=np.int16),

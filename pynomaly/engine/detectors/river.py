@@ -152,6 +152,7 @@ class RiverDetector(Detector):
 
     name = "river"
     Params = RiverParams
+    params: RiverParams
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)

@@ -88,6 +88,7 @@ class RobustZScore(Detector):
 
     name = "robust_zscore"
     Params = RobustZScoreParams
+    params: RobustZScoreParams
 
     def _reset(self, n_features: int) -> None:
         self._mean = np.zeros(n_features)

@@ -140,6 +140,7 @@ class RollingMad(Detector):
 
     name = "rolling_mad"
     Params = RollingMadParams
+    params: RollingMadParams
 
     def _reset(self, n_features: int) -> None:
         window = self.params.window

@@ -213,6 +213,7 @@ class RSHash(Detector):
 
     name = "rshash"
     Params = RSHashParams
+    params: RSHashParams
 
     def _reset(self, n_features: int) -> None:
         p = self.params

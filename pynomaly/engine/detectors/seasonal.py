@@ -124,6 +124,7 @@ class Seasonal(Detector):
 
     name = "seasonal"
     Params = SeasonalParams
+    params: SeasonalParams
 
     @property
     def n_bins(self) -> int:

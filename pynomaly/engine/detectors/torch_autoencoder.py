@@ -112,6 +112,7 @@ class TorchAutoencoder(Detector):
 
     name = "torch_autoencoder"
     Params = TorchAutoencoderParams
+    params: TorchAutoencoderParams
 
     def _reset(self, n_features: int) -> None:
         p = self.params

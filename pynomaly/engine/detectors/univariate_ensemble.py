@@ -141,6 +141,7 @@ class UnivariateEnsemble(Detector):
 
     name = "univariate_ensemble"
     Params = UnivariateEnsembleParams
+    params: UnivariateEnsembleParams
     #: Scores are already on a [0, 1] probability-like scale.
     unit_scores: ClassVar[bool] = True
     #: One metric per detector (the contract suite feeds it one feature).

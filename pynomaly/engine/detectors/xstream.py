@@ -155,6 +155,7 @@ class XStream(Detector):
 
     name = "xstream"
     Params = XStreamParams
+    params: XStreamParams
 
     def _reset(self, n_features: int) -> None:
         p = self.params

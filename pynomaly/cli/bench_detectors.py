@@ -143,6 +143,11 @@ def build_pairs(X: np.ndarray) -> list[Pair]:
     ]  # fmt: skip
 
 
+#: The native detectors :func:`build_pairs` compares, in report order.
+NATIVE_NAMES = ("hst", "rcf", "loda", "rshash", "xstream", "robust_zscore", "rolling_mad",
+                "seasonal")
+
+
 def _auc(y: np.ndarray, s: np.ndarray) -> float | None:
     from sklearn.metrics import roc_auc_score
 
@@ -264,6 +269,9 @@ def _run_pair(
         peer_runs, peer_eps, n_runs = _time_peer(
             pair, X[:n_peer], settings["repeats"], settings["auc_seeds"]
         )
+    except ImportError as exc:
+        return row, (f"{pair.peer}: {exc.name or exc} is not installed "
+                     f"(the bench extra: pip install -e '.[bench]')")
     except Exception as exc:  # a peer that cannot start is reported, not fatal
         return row, f"{pair.peer}: {type(exc).__name__}: {exc}"
     row.update(
@@ -399,7 +407,13 @@ def format_report(report: dict[str, Any]) -> str:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("detectors", help="native detectors vs River/PySAD/rrcf peers")
+    names = ", ".join(NATIVE_NAMES)
+    p = subparsers.add_parser(
+        "detectors", help="native detectors vs River/PySAD/rrcf peers",
+        description="Native detectors side by side with their peers on one seeded stream: "
+        "events/s in batch and per-event mode, and ROC-AUC. The peers come with the bench "
+        "extra (pip install -e '.[bench]'); a peer that is not installed is skipped with a "
+        f"note. Native detectors: {names}.")
     p.add_argument("--events", type=int, default=20_000, help="stream length (default 20000)")
     p.add_argument("--features", type=int, default=4, help="features per event (default 4)")
     p.add_argument("--seed", type=int, default=0, help="stream seed (default 0)")
@@ -411,7 +425,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--auc-seeds", type=int, default=5, help="seeds each side's ROC-AUC is averaged over (default 5)"
     )
-    p.add_argument("--only", nargs="*", help="native detectors to run (default: all)")
+    p.add_argument("--only", nargs="*", metavar="NAME", choices=NATIVE_NAMES,
+                   help=f"native detectors to run, from: {names} (default: all)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 

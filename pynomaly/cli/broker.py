@@ -31,6 +31,23 @@ from pynomaly.connectors.broker import EmbeddedBroker, broker_reachable
 
 STATE_DIR_ENV = "PYNOMALY_STATE_DIR"
 
+DESCRIPTION = """\
+The embedded Kafka-protocol broker (tansu) on this machine, for the demo,
+tests and trying flows out. It keeps its log in memory: stopping it loses
+every record. `start` runs it in the background and records its pid and
+address in $PYNOMALY_STATE_DIR/broker.json (default ~/.cache/pynomaly);
+`stop` and `status` find it there. Every command that takes
+--bootstrap-servers or kafka://HOST:PORT works with it or with any Kafka."""
+
+EPILOG = """\
+examples:
+  pynomaly broker start                  # 127.0.0.1:9092, in the background
+  pynomaly broker start --port 0         # any free port (printed)
+  pynomaly broker start --foreground     # until Ctrl-C
+  pynomaly broker status
+  pynomaly broker stop
+"""
+
 
 def state_dir() -> Path:
     """Where background services record their state (created on demand)."""
@@ -147,10 +164,12 @@ def _status(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "broker", help="run the embedded Kafka-protocol broker (tansu)", description=__doc__
-    )
+        "broker", help="run the embedded Kafka-protocol broker (tansu)", description=DESCRIPTION,
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    start = actions.add_parser("start", help="start the broker (background by default)")
+    start = actions.add_parser(
+        "start", help="start the broker (background by default)",
+        description="Start the embedded broker and print its address (host:port).")
     start.add_argument("--port", type=int, default=9092,
                        help="TCP port (default 9092; 0 picks a free one)")  # fmt: skip
     start.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
@@ -158,8 +177,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--foreground", action="store_true", help="run until Ctrl-C instead of detaching"
     )
     start.set_defaults(func=_start)
-    stop = actions.add_parser("stop", help="stop the background broker")
-    stop.add_argument("--timeout", type=float, default=3.0, help="seconds before SIGKILL")
+    stop = actions.add_parser("stop", help="stop the background broker",
+                              description="Stop the broker `start` left in the background.")
+    stop.add_argument("--timeout", type=float, default=3.0,
+                      help="seconds to wait after SIGTERM before SIGKILL")
     stop.set_defaults(func=_stop)
-    status = actions.add_parser("status", help="show whether the background broker answers")
+    status = actions.add_parser(
+        "status", help="show whether the background broker answers",
+        description="Say whether the background broker runs and answers (exit code 0 if so).")
     status.set_defaults(func=_status)

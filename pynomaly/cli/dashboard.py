@@ -50,8 +50,28 @@ def _cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+DESCRIPTION = """\
+Serve the live dashboard: flows publish to its ingest WebSocket (a sink of
+type dashboard), viewers open the page with the view token. Tokens come from
+--ingest-token/--view-token or PYNOMALY_DASHBOARD_INGEST_TOKEN and
+PYNOMALY_DASHBOARD_VIEW_TOKEN; a token left unset is generated and printed
+once. Every other setting also has a PYNOMALY_DASHBOARD_<NAME> variable."""
+
+EPILOG = """\
+examples:
+  pynomaly dashboard                                   # http://127.0.0.1:8765/#token=...
+  pynomaly dashboard --redis-url redis://127.0.0.1:6379/0   # history survives restarts
+  PYNOMALY_DASHBOARD_VIEW_TOKEN=s3cret pynomaly dashboard --host 0.0.0.0 \\
+      --allowed-origin https://ops.example
+  then, in a flow spec:
+    sinks: [{type: dashboard, url: ws://127.0.0.1:8765/ws/ingest}]
+"""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("dashboard", help="serve the live dashboard (fed by flows)")
+    p = subparsers.add_parser("dashboard", help="serve the live dashboard (fed by flows)",
+                              description=DESCRIPTION, epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     p.add_argument("--ingest-token", default=None, help="token flows publish with")

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import pynomaly
 import pynomaly.cli as cli_pkg
+from pynomaly.cli import _help as help_format
 
 
 class CLIError(Exception):
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
             register(subparsers)
     for sub in _subcommand_parsers(parser):
         add_global_options(sub, defaults=False)
+        help_format.apply(sub)
     return parser
 
 

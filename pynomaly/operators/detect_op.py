@@ -56,7 +56,7 @@ from pynomaly.spec import FlowSpec
 class DetectOut:
     """What :func:`detect` produces."""
 
-    #: alert records (dicts valid against ``pynomaly/schemas/alert.v1.json``)
+    #: alert records (dicts valid against the alert JSON Schema, ``alert_schema()``)
     alerts: Stream[dict[str, Any]]
     #: one score record per scored event (per closed window when windowed);
     #: empty with ``score_records=False``

@@ -29,8 +29,8 @@ from pynomaly.smd.scoring import average_precision, best_f1
 GRID: dict[str, list[float]] = {
     "top_k": [2, 3, 5],
     "smoothing": [0.05, 0.1, 0.2],
-    "floor": [0.01, 0.03],
-    "learn_gate": [0.0, 8.0],
+    "relative_floor": [0.01, 0.03, 0.1],
+    "floor": [0.0],
 }
 
 

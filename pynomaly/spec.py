@@ -15,6 +15,9 @@ Example
 ... })
 >>> spec.detection.detector.name
 'robust_zscore'
+>>> FlowSpec.model_validate({"name": "host", "source": {"type": "file", "path": "m.jsonl"},
+...     "record": {"value_fields": ["cpu", "mem"]}}).detection.detector.name
+'metric_deviation'
 >>> FlowSpec.model_validate({"name": "x", "source": {"type": "file", "path": "a"},
 ...     "record": {"value_fields": []}})  # doctest: +ELLIPSIS
 Traceback (most recent call last):
@@ -221,6 +224,23 @@ class FlowSpec(_Spec):
     keys: KeysSpec = Field(default_factory=KeysSpec)
     sinks: list[SinkSpec] = Field(default_factory=lambda: [StdoutSinkSpec()])
     dead_letter: DeadLetterSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_detector_for_fields(cls, data: Any) -> Any:
+        """A spec that names no detector gets the default for its number of value fields."""
+        from pynomaly.engine.default_detectors import default_detector_for
+
+        if not isinstance(data, dict) or not isinstance(data.get("record"), dict):
+            return data
+        fields = data["record"].get("value_fields")
+        detection = data.get("detection", {})
+        if not isinstance(fields, list) or not isinstance(detection, dict):
+            return data
+        name = default_detector_for(len(fields))
+        if name is None or "detector" in detection:
+            return data
+        return {**data, "detection": {**detection, "detector": {"name": name}}}
 
 
 class SpecError(ValueError):

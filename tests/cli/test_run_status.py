@@ -36,7 +36,7 @@ def test_start_status_and_summary_lines_of_a_tailing_kafka_run(bootstrap, topic_
         "name": "status-flow",
         "source": {"type": "kafka", "bootstrap_servers": bootstrap, "topics": [src]},
         "record": {"value_fields": ["cpu", "latency_ms"], "max_future_s": 3.2e8},
-        "detection": {"threshold": {"kind": "static", "value": 8.0}},
+        "detection": {"detector": "robust_zscore", "threshold": {"kind": "static", "value": 8.0}},
         "sinks": [{"type": "kafka", "bootstrap_servers": bootstrap, "topic": alerts}],
         "dead_letter": {"type": "jsonl", "path": str(tmp_path / "dead.jsonl")},
     }))

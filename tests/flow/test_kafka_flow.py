@@ -35,7 +35,7 @@ def _spec(bootstrap, src, alerts, dead):
         "source": {"type": "kafka", "bootstrap_servers": bootstrap, "topics": [src],
                    "tail": False, "batch_size": 500},
         "record": {"value_fields": ["cpu", "latency_ms"], "max_future_s": 3.2e8},
-        "detection": {"threshold": {"kind": "static", "value": 8.0}},
+        "detection": {"detector": "robust_zscore", "threshold": {"kind": "static", "value": 8.0}},
         "alerts": {"cooldown_s": 600},
         "sinks": [{"type": "kafka", "bootstrap_servers": bootstrap, "topic": alerts}],
         "dead_letter": {"type": "kafka", "bootstrap_servers": bootstrap, "topic": dead},

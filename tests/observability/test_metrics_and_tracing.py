@@ -16,7 +16,8 @@ def _spec(tmp_path):
         "name": "obs",
         "source": {"type": "file", "path": "flows/data/sample.jsonl", "batch_size": 300},
         "record": {"value_fields": ["cpu", "latency_ms"], "max_future_s": 3.2e8},
-        "detection": {"threshold": {"kind": "static", "value": 8.0}, "warmup": 30},
+        "detection": {"detector": "robust_zscore", "threshold": {"kind": "static", "value": 8.0},
+                      "warmup": 30},
         "sinks": [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")}],
         "dead_letter": {"type": "jsonl", "path": str(tmp_path / "dead.jsonl")},
     })

@@ -139,11 +139,11 @@ def metric_deviation_kernel(
 
 
 class MetricDeviationParams(DetectorParams):
-    top_k: int = Field(3, ge=1, description="metrics averaged into an event's deviation")
+    top_k: int = Field(2, ge=1, description="metrics averaged into an event's deviation")
     smoothing: float = Field(0.1, gt=0.0, le=1.0, description="EWMA factor of the score (1 = off)")
-    floor: float = Field(0.01, ge=0.0, description="smallest standard deviation, in metric units")
+    floor: float = Field(0.0, ge=0.0, description="smallest standard deviation, in metric units")
     relative_floor: float = Field(
-        0.0, ge=0.0, description="smallest standard deviation as a share of the metric's range"
+        0.01, ge=0.0, description="smallest standard deviation as a share of the metric's range"
     )
     cap: float = Field(100.0, gt=0.0, description="largest z-score one metric contributes")
     memory: float = Field(
@@ -163,6 +163,7 @@ class MetricDeviation(Detector):
 
     name = "metric_deviation"
     Params = MetricDeviationParams
+    params: MetricDeviationParams
 
     def _reset(self, n_features: int) -> None:
         self._mean = np.zeros(n_features)

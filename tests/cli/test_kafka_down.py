@@ -125,3 +125,47 @@ def test_librdkafka_lines_go_through_the_pynomaly_logger():
     assert all('"logger":"pynomaly.kafka.client"' in line for line in lines), proc.stderr
     assert not any(line.startswith("%") for line in lines)
     assert client_logger() is logging.getLogger(CLIENT_LOGGER)
+
+
+def test_a_broker_gone_mid_run_costs_a_few_log_lines(own_broker, tmp_path):
+    """The source's client lines go through the logger, one per kind per 30 s."""
+    import json
+    import signal
+
+    from confluent_kafka import Producer
+    from services import create_topic
+
+    bootstrap = own_broker.bootstrap_servers
+    src = create_topic(bootstrap, 1, "m")
+    producer = Producer({"bootstrap.servers": bootstrap, "log_level": 0})
+    for line in Path("flows/data/sample.jsonl").read_bytes().splitlines():
+        producer.produce(src, line)
+    assert producer.flush(10) == 0
+    del producer
+    spec = tmp_path / "mid.json"
+    spec.write_text(json.dumps({
+        "name": "mid", "source": {"type": "kafka", "bootstrap_servers": bootstrap,
+                                  "topics": [src]},
+        "record": {"value_fields": ["cpu", "latency_ms"], "max_future_s": 3.2e8},
+        "sinks": [{"type": "jsonl", "path": str(tmp_path / "a.jsonl")}],
+        "dead_letter": {"type": "jsonl", "path": str(tmp_path / "d.jsonl")}}))
+    proc = subprocess.Popen([sys.executable, "-m", "pynomaly.cli.main", "run", str(spec),
+                             "--status-interval", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (tmp_path / "d.jsonl").exists():
+            time.sleep(0.2)  # the two bad lines of the sample reached the dead letters
+        own_broker.stop()
+        time.sleep(10)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    lines = out.splitlines()
+    assert proc.returncode == 0, out
+    assert not [ln for ln in lines if ln.startswith("%")], out
+    client = [ln for ln in lines if '"logger":"pynomaly.kafka.client"' in ln]
+    assert 1 <= len(client) <= 10, out
+    assert len(lines) <= MAX_LINES, out

@@ -108,6 +108,12 @@ class MissingDataSpec(_Section):
     min_intervals: int = Field(8, ge=2)
     #: never call a key missing before this much silence (event-time seconds)
     min_silence_s: float = Field(0.0, ge=0)
+    #: what the detector learns across a gap longer than 1.5 cadences: nothing,
+    #: the value before the gap repeated, or a straight line to the value after
+    #: it; one record per missed cadence step, at most ``max_imputed`` per gap,
+    #: learned and never alerted (flows without windows)
+    imputation: Literal["none", "previous", "linear"] = "none"
+    max_imputed: int = Field(64, ge=1, le=10_000)
 
 
 class AlertContentSpec(_Section):

@@ -38,6 +38,7 @@ Example
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,7 @@ from pynomaly.alerting.alert_v2 import (
 )
 from pynomaly.alerting.baseline import Baseline
 from pynomaly.alerting.cadence import Cadence
+from pynomaly.alerting.imputation import Augmented, impute, last_values
 from pynomaly.alerting.rules import Rules
 
 
@@ -68,6 +70,8 @@ class DecisionState:
         self.baseline = Baseline(decision.spec.alerts.baseline, len(decision.fields))
         self.rules = Rules(decision.spec.alerts.rules, decision.fields)
         self.cadence = Cadence(decision.spec.alerts.missing_data)
+        #: each slot's last value (what imputation starts a gap from)
+        self.last_value = np.zeros((0, len(decision.fields)))
         self.watermark = -np.inf
 
     def slots(self, keys: list[str]) -> np.ndarray:
@@ -88,6 +92,9 @@ class DecisionState:
         n = len(self.slot_keys)
         for part in (self.baseline, self.rules, self.cadence):
             part.ensure(n)
+        if n > self.last_value.shape[0]:
+            grow = max(n, 2 * self.last_value.shape[0], 16) - self.last_value.shape[0]
+            self.last_value = np.pad(self.last_value, ((0, grow), (0, 0)))
         got = np.array(reuse + fresh, dtype=np.int64)
         for part in (self.baseline, self.rules, self.cadence):
             part.reset(got)
@@ -119,25 +126,27 @@ class DecisionState:
         new.baseline = self.baseline.copy()
         new.rules = self.rules.copy()
         new.cadence = self.cadence.copy()
+        new.last_value = self.last_value.copy()
         return new
 
     def __deepcopy__(self, memo: dict) -> DecisionState:
         return self.copy()
 
     def __getstate__(self) -> dict[str, Any]:
+        """The state with every array cut to the slots in use."""
         n = len(self.slot_keys)
         st = dict(self.__dict__)
         for name in ("baseline", "rules", "cadence"):
-            part = getattr(self, name)
-            st[name] = (part, part.state(n))
+            part = copy.copy(getattr(self, name))
+            part.load(part.state(n))
+            st[name] = part
+        st["last_value"] = self.last_value[:n].copy()
         return st
 
     def __setstate__(self, st: dict[str, Any]) -> None:
-        for name in ("baseline", "rules", "cadence"):
-            part, arrays = st[name]
-            part.load(arrays)
-            st[name] = part
         self.__dict__.update(st)
+        if "last_value" not in st:  # snapshots from before imputation
+            self.last_value = np.zeros((len(self.slot_keys), self.baseline.n_fields))
 
 
 @dataclass
@@ -219,6 +228,18 @@ class AlertDecision:
         expected, sigma = st.baseline.observe(slots, keep, X)
         passed = st.rules.apply(slots, flagged & keep, X, expected, sigma)
         return Observation(slots, expected, sigma, passed)
+
+    def imputed(self, st: DecisionState, arr: Arrivals, X: np.ndarray, keep: np.ndarray
+                ) -> Augmented:
+        """The rows the detector learns: ``X`` with the imputation policy's
+        rows before every row after a gap (:mod:`pynomaly.alerting.imputation`)."""
+        md = self.spec.alerts.missing_data
+        if md.imputation == "none":
+            return Augmented(X, arr.slots, keep, np.ones(len(X), dtype=bool), np.arange(len(X)))
+        aug = impute(X, arr.slots, keep, arr.gap, arr.cadence, st.last_value, md.imputation,
+                     md.max_imputed)
+        last_values(st.last_value, X, arr.slots, keep)
+        return aug
 
     def held(self, st: DecisionState, obs: Observation, flagged: np.ndarray,
              alerted: np.ndarray) -> np.ndarray:

@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from pynomaly.alerting.decision import AlertDecision, DecisionState, watermarks_before
+from pynomaly.alerting.decision import AlertDecision, Arrivals, DecisionState, watermarks_before
+from pynomaly.alerting.imputation import real_rows
 from pynomaly.alerting.labels import labels_for
 from pynomaly.alerting.watermark import Ticker, with_ticks
 from pynomaly.engine.pipeline import PipelineConfig, ScoringPipeline
@@ -319,13 +320,14 @@ class DetectLogic:
         st.evicted += len(stale)
 
     def _arrivals(self, st: ShardState, key: str, times: np.ndarray, keep: np.ndarray,
-                  wm_before: np.ndarray | None, idx: np.ndarray, out: ShardOutput) -> None:
+                  wm_before: np.ndarray | None, idx: np.ndarray, out: ShardOutput) -> Arrivals:
         """The key's event times to its cadence; recoveries (and missing data
         within the batch) to the alerts."""
         wm = wm_before[idx] if wm_before is not None else None
         arr = self.decision.arrivals(st.decision, [key] * len(times), times, keep, wm)
         if arr.recovered.any():
             out.alerts += self.decision.recoveries(st.decision, arr, [key] * len(times), times)
+        return arr
 
     def _process_key(self, st: ShardState, ks: KeyState, key: str, batch: EventBatch,
                      idx: np.ndarray, out: ShardOutput,
@@ -345,6 +347,7 @@ class DetectLogic:
                 return
             times = np.array([c[0] for c in closed])
             X = np.array([c[1] for c in closed], dtype=np.float64)
+            res = ks.pipeline.process_many(X)
         else:
             lateness = self.spec.window.allowed_lateness_s
             prev = np.maximum.accumulate(np.r_[ks.last_time, times])[:-1]
@@ -358,8 +361,13 @@ class DetectLogic:
                 times, X, idx = times[keep], X[keep], idx[keep]
                 if len(times) == 0:
                     return
-            self._arrivals(st, key, times, np.ones(len(times), dtype=bool), wm_before, idx, out)
-        res = ks.pipeline.process_many(X)
+            arr = self._arrivals(st, key, times, np.ones(len(times), dtype=bool), wm_before, idx,
+                                 out)
+            aug = self.decision.imputed(st.decision, arr, X, np.ones(len(times), dtype=bool))
+            if aug.imputed:  # the detector learns the imputed rows before the row after a gap
+                res = real_rows(ks.pipeline.process_many(aug.X), aug.real)
+            else:
+                res = ks.pipeline.process_many(X)
         scores = res.scores
         out.scored += len(scores)
         if self.keep_points:

@@ -227,11 +227,17 @@ class BankedDetectLogic:
             times = np.ascontiguousarray(batch.times, dtype=np.float64)
             keep = admit(slots, times, st.last_time, self.spec.window.allowed_lateness_s)
             X = prepare_values(batch.values)
-            scores, contrib = st.bank.score_learn_explain(X, slots, keep, self._explain_at())
             dst = self._decision_state(st)
-            flags = keep & (scores >= self.threshold_value)
             arr = self.decision.arrivals(dst, batch.keys, times, keep,
                                          watermarks_before(dst.watermark, times))
+            aug = self.decision.imputed(dst, arr, X, keep)  # what the detector learns
+            if aug.imputed:
+                scores, contrib = st.bank.score_learn_explain(
+                    aug.X, slots[aug.source], aug.keep, self._explain_at())
+                scores, contrib = scores[aug.real], contrib[aug.real]
+            else:
+                scores, contrib = st.bank.score_learn_explain(X, slots, keep, self._explain_at())
+            flags = keep & (scores >= self.threshold_value)
             obs = self.decision.observe(dst, batch.keys, X, keep, flags, batch.labels)
             # the rules gate the flags before the cooldown: a held-back flag starts none
             scores = np.where(obs.passed, scores, -np.inf)

@@ -38,7 +38,7 @@ def _stream() -> list[tuple[str, float, float]]:
     for step in range(4 * 360):
         t = step * 10.0
         for k in range(8):
-            if k == 3 and 3600 <= t < 4800 or k == 5 and t >= 3 * 3600:
+            if (k == 3 and 3600 <= t < 4800) or (k == 5 and t >= 3 * 3600):
                 continue
             v = 50 + 5 * np.sin(2 * np.pi * t / 3600 + k) + rng.normal()
             if step % 301 == 150 and k == step % 8:

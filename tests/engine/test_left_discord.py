@@ -82,8 +82,21 @@ def test_detector_scores_the_kernel_from_the_learned_window() -> None:
 
 def test_no_period_means_silence_unless_a_fallback_window_is_given() -> None:
     x = np.random.default_rng(4).normal(size=3000)
-    silent = create_detector("left_discord")
+    silent = create_detector("left_discord", period_until=2000)
     assert np.all(silent.score_learn_many(x.reshape(-1, 1)) == 0.0) and silent.window == 0
-    fallback = create_detector("left_discord", fallback_window=32)
+    fallback = create_detector("left_discord", period_until=2000, fallback_window=32)
     s = fallback.score_learn_many(x.reshape(-1, 1))
-    assert fallback.window == 32 and s[1000:].min() > 0.0
+    assert fallback.window == 32 and np.all(s[:2000] == 0.0) and s[2000:].min() > 0.0
+
+
+def test_a_long_period_is_found_when_the_stored_values_double() -> None:
+    """Period 700 cannot show in 1000 values (lags < 500): the search at 2000 finds it."""
+    rng = np.random.default_rng(8)
+    x = np.sin(np.arange(6000) * 2 * np.pi / 700) + rng.normal(0, 0.05, 6000)
+    det = create_detector("left_discord", history=3000)
+    s = np.concatenate([det.score_learn_many(x[i : i + 300, None]) for i in range(0, 6000, 300)])
+    assert abs(det.window - 700) <= 10  # the biased estimate leans to shorter lags
+    assert np.all(s[:2000] == 0.0) and s[2000:].min() > 0.0
+    excl = math.ceil(det.window * 0.25)
+    want = naive_left_profile(x, det.window, 3000, excl)[2000:] / (2 * math.sqrt(det.window))
+    np.testing.assert_allclose(s[2000:], want, rtol=1e-9, atol=1e-9)

@@ -5,11 +5,14 @@ gait cycle out of step) are in the *shape* of a stretch of the series, not in
 any single value. This detector scores each new point by how unlike anything
 in the recent past the window ending there is:
 
-1. The first ``period_after`` values are only stored. The window length
-   ``m = window_factor * P`` comes from the dominant period ``P`` of those
-   values: the highest local maximum of their autocorrelation over lags
-   ``[min_period, period_after // 2)``, if it reaches ``min_acf``; otherwise
-   ``fallback_window`` (0: the detector stays silent, scoring 0).
+1. The first values are only stored (scoring 0). After ``period_after``
+   of them, the window length ``m = window_factor * P`` comes from the
+   dominant period ``P`` of the stored values: the highest local maximum of
+   their autocorrelation over lags ``[min_period, min(n // 2, max_period))``,
+   if it reaches ``min_acf``. Without one, the search is repeated each time
+   the stored values double, up to ``period_until`` values (long periods need
+   long stretches); then ``fallback_window`` is used (0: the detector stays
+   silent, scoring 0).
 2. From then on, the window ``S_t`` of the last ``m`` values is compared with
    every earlier window that starts at most ``history`` points before it and
    does not overlap it by more than ``1 - exclusion`` of its length; the score
@@ -88,7 +91,11 @@ def dominant_period(x: np.ndarray, min_lag: int, max_lag: int) -> tuple[int, flo
 
 class LeftDiscordParams(DetectorParams):
     history: int = Field(10000, ge=2, description="past windows each window is compared with")
-    period_after: int = Field(1000, ge=16, description="values the window length is learned from")
+    period_after: int = Field(1000, ge=16, description="values of the first period search")
+    period_until: int = Field(
+        16000, ge=16, description="values of the last period search (doubling from period_after)"
+    )
+    max_period: int = Field(1000, ge=3, description="longest period considered")
     min_period: int = Field(4, ge=2, description="shortest period considered")
     min_acf: float = Field(0.3, gt=0.0, le=1.0, description="autocorrelation a period needs")
     window_factor: float = Field(1.0, gt=0.0, description="window length in periods")
@@ -118,7 +125,7 @@ class LeftDiscord(Detector):
             raise ValueError(
                 f"{self.name}: a univariate detector takes 1 feature, got {n_features}"
             )
-        self.pending = np.zeros(self.params.period_after)
+        self.pending = np.zeros(max(self.params.period_after, self.params.period_until))
         self.n_pending = 0
         self.kernel: dict[str, np.ndarray] | None = None
         self.offset = 0.0
@@ -126,21 +133,31 @@ class LeftDiscord(Detector):
 
     def _choose_window(self, x: np.ndarray) -> int:
         p = self.params
-        lag, acf = dominant_period(x, p.min_period, p.period_after // 2)
+        lag, acf = dominant_period(x, p.min_period, min(x.size // 2, p.max_period))
         if lag == 0 or acf < p.min_acf:
-            return p.fallback_window
+            return 0
         return max(p.min_window, round(p.window_factor * lag))
 
-    def _start(self) -> None:
-        """Window from the stored values; the kernel catches up on them (scores already given)."""
+    def _search(self) -> bool:
+        """At a search point: pick the window and start the kernel; True once decided."""
         p = self.params
-        first = self.pending
-        self.window = self._choose_window(first)
+        last = max(p.period_after, p.period_until)
+        n = self.n_pending
+        doublings, rest = divmod(n, p.period_after)
+        if n != last and (rest or doublings & (doublings - 1)):  # not period_after * 2^k
+            return False
+        stored = self.pending[:n]
+        self.window = self._choose_window(stored)
+        if self.window == 0 and n < last:
+            return False
+        self.window = self.window or p.fallback_window
         if self.window >= 2:
-            self.offset = float(np.mean(first))  # distances are shift-invariant; keeps QT small
+            self.offset = float(np.mean(stored))  # distances are shift-invariant; keeps QT small
             excl = math.ceil(self.window * p.exclusion)
             self.kernel = new_state(self.window, p.history, excl, REFRESH)
-            run_kernel(self.kernel, first - self.offset)
+            run_kernel(self.kernel, stored - self.offset)  # catch up; their scores were given
+        self.pending = np.zeros(0)
+        return True
 
     def _score_learn(self, X: np.ndarray, learn: bool) -> np.ndarray:
         if not learn:  # each row against the current state, which is put back after it
@@ -153,13 +170,11 @@ class LeftDiscord(Detector):
         x = X[:, 0]
         out = np.zeros(x.size)
         i = 0
-        if self.n_pending < self.params.period_after:
-            take = min(x.size, self.params.period_after - self.n_pending)
-            self.pending[self.n_pending : self.n_pending + take] = x[:take]
-            self.n_pending += take
-            i = take
-            if self.n_pending == self.params.period_after:
-                self._start()
+        while self.pending.size and i < x.size:  # storing values until the window is decided
+            self.pending[self.n_pending] = x[i]
+            self.n_pending += 1
+            i += 1
+            self._search()
         if i < x.size and self.kernel is not None:
             dist = run_kernel(self.kernel, x[i:] - self.offset)
             out[i:] = dist / (2.0 * math.sqrt(self.kernel["ints"][M]))

@@ -25,10 +25,12 @@ alert finds its topic.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from pynomaly.spec import FlowSpec, KafkaSinkSpec, KafkaSourceSpec
 
-__all__ = ["kafka_users", "prepare_kafka", "topics_to_create"]
+__all__ = ["dataflow_kafka_users", "kafka_users", "prepare_kafka", "probe_dataflow",
+           "topics_to_create"]
 
 log = logging.getLogger("pynomaly.preflight")
 
@@ -49,6 +51,52 @@ def kafka_users(spec: FlowSpec) -> dict[str, list[str]]:
     for role, sink in _kafka_sinks(spec):
         users.setdefault(sink.bootstrap_servers, []).append(f"the {role} (topic {sink.topic!r})")
     return users
+
+
+def _kafka_endpoint(part: Any) -> tuple[str, str] | None:
+    """``(bootstrap servers, what)`` of a Kafka source or sink object, else None."""
+    from pynomaly.connectors.kafka_sink import KafkaAlertSink, KafkaDeadLetterSink
+    from pynomaly.connectors.kafka_source import KafkaBatchSource
+
+    if isinstance(part, KafkaBatchSource):
+        return part.bootstrap, f"the source (topics: {', '.join(part.topics)})"
+    if isinstance(part, KafkaAlertSink | KafkaDeadLetterSink):
+        role = "dead-letter output" if isinstance(part, KafkaDeadLetterSink) else "alert sink"
+        return part.bootstrap, f"the {role} (topic {part.topic!r})"
+    brokers = getattr(part, "_brokers", None)  # Bytewax's own KafkaSource / KafkaSink
+    if type(part).__module__.startswith("bytewax.connectors.kafka") and brokers:
+        topics = getattr(part, "_topics", None) or [getattr(part, "_topic", None) or "?"]
+        kind = "source" if hasattr(part, "_topics") else "sink"
+        return ",".join(brokers), f"the {kind} {part.__class__.__name__} ({', '.join(topics)})"
+    return None
+
+
+def dataflow_kafka_users(flow: Any) -> dict[str, list[str]]:
+    """Each Kafka cluster the inputs and outputs of a Bytewax ``flow`` read or
+    write, with what uses it (a flow built in Python, without a spec)."""
+    users: dict[str, list[str]] = {}
+
+    def walk(step: Any) -> None:
+        for sub in getattr(step, "substeps", None) or []:
+            for attr in ("source", "sink"):
+                found = _kafka_endpoint(getattr(sub, attr, None))
+                if found is not None:
+                    users.setdefault(found[0], []).append(found[1])
+            walk(sub)
+
+    walk(flow)
+    return users
+
+
+def probe_dataflow(flow: Any, *, timeout_s: float = 5.0) -> None:
+    """:func:`~pynomaly.connectors.kafka_probe.probe` every Kafka cluster of a
+    Bytewax ``flow`` (its Kafka inputs and outputs, ours or Bytewax's)."""
+    users = dataflow_kafka_users(flow)
+    if users:
+        from pynomaly.connectors.kafka_probe import probe
+
+        for bootstrap, needed_by in users.items():
+            probe(bootstrap, timeout_s=timeout_s, needed_by=needed_by)
 
 
 def topics_to_create(spec: FlowSpec) -> dict[str, dict[str, int]]:

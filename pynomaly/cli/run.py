@@ -130,6 +130,10 @@ def _cmd(args: argparse.Namespace) -> int:
         confine_spec(spec, args.sandbox_paths)
         prepare_kafka(spec, timeout_s=args.kafka_timeout, create_topics=args.create_topics)
         target = build_flow(spec)
+    else:
+        from pynomaly.preflight import probe_dataflow
+
+        probe_dataflow(target, timeout_s=args.kafka_timeout)  # a flow built in Python
     from pynomaly.run_status import RunStatus
 
     opts = options_from(args)

@@ -169,3 +169,34 @@ def test_a_broker_gone_mid_run_costs_a_few_log_lines(own_broker, tmp_path):
     client = [ln for ln in lines if '"logger":"pynomaly.kafka.client"' in ln]
     assert 1 <= len(client) <= 10, out
     assert len(lines) <= MAX_LINES, out
+
+
+PY_FLOWS = '''
+import bytewax.operators as op
+from bytewax.connectors.kafka import KafkaSource
+from bytewax.connectors.stdio import StdOutSink
+from bytewax.dataflow import Dataflow
+
+from pynomaly.flow import build_flow
+from pynomaly.spec import parse_spec
+
+ours = build_flow(parse_spec({{
+    "name": "py", "source": {{"type": "kafka", "bootstrap_servers": "{address}", "topics": ["m"]}},
+    "record": {{"value_fields": ["cpu"]}}}}))
+
+stock = Dataflow("stock")
+op.output("out", op.input("in", stock, KafkaSource(["{address}"], ["m"])), StdOutSink())
+'''
+
+
+def test_python_flows_with_kafka_down(tmp_path):
+    address = f"127.0.0.1:{closed_port()}"
+    (tmp_path / "kafka_down_flows.py").write_text(PY_FLOWS.format(address=address))
+    for attr, needed_by in [("ours", "the source (topics: m)"),
+                            ("stock", "the source KafkaSource (m)")]:
+        proc = subprocess.run([sys.executable, "-m", "pynomaly.cli.main", "run",
+                               f"kafka_down_flows:{attr}"],
+                              capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        lines = (proc.stdout + proc.stderr).splitlines()
+        assert_short_and_clear(proc.returncode, lines, address)
+        assert f"needed by {needed_by}" in lines[0]

@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pynomaly.alerting.config import AlertContentSpec, LabelsSpec
 from pynomaly.engine.pipeline import PipelineConfig
-from pynomaly.spec_errors import describe_errors, syntax_error_line
+from pynomaly.spec_errors import Locator, describe_errors, syntax_error_line, yaml_locator
 
 
 class _Spec(BaseModel):
@@ -247,16 +247,22 @@ class SpecError(ValueError):
     """A spec file that cannot be loaded; the message names the bad field."""
 
 
-def _format_validation(path: str, exc: ValidationError, data: Any) -> str:
-    return f"{path}: invalid flow spec: " + "; ".join(describe_errors(exc, data, FlowSpec))
+def _format_validation(path: str, exc: ValidationError, data: Any,
+                       locate: Locator | None = None) -> str:
+    errors = describe_errors(exc, data, FlowSpec, locate)
+    return f"{path}: invalid flow spec: " + "; ".join(errors)
 
 
-def parse_spec(data: dict[str, Any], origin: str = "<spec>") -> FlowSpec:
-    """Validate a spec given as a plain dict; raise :class:`SpecError`."""
+def parse_spec(data: dict[str, Any], origin: str = "<spec>",
+               locate: Locator | None = None) -> FlowSpec:
+    """Validate a spec given as a plain dict; raise :class:`SpecError`.
+
+    ``locate`` maps a field's path to where the spec text has it (line, column),
+    added to each error (see :func:`pynomaly.spec_errors.yaml_locator`)."""
     try:
         return FlowSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(_format_validation(origin, exc, data)) from None
+        raise SpecError(_format_validation(origin, exc, data, locate)) from None
 
 
 def load_spec(path: str | Path) -> FlowSpec:
@@ -275,4 +281,4 @@ def load_spec(path: str | Path) -> FlowSpec:
         raise SpecError(syntax_error_line(p, exc)) from None
     if not isinstance(data, dict):
         raise SpecError(f"{p}: a flow spec must be a mapping at the top level")
-    return parse_spec(data, str(p))
+    return parse_spec(data, str(p), None if p.suffix == ".toml" else yaml_locator(text))

@@ -26,7 +26,7 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,8 +132,14 @@ def _parent_model(root: type[BaseModel], loc: Sequence[Any], data: Any) -> type[
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 
-def describe_errors(exc: ValidationError, data: Any, root: type[BaseModel]) -> list[str]:
-    """One ``path: message`` per error of ``exc``, raised validating ``data`` as ``root``."""
+#: Where a user path (``["sinks", "0", "path"]``) was written: (line, column), 1-based.
+Locator = Callable[[Sequence[str]], "tuple[int, int] | None"]
+
+
+def describe_errors(exc: ValidationError, data: Any, root: type[BaseModel],
+                    locate: Locator | None = None) -> list[str]:
+    """One ``path: message`` per error of ``exc``, raised validating ``data`` as ``root``;
+    with ``locate``, ``path (line L, column C): message``."""
     out = []
     for err in exc.errors():
         loc = tuple(err["loc"])
@@ -143,8 +149,44 @@ def describe_errors(exc: ValidationError, data: Any, root: type[BaseModel]) -> l
             parent = _parent_model(root, loc, data)
             if parent is not None:
                 msg += did_you_mean(str(loc[-1]), list(parent.model_fields))
-        out.append(f"{'.'.join(path) or '(root)'}: {msg}")
+        where = locate(path) if locate is not None else None
+        at = f" (line {where[0]}, column {where[1]})" if where else ""
+        out.append(f"{'.'.join(path) or '(root)'}{at}: {msg}")
     return out
+
+
+def yaml_locator(text: str) -> Locator:
+    """A :data:`Locator` for a YAML (or JSON) document: the position of the
+    deepest key or item of the path that the document has.
+
+    >>> locate = yaml_locator("name: f\\nsinks:\\n  - {type: jsonl, pth: a}\\n")
+    >>> locate(["sinks", "0", "pth"]), locate(["sinks", "0", "path"]), locate(["nope"])
+    ((3, 19), (3, 5), None)
+    """
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        root = None
+
+    def locate(path: Sequence[str]) -> tuple[int, int] | None:
+        node, found = root, None
+        for segment in path:
+            if isinstance(node, yaml.MappingNode):
+                pair = next(((k, v) for k, v in node.value
+                             if isinstance(k, yaml.ScalarNode) and k.value == segment), None)
+                if pair is None:
+                    break
+                found, node = pair
+            elif isinstance(node, yaml.SequenceNode) and segment.isdigit() \
+                    and int(segment) < len(node.value):
+                found = node = node.value[int(segment)]
+            else:
+                break
+        if found is None:
+            return None
+        return found.start_mark.line + 1, found.start_mark.column + 1
+
+    return locate
 
 
 _TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")

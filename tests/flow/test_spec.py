@@ -115,3 +115,17 @@ def test_cli_prints_the_line_and_column_without_debug(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert f"{bad}:3:3: not valid YAML: expected <block end>" in err[0]
+
+
+def test_validation_errors_of_a_yaml_file_name_line_and_column(tmp_path):
+    bad = tmp_path / "typo.yaml"
+    bad.write_text("name: f\n"
+                   "source: {type: kafka, topics: [m], bootstrap_server: 'h:9092'}\n"
+                   "record: {value_fields: [v]}\n"
+                   "detection:\n"
+                   "  detector: {name: hst, params: {n_tree: 3}}\n")
+    with pytest.raises(SpecError) as exc:
+        load_spec(bad)
+    message = str(exc.value)
+    assert "source.bootstrap_server (line 2, column 36): Extra inputs" in message
+    assert "detection.detector.params.n_tree (line 5, column 34): Extra inputs" in message

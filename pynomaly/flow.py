@@ -105,6 +105,7 @@ def build_flow(spec: FlowSpec, *, source: Source | None = None,
                           per_key=per_key)
     outputs, alerts = detected.outputs, detected.alerts
     dead = op.merge("dead-letters", parsed.dead, detected.dead)
+    alerts = _add_triage(flow, spec, alerts, outputs)
 
     sinks = alert_sinks if alert_sinks is not None else [
         s for s in spec.sinks if not isinstance(s, DashboardSinkSpec)]
@@ -124,6 +125,78 @@ def build_flow(spec: FlowSpec, *, source: Source | None = None,
 
         op.output("dead-letter", dead, StderrSink())
     return flow
+
+
+def triage_config(spec: FlowSpec) -> Any:
+    """The spec's feedback, budget and incidents as one
+    :class:`~pynomaly.incidents.triage.TriageConfig` (sinks and sources aside)."""
+    from pynomaly.incidents.feedback import FeedbackConfig
+    from pynomaly.incidents.grouping import GroupingConfig
+    from pynomaly.incidents.triage import TriageConfig
+
+    return TriageConfig(
+        incidents=None if spec.incidents is None else GroupingConfig.model_validate(
+            spec.incidents.model_dump(exclude={"sinks"})),
+        feedback=None if spec.feedback is None else FeedbackConfig.model_validate(
+            spec.feedback.model_dump(exclude={"verdicts", "adaptation_sinks"})),
+        budget=spec.budget)
+
+
+def _add_triage(flow: Dataflow, spec: FlowSpec, alerts: Any, outputs: Any) -> Any:
+    """Feedback, budget and incidents after the alert step (ADR 0035); the
+    alerts that go on to the sinks. A spec without them keeps its alerts as
+    they are."""
+    config = triage_config(spec)
+    if not config.enabled():
+        return alerts
+    verdicts = None
+    if spec.feedback is not None and spec.feedback.verdicts is not None:
+        verdicts = _verdict_stream(flow, spec.feedback.verdicts)
+    scores = None
+    if spec.budget is not None:
+        scores = op.filter_map("budget-scores", outputs, _budget_scores)
+    out = pxo.triage("triage", alerts, config=config, flow=spec.name, verdicts=verdicts,
+                     scores=scores)
+    if spec.incidents is not None and spec.incidents.sinks:
+        pxo.to_alert_sinks("incidents", out.incidents, spec.incidents.sinks)
+    if spec.feedback is not None and spec.feedback.adaptation_sinks:
+        pxo.to_alert_sinks("adaptations", out.adaptations, spec.feedback.adaptation_sinks)
+    return out.alerts
+
+
+def _budget_scores(o: ShardOutput) -> Any:
+    import numpy as np
+
+    if not o.budget_scores:
+        return None
+    return (np.concatenate([t for t, _ in o.budget_scores]),
+            np.concatenate([s for _, s in o.budget_scores]))
+
+
+def _verdict_stream(flow: Dataflow, src: Any) -> Any:
+    """Verdict dicts from a Kafka topic (live, from its end) or a JSON-lines
+    file; a line that is not a JSON object is skipped (the triage step counts
+    verdicts that fail validation)."""
+    import orjson
+
+    def decode(raw: Any) -> Any:
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    if src.type == "file":
+        from bytewax.connectors.files import FileSource
+
+        lines = op.input("verdicts", flow, FileSource(src.path))
+        return op.filter_map("verdicts-decode", lines, decode)
+    from pynomaly.connectors.kafka_source import KafkaBatchSource
+
+    batches = op.input("verdicts", flow, KafkaBatchSource(
+        src.bootstrap_servers, [src.topic], tail=True, from_beginning=False))
+    return op.filter_map("verdicts-decode", op.flat_map(
+        "verdicts-payloads", batches, lambda b: list(b.payloads)), decode)
 
 
 def _add_dashboard(flow: Dataflow, sink: DashboardSinkSpec, outputs: Any, spec: FlowSpec) -> None:

@@ -38,6 +38,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from pynomaly.alerting.config import AlertContentSpec, LabelsSpec
 from pynomaly.engine.pipeline import PipelineConfig
+from pynomaly.incidents.budget import BudgetConfig
+from pynomaly.incidents.feedback import FeedbackConfig
+from pynomaly.incidents.grouping import GroupingConfig
 from pynomaly.spec_errors import Locator, describe_errors, syntax_error_line, yaml_locator
 
 
@@ -212,6 +215,41 @@ DeadLetterSpec = Annotated[
 ]
 
 
+class IncidentsSpec(GroupingConfig):
+    """Alerts grouped into incidents (:mod:`pynomaly.incidents.grouping`), and
+    where the incident records go (alerts keep going to ``sinks``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    sinks: list[SinkSpec] = Field(default_factory=list)
+
+
+class VerdictSourceSpec(_Spec):
+    """Where verdicts come from: a Kafka topic (read from its end, live) or a
+    JSON-lines file."""
+
+    type: Literal["kafka", "file"]
+    bootstrap_servers: str | None = None
+    topic: str | None = None
+    path: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> VerdictSourceSpec:
+        if self.type == "kafka" and not (self.bootstrap_servers and self.topic):
+            raise ValueError("a kafka verdict source needs bootstrap_servers and topic")
+        if self.type == "file" and not self.path:
+            raise ValueError("a file verdict source needs a path")
+        return self
+
+
+class FeedbackSpec(FeedbackConfig):
+    """Verdicts that adapt decisions (:mod:`pynomaly.incidents.feedback`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    verdicts: VerdictSourceSpec | None = None
+    adaptation_sinks: list[SinkSpec] = Field(
+        default_factory=list, description="where the audit records of adaptations go")
+
+
 class FlowSpec(_Spec):
     """A whole flow; see the module docstring."""
 
@@ -224,6 +262,10 @@ class FlowSpec(_Spec):
     keys: KeysSpec = Field(default_factory=KeysSpec)
     sinks: list[SinkSpec] = Field(default_factory=lambda: [StdoutSinkSpec()])
     dead_letter: DeadLetterSpec | None = None
+    #: alert fatigue (ADR 0035): incidents across keys, verdict feedback, a global budget
+    incidents: IncidentsSpec | None = None
+    feedback: FeedbackSpec | None = None
+    budget: BudgetConfig | None = None
 
     @model_validator(mode="before")
     @classmethod

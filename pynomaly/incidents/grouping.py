@@ -4,8 +4,10 @@ An alert joins the open incident of its *group* (the values of the
 configured topology labels, e.g. ``service``) when it comes within ``gap_s``
 of that incident's latest alert; otherwise it opens a new incident. An
 incident resolves once the watermark is ``resolve_after_s`` past its latest
-alert. Each change is an :class:`IncidentEvent` (``open``, ``update`` when a
-new key joins, ``resolve``).
+alert. Each change is an :class:`IncidentEvent` (``open``, ``update`` for
+each alert that joins, ``resolve``); the latest record of an incident always
+lists all its members. Alerts may come out of event-time order (shards run
+independently): the gap is measured from the incident's latest alert.
 
 The incident id is the BLAKE2b-128 of the flow, the group and the first
 member alert's id. Alert ids are deterministic (ADR 0002), so a replay after
@@ -174,10 +176,8 @@ class IncidentGrouper:
             self._open[group] = inc
             self._join(inc, alert, t)
             return [*events, IncidentEvent("open", inc, self.flow)]
-        new_key = all(m.key != alert["key"] for m in inc.movers.values())
         self._join(inc, alert, t)
-        if new_key:
-            events.append(IncidentEvent("update", inc, self.flow))
+        events.append(IncidentEvent("update", inc, self.flow))
         return events
 
     def _join(self, inc: Incident, alert: dict[str, Any], t: float) -> None:

@@ -223,6 +223,9 @@ class ShardOutput:
     drift: list[dict] = field(default_factory=list)
     scored: int = 0
     read_at: float = 0.0
+    #: (event times, scores) of the scored rows, when the flow has an alert
+    #: budget (its tests and p-value pool; pynomaly.incidents.budget)
+    budget_scores: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
 def make_detect_logic(spec: FlowSpec, keep_points: bool = False) -> Any:
@@ -370,6 +373,8 @@ class DetectLogic:
                 res = ks.pipeline.process_many(X)
         scores = res.scores
         out.scored += len(scores)
+        if self.spec.budget is not None:
+            out.budget_scores.append((np.asarray(times, dtype=np.float64), np.asarray(scores)))
         if self.keep_points:
             out.points.append((key, times, X, scores, res.probability, res.threshold,
                                res.is_anomaly))

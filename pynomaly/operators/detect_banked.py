@@ -237,6 +237,8 @@ class BankedDetectLogic:
                 scores, contrib = scores[aug.real], contrib[aug.real]
             else:
                 scores, contrib = st.bank.score_learn_explain(X, slots, keep, self._explain_at())
+            if self.spec.budget is not None:
+                out.budget_scores.append((times[keep], scores[keep]))
             flags = keep & (scores >= self.threshold_value)
             obs = self.decision.observe(dst, batch.keys, X, keep, flags, batch.labels)
             # the rules gate the flags before the cooldown: a held-back flag starts none

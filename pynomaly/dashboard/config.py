@@ -127,7 +127,11 @@ class DashboardSettings:
             raise ValueError("header_timeout_s and keep_alive_timeout_s must be positive")
         if self.max_header_bytes < 1024:
             raise ValueError("max_header_bytes must be at least 1024")
-        object.__setattr__(self, "origins", allowed_origins(self.public_url, self.allowed_origins))
+        try:
+            origins = allowed_origins(self.public_url, self.allowed_origins)
+        except ValueError as exc:
+            raise ValueError(f"public_url / allowed_origins: {exc}") from None
+        object.__setattr__(self, "origins", origins)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> DashboardSettings:

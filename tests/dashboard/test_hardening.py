@@ -100,6 +100,11 @@ def test_configured_public_url_and_allowed_origins(server):
         assert status == expected, origin
 
 
+def test_a_public_url_that_is_not_a_url_is_refused():
+    with pytest.raises(ValueError, match=r"public_url / allowed_origins: not an http\(s\) URL"):
+        _settings(public_url="dash.example")
+
+
 # -- connection limits -------------------------------------------------------------------
 @pytest.mark.parametrize("server", [{"max_connections_per_client": 100,
                                      "max_connections_per_token": 2,

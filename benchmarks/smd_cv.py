@@ -27,7 +27,7 @@ from pynomaly.smd.scoring import average_precision, best_f1
 
 #: metric_deviation constants searched (everything else at its default).
 GRID: dict[str, list[float]] = {
-    "top_k": [2, 3, 5],
+    "top_k": [1, 2, 3, 5],
     "smoothing": [0.05, 0.1, 0.2],
     "relative_floor": [0.01, 0.03, 0.1],
     "floor": [0.0],

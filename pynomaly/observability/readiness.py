@@ -24,7 +24,10 @@ def kafka_check(bootstrap: str, topics: list[str]) -> Check:
     def check() -> str | None:
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000})
+        from pynomaly.connectors.kafka_logging import with_client_logger
+
+        admin = AdminClient(with_client_logger({"bootstrap.servers": bootstrap,
+                                                "socket.timeout.ms": 2000}))
         try:
             md = admin.list_topics(timeout=2.0)
         except Exception as exc:

@@ -34,6 +34,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 _UNION_ORIGINS = (typing.Union, types.UnionType)
+#: the choices pydantic lists in a tag or literal error: 'kafka', 'file'
+_QUOTED = re.compile(r"'([^']*)'")
 
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str:
@@ -149,6 +151,12 @@ def describe_errors(exc: ValidationError, data: Any, root: type[BaseModel],
             parent = _parent_model(root, loc, data)
             if parent is not None:
                 msg += did_you_mean(str(loc[-1]), list(parent.model_fields))
+        elif err["type"] in ("union_tag_invalid", "literal_error"):
+            ctx = err.get("ctx") or {}
+            given = ctx.get("tag", err.get("input"))
+            choices = _QUOTED.findall(str(ctx.get("expected_tags", ctx.get("expected", ""))))
+            if isinstance(given, str):
+                msg += did_you_mean(given, choices)
         where = locate(path) if locate is not None else None
         at = f" (line {where[0]}, column {where[1]})" if where else ""
         out.append(f"{'.'.join(path) or '(root)'}{at}: {msg}")

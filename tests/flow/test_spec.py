@@ -79,6 +79,11 @@ def test_unreadable_and_non_mapping_files(tmp_path):
         ({"recrd": {}}, "recrd: Extra inputs are not permitted (did you mean 'record'?)"),
         ({"detection": {"detector": {"name": "hts"}}},
          "detection.detector.name: Value error, unknown detector 'hts' (did you mean 'hst'?)"),
+        ({"source": {"type": "fil", "path": "a"}},
+         "source: Input tag 'fil' found using 'type' does not match any of the expected tags: "
+         "'kafka', 'file' (did you mean 'file'?)"),
+        ({"window": {"kind": "tumbing"}},
+         "window.kind: Input should be 'none', 'tumbling' or 'sliding' (did you mean 'tumbling'?)"),
     ],
 )
 def test_errors_follow_the_users_keys_and_suggest(override, expected):

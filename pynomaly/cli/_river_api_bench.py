@@ -1,7 +1,8 @@
 """The ``pynomaly.river`` classes timed in ``pynomaly bench detectors``.
 
 For a native detector and its engine parameters, :func:`river_model` builds
-the equivalent River-API model (same trees, projections and seed), and
+the equivalent River-API model (same trees, projections and seed: the same
+scores, tested), and
 :func:`time_river_api` times it the way River users run it: per event
 (``score_one(dict)`` then ``learn_one(dict)``), and per mini-batch
 (``score_many(DataFrame)`` then ``learn_many(DataFrame)``). Dicts and frames
@@ -35,6 +36,8 @@ def river_model(name: str, params: dict[str, Any]) -> Any | None:
     import pynomaly.river as pr
 
     p = dict(params)
+    if name != "robust_zscore":
+        p.setdefault("seed", 0)  # the engine's default; River's None would draw one
     if name == "hst":
         limits = p.get("limits", "auto")
         if isinstance(limits, tuple):

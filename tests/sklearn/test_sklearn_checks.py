@@ -17,6 +17,7 @@ CLASSES: list[type[BaseEstimator]] = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
 def test_check_estimator(cls: type[BaseEstimator]) -> None:
     failures = check_estimator(cls(), on_fail=None)

@@ -46,6 +46,7 @@ import numpy as np
 
 from pynomaly.cli import _detector_peers as peers
 from pynomaly.cli import _river_api_bench as river_api
+from pynomaly.cli import _subsequence_bench as subsequence_bench
 
 #: Events before the first injected anomaly; also excluded from every ROC-AUC.
 WARMUP = 300
@@ -145,7 +146,7 @@ def build_pairs(X: np.ndarray) -> list[Pair]:
 
 #: The native detectors :func:`build_pairs` compares, in report order.
 NATIVE_NAMES = ("hst", "rcf", "loda", "rshash", "xstream", "robust_zscore", "rolling_mad",
-                "seasonal")
+                "seasonal", "left_discord")
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float | None:
@@ -331,7 +332,12 @@ def run_benchmark(
             rows.append(row)
             if note:
                 skipped.append(note)
+    subsequence = None
+    if (not only or "left_discord" in only) and "left_discord" in registered:
+        # a univariate subsequence detector: its own stream, against stumpy.stumpi
+        subsequence = subsequence_bench.compare_stumpi(seed=seed, repeats=repeats)
     return {
+        "subsequence": subsequence,
         "stream": {"events": events, "features": features, "seed": seed, "anomalies": int(y.sum())},
         "batch": batch,
         "repeats": repeats,
@@ -403,6 +409,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"start and {m['load_average_1min'][1]} at the end."
     )
     lines.extend(f"Skipped: {note}" for note in report["skipped"])
+    if report.get("subsequence"):
+        lines.extend(["", subsequence_bench.format_row(report["subsequence"])])
     return "\n".join(lines)
 
 

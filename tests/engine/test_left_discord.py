@@ -100,3 +100,11 @@ def test_a_long_period_is_found_when_the_stored_values_double() -> None:
     excl = math.ceil(det.window * 0.25)
     want = naive_left_profile(x, det.window, 3000, excl)[2000:] / (2 * math.sqrt(det.window))
     np.testing.assert_allclose(s[2000:], want, rtol=1e-9, atol=1e-9)
+
+
+def test_a_given_window_scores_from_the_first_point() -> None:
+    x = 500.0 + _shape_stream(900, 30, seed=6)
+    det = create_detector("left_discord", window=16, history=200)
+    s = np.concatenate([det.score_learn_many(x[i : i + 64, None]) for i in range(0, 900, 64)])
+    want = naive_left_profile(x, 16, 200, 4) / (2 * math.sqrt(16))
+    np.testing.assert_allclose(s, want, rtol=1e-8, atol=1e-8)

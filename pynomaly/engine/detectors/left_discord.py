@@ -5,7 +5,7 @@ gait cycle out of step) are in the *shape* of a stretch of the series, not in
 any single value. This detector scores each new point by how unlike anything
 in the recent past the window ending there is:
 
-1. The first values are only stored (scoring 0). After ``period_after``
+1. Unless ``window`` is given, the first values are only stored (scoring 0). After ``period_after``
    of them, the window length ``m = window_factor * P`` comes from the
    dominant period ``P`` of the stored values: the highest local maximum of
    their autocorrelation over lags ``[min_period, min(n // 2, max_period))``,
@@ -90,6 +90,7 @@ def dominant_period(x: np.ndarray, min_lag: int, max_lag: int) -> tuple[int, flo
 
 
 class LeftDiscordParams(DetectorParams):
+    window: int = Field(0, ge=0, description="window length (0: from the period, see below)")
     history: int = Field(10000, ge=2, description="past windows each window is compared with")
     period_after: int = Field(1000, ge=16, description="values of the first period search")
     period_until: int = Field(
@@ -150,14 +151,21 @@ class LeftDiscord(Detector):
         self.window = self._choose_window(stored)
         if self.window == 0 and n < last:
             return False
-        self.window = self.window or p.fallback_window
-        if self.window >= 2:
-            self.offset = float(np.mean(stored))  # distances are shift-invariant; keeps QT small
-            excl = math.ceil(self.window * p.exclusion)
-            self.kernel = new_state(self.window, p.history, excl, REFRESH)
-            run_kernel(self.kernel, stored - self.offset)  # catch up; their scores were given
-        self.pending = np.zeros(0)
+        self._begin(self.window or p.fallback_window, stored, float(np.mean(stored)))
         return True
+
+    def _begin(self, window: int, stored: np.ndarray, offset: float) -> None:
+        """Start the kernel with ``window`` (none below 2) and catch up on the stored values.
+
+        Distances are shift-invariant: values enter the kernel less ``offset`` (a typical
+        value), which keeps the running dot products small."""
+        self.window = window
+        if window >= 2:
+            self.offset = offset
+            excl = math.ceil(window * self.params.exclusion)
+            self.kernel = new_state(window, self.params.history, excl, REFRESH)
+            run_kernel(self.kernel, stored - self.offset)  # their scores were given already
+        self.pending = np.zeros(0)
 
     def _score_learn(self, X: np.ndarray, learn: bool) -> np.ndarray:
         if not learn:  # each row against the current state, which is put back after it
@@ -170,6 +178,8 @@ class LeftDiscord(Detector):
         x = X[:, 0]
         out = np.zeros(x.size)
         i = 0
+        if self.params.window and self.pending.size:  # a given window: nothing stored, no search
+            self._begin(self.params.window, np.zeros(0), float(x[0]))
         while self.pending.size and i < x.size:  # storing values until the window is decided
             self.pending[self.n_pending] = x[i]
             self.n_pending += 1

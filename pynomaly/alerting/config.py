@@ -18,6 +18,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from pynomaly.alerting.control import ControlTopicSpec
+from pynomaly.alerting.maintenance import MaintenanceWindowSpec
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -125,3 +128,14 @@ class AlertContentSpec(_Section):
     missing_data: MissingDataSpec = Field(default_factory=MissingDataSpec)
     #: base URL of the dashboard; alerts then link to their key there
     dashboard_url: str | None = None
+    #: maintenance windows (pynomaly.alerting.maintenance)
+    maintenance: list[MaintenanceWindowSpec] = Field(default_factory=list)
+    #: a Kafka topic that changes maintenance windows at run time
+    maintenance_control: ControlTopicSpec | None = None
+
+    @model_validator(mode="after")
+    def _unique_windows(self) -> AlertContentSpec:
+        names = [w.name for w in self.maintenance]
+        if len(set(names)) != len(names):
+            raise ValueError("maintenance window names must be unique")
+        return self

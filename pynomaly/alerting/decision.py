@@ -54,7 +54,9 @@ from pynomaly.alerting.alert_v2 import (
 )
 from pynomaly.alerting.baseline import Baseline
 from pynomaly.alerting.cadence import Cadence
+from pynomaly.alerting.control import ControlFeed
 from pynomaly.alerting.imputation import Augmented, impute, last_values
+from pynomaly.alerting.maintenance import Calendar
 from pynomaly.alerting.rules import Rules
 
 
@@ -73,6 +75,8 @@ class DecisionState:
         #: each slot's last value (what imputation starts a gap from)
         self.last_value = np.zeros((0, len(decision.fields)))
         self.watermark = -np.inf
+        #: would-be alerts that maintenance windows held back
+        self.held_in_windows = 0
 
     def slots(self, keys: list[str]) -> np.ndarray:
         """The slot of every key of ``keys`` (new keys get fresh slots)."""
@@ -147,6 +151,7 @@ class DecisionState:
         self.__dict__.update(st)
         if "last_value" not in st:  # snapshots from before imputation
             self.last_value = np.zeros((len(self.slot_keys), self.baseline.n_fields))
+        self.held_in_windows = st.get("held_in_windows", 0)
 
 
 @dataclass
@@ -200,6 +205,9 @@ class AlertDecision:
         self.severity = spec.alerts.severity
         self.missing_on = spec.alerts.missing_data.enabled
         self.dashboard_url = spec.alerts.dashboard_url
+        self.calendar = Calendar(spec.alerts.maintenance)
+        self._control = spec.alerts.maintenance_control
+        self._feed: ControlFeed | None = None
 
     def new_state(self) -> DecisionState:
         return DecisionState(self)
@@ -228,6 +236,28 @@ class AlertDecision:
         expected, sigma = st.baseline.observe(slots, keep, X)
         passed = st.rules.apply(slots, flagged & keep, X, expected, sigma)
         return Observation(slots, expected, sigma, passed)
+
+    def maintenance(self, st: DecisionState, keys: list[str], times: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per row: held back by a maintenance window, and not learned (a
+        ``skip`` window). Starts reading the control topic on first use."""
+        if self._control is not None and self._feed is None:
+            self._feed = ControlFeed(self._control, self.calendar).start()
+        get, labels = st.keys.get, st.labels
+
+        def labels_of(key: str) -> dict[str, Any]:
+            s = get(key)
+            return labels[s] if s is not None else {}
+
+        return self.calendar.apply(keys, times, labels_of)
+
+    def hold(self, st: DecisionState, obs: Observation, hold: np.ndarray) -> np.ndarray:
+        """The rows the rules let through, less those a window holds back
+        (counted in ``st.held_in_windows``)."""
+        if not hold.any():
+            return obs.passed
+        st.held_in_windows += int(np.count_nonzero(obs.passed & hold))
+        return obs.passed & ~hold
 
     def imputed(self, st: DecisionState, arr: Arrivals, X: np.ndarray, keep: np.ndarray
                 ) -> Augmented:

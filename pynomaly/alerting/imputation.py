@@ -123,20 +123,35 @@ def last_values(last_value: np.ndarray, X: np.ndarray, slots: np.ndarray,
     last_value[uniq] = X[rev[first]]
 
 
-def real_rows(res: PipelineResult, real: np.ndarray) -> PipelineResult:
-    """A pipeline result over an augmented batch cut to the batch's own rows
-    (explanations re-indexed; a drift event on an imputed row is reported on
-    the batch row after it)."""
-    if real.all():
-        return res
-    pos = np.flatnonzero(real)
-    new_index = np.cumsum(real) - 1  # augmented row -> its batch row (or the one before)
-    explanations = {int(new_index[j]): e for j, e in res.explanations.items() if real[j]}
+def real_rows(res: PipelineResult | None, aug: Augmented, start: int = 0) -> PipelineResult:
+    """The pipeline result of the batch's own rows, from ``res`` computed
+    over the augmented rows it learns (``aug.X[aug.keep]``; None when there
+    are none). A row not learned (a skipped row) gets score 0, no flag, NaN
+    probability and threshold. Explanations are re-indexed; a drift event on
+    an imputed row is reported on the batch row after it."""
+    n_real = int(aug.real.sum())
+    learned = np.flatnonzero(aug.keep)  # augmented position of each result row
+    real_index = np.cumsum(aug.real) - 1  # augmented position -> batch row (or the one before)
+    scores = np.zeros(n_real)
+    probability = np.full(n_real, np.nan)
+    is_anomaly = np.zeros(n_real, dtype=bool)
+    threshold = np.full(n_real, np.nan)
+    if res is None or len(learned) == 0:
+        return PipelineResult(scores, probability, is_anomaly, threshold, "score", start)
+    from_real = aug.real[learned]
+    rows = real_index[learned[from_real]]
+    scores[rows] = res.scores[from_real]
+    probability[rows] = res.probability[from_real]
+    is_anomaly[rows] = res.is_anomaly[from_real]
+    threshold[rows] = res.threshold[from_real]
+    explanations = {int(real_index[learned[j]]): e for j, e in res.explanations.items()
+                    if aug.real[learned[j]]}
     drift = []
+    real_pos = np.flatnonzero(aug.real)
     for ev in res.drift_events:
         j = ev.index - res.start
-        row = int(np.searchsorted(pos, j)) if 0 <= j < len(real) else len(pos) - 1
-        drift.append(dataclasses.replace(ev, index=res.start + min(row, len(pos) - 1)))
-    return PipelineResult(res.scores[real], res.probability[real], res.is_anomaly[real],
-                          res.threshold[real], res.threshold_scale, res.start, drift,
-                          explanations)
+        pos = learned[j] if 0 <= j < len(learned) else real_pos[-1]
+        row = min(int(np.searchsorted(real_pos, pos)), n_real - 1)
+        drift.append(dataclasses.replace(ev, index=res.start + row))
+    return PipelineResult(scores, probability, is_anomaly, threshold, res.threshold_scale,
+                          res.start, drift, explanations)

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from pynomaly.alerting.decision import AlertDecision, Arrivals, DecisionState, watermarks_before
-from pynomaly.alerting.imputation import real_rows
+from pynomaly.alerting.imputation import Augmented, real_rows
 from pynomaly.alerting.labels import labels_for
 from pynomaly.alerting.watermark import Ticker, with_ticks
 from pynomaly.engine.pipeline import PipelineConfig, ScoringPipeline
@@ -283,6 +283,7 @@ class DetectLogic:
         st.batches += 1
         # arrival-order watermark before each row (missing data, see pynomaly.alerting)
         wm_before = watermarks_before(st.decision.watermark, batch.times)
+        maintenance = self.decision.maintenance(st.decision, batch.keys, batch.times)
         groups: dict[str, list[int]] = {}
         for i, k in enumerate(batch.keys):
             g = groups.get(k)
@@ -302,7 +303,7 @@ class DetectLogic:
                 ks = self._new_key()
                 st.keys[key] = ks
             idx = np.asarray(idx_list)
-            self._process_key(st, ks, key, batch, idx, out, wm_before)
+            self._process_key(st, ks, key, batch, idx, out, wm_before, maintenance)
         if len(batch):
             st.watermark = max(st.watermark, float(batch.times.max()))
         wm = batch.watermark if batch.watermark == batch.watermark else st.watermark
@@ -333,10 +334,12 @@ class DetectLogic:
         return arr
 
     def _process_key(self, st: ShardState, ks: KeyState, key: str, batch: EventBatch,
-                     idx: np.ndarray, out: ShardOutput,
-                     wm_before: np.ndarray | None = None) -> None:
+                     idx: np.ndarray, out: ShardOutput, wm_before: np.ndarray | None = None,
+                     maintenance: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         times = batch.times[idx]
         X = batch.values[idx]
+        if maintenance is None:
+            maintenance = self.decision.maintenance(st.decision, batch.keys, batch.times)
         if ks.windows is not None:
             late, closed = ks.windows.add(times, X)
             for j in late:
@@ -350,7 +353,9 @@ class DetectLogic:
                 return
             times = np.array([c[0] for c in closed])
             X = np.array([c[1] for c in closed], dtype=np.float64)
-            res = ks.pipeline.process_many(X)
+            hold, skip = self.decision.maintenance(st.decision, [key] * len(times), times)
+            aug = Augmented(X, np.zeros(len(X), dtype=np.int64), ~skip, np.ones(len(X), bool),
+                            np.arange(len(X)))
         else:
             lateness = self.spec.window.allowed_lateness_s
             prev = np.maximum.accumulate(np.r_[ks.last_time, times])[:-1]
@@ -366,11 +371,15 @@ class DetectLogic:
                     return
             arr = self._arrivals(st, key, times, np.ones(len(times), dtype=bool), wm_before, idx,
                                  out)
-            aug = self.decision.imputed(st.decision, arr, X, np.ones(len(times), dtype=bool))
-            if aug.imputed:  # the detector learns the imputed rows before the row after a gap
-                res = real_rows(ks.pipeline.process_many(aug.X), aug.real)
-            else:
-                res = ks.pipeline.process_many(X)
+            hold, skip = maintenance[0][idx], maintenance[1][idx]
+            aug = self.decision.imputed(st.decision, arr, X, ~skip)
+        if aug.imputed or not aug.keep.all():
+            # imputed rows learned before the row after a gap; skipped rows not at all
+            learned = aug.X[aug.keep]
+            res = real_rows(ks.pipeline.process_many(learned) if len(learned) else None, aug,
+                            ks.seen)
+        else:
+            res = ks.pipeline.process_many(X)
         scores = res.scores
         out.scored += len(scores)
         if self.spec.budget is not None:
@@ -385,10 +394,10 @@ class DetectLogic:
         ks.last_time = max(ks.last_time, float(times.max()))
         n = len(times)
         flags = np.asarray(res.is_anomaly, dtype=bool)
-        obs = self.decision.observe(st.decision, [key] * n, X, np.ones(n, dtype=bool), flags,
+        obs = self.decision.observe(st.decision, [key] * n, X, ~skip, flags,
                                     labels_for(batch.labels, [key]))
         now = time.time()
-        passed = np.flatnonzero(obs.passed)
+        passed = np.flatnonzero(self.decision.hold(st.decision, obs, hold))
         if not flags.any():
             return
         cooldown = self.spec.alerts.cooldown_s

@@ -230,19 +230,22 @@ class BankedDetectLogic:
             dst = self._decision_state(st)
             arr = self.decision.arrivals(dst, batch.keys, times, keep,
                                          watermarks_before(dst.watermark, times))
-            aug = self.decision.imputed(dst, arr, X, keep)  # what the detector learns
+            hold, skip = self.decision.maintenance(dst, batch.keys, times)
+            learn = keep & ~skip
+            aug = self.decision.imputed(dst, arr, X, learn)  # what the detector learns
             if aug.imputed:
                 scores, contrib = st.bank.score_learn_explain(
                     aug.X, slots[aug.source], aug.keep, self._explain_at())
                 scores, contrib = scores[aug.real], contrib[aug.real]
             else:
-                scores, contrib = st.bank.score_learn_explain(X, slots, keep, self._explain_at())
+                scores, contrib = st.bank.score_learn_explain(X, slots, learn, self._explain_at())
             if self.spec.budget is not None:
                 out.budget_scores.append((times[keep], scores[keep]))
-            flags = keep & (scores >= self.threshold_value)
-            obs = self.decision.observe(dst, batch.keys, X, keep, flags, batch.labels)
-            # the rules gate the flags before the cooldown: a held-back flag starts none
-            scores = np.where(obs.passed, scores, -np.inf)
+            flags = learn & (scores >= self.threshold_value)
+            obs = self.decision.observe(dst, batch.keys, X, learn, flags, batch.labels)
+            # rules and maintenance windows gate the flags before the cooldown:
+            # a held-back flag starts none
+            scores = np.where(self.decision.hold(dst, obs, hold), scores, -np.inf)
             alert = decide(slots, keep, times, scores, st.seen, st.cooldown_until,
                            self.spec.detection.warmup, self.threshold_value,
                            self.spec.alerts.cooldown_s)

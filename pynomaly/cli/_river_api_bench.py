@@ -31,7 +31,7 @@ def _limits(mins: list[float], maxes: list[float]) -> dict[int, tuple[float, flo
     return {j: (float(lo), float(hi)) for j, (lo, hi) in enumerate(zip(mins, maxes, strict=True))}
 
 
-def river_model(name: str, params: dict[str, Any]) -> Any | None:
+def river_model(name: str, params: dict[str, Any]) -> Any:
     """The ``pynomaly.river`` model for engine detector ``name``; ``None`` if there is none."""
     import pynomaly.river as pr
 

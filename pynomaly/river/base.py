@@ -81,11 +81,13 @@ class NativeAnomalyDetector(base.AnomalyDetector):
 
     # -- per event -------------------------------------------------------
     def learn_one(self, x: Mapping[Hashable, Any]) -> None:
-        if self._columns is None:
+        columns = self._columns
+        if columns is None:
             if not x:
                 return
-            self._build(FeatureColumns.from_names(x))
-        self._learn_row(self._columns.learn_row(x))
+            columns = FeatureColumns.from_names(x)
+            self._build(columns)
+        self._learn_row(columns.learn_row(x))
 
     def score_one(self, x: Mapping[Hashable, Any]) -> float:
         if self._columns is None:

@@ -78,8 +78,9 @@ class FeatureColumns:
         """The value each missing feature takes: the last learned one (a copy)."""
         return self._learn_flat.copy()
 
-    def _write(self, x: Mapping[Hashable, Any], flat: memoryview) -> int:
-        """Write the known, present features of ``x`` into ``flat``; count them."""
+    def _write(self, x: Mapping[Hashable, Any], flat: Any) -> int:
+        """Write the known, present features of ``x`` into ``flat`` (a float64
+        memoryview); count them."""
         index = self.index
         hits = 0
         for name, value in x.items():

@@ -23,7 +23,9 @@ dashboard can show losses it never saw. Each entry of ``events`` is a small JSON
 ``alert``
     The alert record: ``{"type": "alert", "id", "flow", "key", "event_time",
     "emit_time", "values", "score", "probability", "threshold", "detector",
-    "explanation": {feature: contribution}, "schema_version"}``.
+    "explanation": {feature: contribution}, "schema_version"}``, and from
+    schema version 2 ``kind``, ``expected``, ``bounds``, ``direction``,
+    ``severity``, ``labels``, ``suppressed``, ``link`` and ``missing``.
 ``drift``
     ``{"type": "drift", "key": str | null, "ts", "monitor": str, "detail": any}``
     (``key`` null means the drift concerns the whole flow).
@@ -269,4 +271,56 @@ def _normalize_alert(event: dict[str, Any]) -> dict[str, Any]:
         "detector": str(event.get("detector") or ""),
         "explanation": {str(k): _number(v) or 0.0 for k, v in explanation.items()},
         "schema_version": event.get("schema_version"),
+        **_alert_v2_fields(event),
+    }
+
+
+_SEVERITIES = frozenset({"info", "warning", "critical"})
+_KINDS = frozenset({"anomaly", "missing_data", "recovery"})
+
+
+def _alert_v2_fields(event: dict[str, Any]) -> dict[str, Any]:
+    """The fields schema version 2 adds (see docs/alert-schema.md), checked;
+    absent ones (a version-1 alert) get their version-1 meaning.
+
+    >>> f = _alert_v2_fields({"kind": "anomaly", "expected": {"cpu": 40.0},
+    ...     "bounds": {"cpu": [35.0, 45.0]}, "severity": "critical", "labels": {"r": "eu"}})
+    >>> f["bounds"], f["severity"], f["suppressed"]
+    ({'cpu': [35.0, 45.0]}, 'critical', 0)
+    """
+    kind = event.get("kind") or "anomaly"
+    severity = event.get("severity")
+    if kind not in _KINDS:
+        raise ValueError(f"alert.kind must be one of {sorted(_KINDS)}")
+    if severity is not None and severity not in _SEVERITIES:
+        raise ValueError(f"alert.severity must be one of {sorted(_SEVERITIES)}")
+    objects = {name: event.get(name) or {} for name in
+               ("expected", "bounds", "direction", "labels")}
+    for name, value in objects.items():
+        if not isinstance(value, dict):
+            raise ValueError(f"alert.{name} must be an object")
+    bounds = {}
+    for f, band in objects["bounds"].items():
+        if band is not None and not (isinstance(band, list) and len(band) == 2):
+            raise ValueError("alert.bounds must map fields to [low, high]")
+        bounds[str(f)] = None if band is None else [_number(band[0]), _number(band[1])]
+    suppressed = event.get("suppressed") or 0
+    if not isinstance(suppressed, int) or isinstance(suppressed, bool) or suppressed < 0:
+        raise ValueError("alert.suppressed must be a non-negative integer")
+    labels = {str(k): v if isinstance(v, str | bool) else _number(v)
+              for k, v in objects["labels"].items()}
+    link = event.get("link")
+    missing = event.get("missing")
+    return {
+        "kind": kind,
+        "expected": {str(f): _number(v) for f, v in objects["expected"].items()},
+        "bounds": bounds,
+        "direction": {str(f): "down" if v == "down" else "up"
+                      for f, v in objects["direction"].items()},
+        "severity": severity,
+        "labels": labels,
+        "suppressed": suppressed,
+        "link": link if isinstance(link, str) and link.startswith(("http://", "https://"))
+        else None,
+        "missing": missing if isinstance(missing, dict) else None,
     }

@@ -94,6 +94,9 @@ def test_flow_to_browser_live_points_and_alert(served, browser, tmp_path: Path) 
         contributions = alert.query_selector_all(".contrib .f")
         assert {c.inner_text() for c in contributions} <= {"cpu", "latency_ms"}
         assert contributions, "the alert shows its top contributing features"
+        # schema v2 on the card: severity, and each value against expected and its band
+        assert alert.query_selector(".sev") is not None
+        assert "expected" in alert.inner_text() and "normal" in alert.inner_text()
         page.wait_for_function(
             f"""() => Number(document.querySelector('{chart}').dataset.alerts) >= 1""")
         assert hub.counters["alerts"] >= 1 and hub.counters["points"] > 0

@@ -92,7 +92,14 @@
     S.alerts.unshift(a);
     if (S.alerts.length > MAX_ALERTS) S.alerts.length = MAX_ALERTS;
     const ser = S.series.get(a.key);
-    if (ser) { ser.alerts.push({ t: a.event_time, score: a.score, probability: a.probability, id: a.id }); S.dirty.add(a.key); }
+    if (ser) {
+      // the band of the first value field (schema v2): drawn at the alert on the value chart
+      const f0 = ser.fields[0], band = a.bounds && f0 !== undefined ? a.bounds[f0] : null;
+      ser.alerts.push({ t: a.event_time, score: a.score, probability: a.probability, id: a.id,
+        kind: a.kind || "anomaly", low: band ? band[0] : null, high: band ? band[1] : null,
+        expected: a.expected && f0 !== undefined ? a.expected[f0] : null });
+      S.dirty.add(a.key);
+    }
     S.feedDirty = true;
     if (fresh) saveSoon(); // an alert must survive a reload or going offline
   }
@@ -216,6 +223,12 @@
       key.textContent = a.drift ? `drift · ${a.key ?? "all keys"}` : a.key;
       const time = document.createElement("span"); time.className = "time"; time.textContent = fmtTime(a.drift ? a.ts : a.event_time);
       row1.append(key, time); li.append(row1);
+      if (!a.drift && a.severity) {
+        li.classList.add("sev-" + a.severity);
+        const sev = document.createElement("span"); sev.className = "sev";
+        sev.textContent = (a.kind && a.kind !== "anomaly" ? a.kind.replace("_", " ") + " · " : "") + a.severity;
+        row1.insertBefore(sev, time);
+      }
       const row2 = document.createElement("div"); row2.className = "row2";
       if (a.drift) {
         row2.textContent = `${a.monitor}` + (a.detail ? " · " + JSON.stringify(a.detail).slice(0, 80) : "");
@@ -227,6 +240,7 @@
         row2.append(a.detector || "detector");
       }
       li.append(row2);
+      if (!a.drift) for (const row of alertDetails(a)) li.append(row);
       for (const [f, share] of a.drift ? [] : contributions(a.explanation)) {
         const row = document.createElement("div"); row.className = "contrib";
         const name = document.createElement("span"); name.className = "f"; name.textContent = f; name.title = f;
@@ -238,6 +252,29 @@
       if (a.key !== null && a.key !== undefined) li.addEventListener("click", () => toggleKey(a.key, true));
       return li;
     }
+  }
+
+  // Schema-v2 alert fields as card rows: value vs expected and band per field
+  // (arrow = direction), carried-through labels, held-back count, silence, link.
+  function alertDetails(a) {
+    const rows = [];
+    const line = (cls) => { const d = document.createElement("div"); d.className = cls; rows.push(d); return d; };
+    for (const [f, v] of Object.entries(a.values || {})) {
+      const e = a.expected ? a.expected[f] : null, b = a.bounds ? a.bounds[f] : null;
+      if (e === null || e === undefined) continue;
+      const d = line("expect");
+      const arrow = a.direction && a.direction[f] === "down" ? "\u2193" : "\u2191";
+      d.textContent = `${f} ${arrow} ${fmtNum(v)} · expected ${fmtNum(e)}` + (b ? ` · normal ${fmtNum(b[0])} to ${fmtNum(b[1])}` : "");
+    }
+    if (a.missing) line("expect").textContent = `silent ${fmtNum(a.missing.silent_s)} s · cadence ${fmtNum(a.missing.cadence_s)} s`;
+    const labels = Object.entries(a.labels || {});
+    if (labels.length) line("labels").textContent = labels.map(([k, v]) => `${k}=${v}`).join(" · ");
+    if (a.suppressed) line("labels").textContent = `${a.suppressed} held back since the previous alert`;
+    if (a.link) {
+      const d = line("labels"); const l = document.createElement("a");
+      l.href = a.link; l.textContent = "open on the dashboard"; l.rel = "noopener"; d.append(l);
+    }
+    return rows;
   }
 
   // Charts read column arrays through an ECharts dataset (no per-point arrays are
@@ -263,6 +300,11 @@
       { id: "lower", markLine: drift },
       { id: "alert", data: ser.alerts.map((a) => [a.t, onProb ? a.probability : a.score]) },
       { id: "anomaly", data: ser.alerts.map((a) => [a.t, valueAt(a.t)]).filter((d) => d[1] !== null && d[1] !== undefined) },
+      { id: "band", markLine: { symbol: "none", silent: true, animation: false,
+        lineStyle: { color: "#3fb950", width: 6, opacity: 0.35, type: "solid" }, label: { show: false },
+        data: ser.alerts.filter((a) => a.low !== null && a.low !== undefined && a.high !== null)
+          .map((a) => [{ coord: [a.t, a.low] }, { coord: [a.t, a.high] }]) },
+        data: ser.alerts.filter((a) => a.expected !== null && a.expected !== undefined).map((a) => [a.t, a.expected]) },
     ];
   }
   function chartOption(ser) {
@@ -272,7 +314,7 @@
     const line = (id, name, y, yAxisIndex, grid, color, extra) => ({ id, name, type: "line", datasetIndex: 0,
       xAxisIndex: grid, yAxisIndex, encode: { x: "t", y }, showSymbol: false, sampling: "lttb", color,
       lineStyle: { width: 1.5 }, ...extra });
-    const [v0, lower, alert, anomaly] = markerSeries(ser);
+    const [v0, lower, alert, anomaly, band] = markerSeries(ser);
     return {
       animation: false, backgroundColor: "transparent", textStyle: { color: "#8b98a8" },
       dataset: { source: chartSource(ser) },
@@ -305,6 +347,8 @@
         { id: "alert", name: "alert", type: "scatter", xAxisIndex: 1, yAxisIndex: 1, symbolSize: 10, color: "#f85149", z: 5, data: alert.data },
         { id: "anomaly", name: "anomaly", type: "scatter", xAxisIndex: 0, yAxisIndex: 0, symbol: "diamond", symbolSize: 11,
           color: "#f85149", z: 5, data: anomaly.data },
+        { id: "band", name: "expected", type: "scatter", xAxisIndex: 0, yAxisIndex: 0, symbol: "emptyCircle", symbolSize: 8,
+          color: "#3fb950", z: 4, data: band.data, markLine: band.markLine },
       ],
     };
   }

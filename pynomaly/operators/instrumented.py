@@ -58,13 +58,15 @@ def detect_step(logic: Any, flow_name: str, detector: str) -> DetectFn:
     def detect(state: Any, batch: EventBatch) -> tuple[Any, ShardOutput]:
         m = metrics.current()
         t0 = time.perf_counter()
-        # the key count costs a set per batch: only when spans are recorded
-        key_count = len(set(batch.keys)) if tracing.is_on() else -1
-        with tracing.span("pynomaly.detect", parent=batch.trace_parent, flow=flow_name,
-                          batch_size=len(batch), key_count=key_count):
+        if len(batch):
+            # the key count costs a set per batch: only when spans are recorded
+            key_count = len(set(batch.keys)) if tracing.is_on() else -1
+            with tracing.span("pynomaly.detect", parent=batch.trace_parent, flow=flow_name,
+                              batch_size=len(batch), key_count=key_count):
+                st, out = logic.process(state, batch)
+            m.batch_latency(flow_name, "detect", time.perf_counter() - t0)
+        else:  # a watermark tick (no events): neither a span nor a batch latency
             st, out = logic.process(state, batch)
-        dt = time.perf_counter() - t0
-        m.batch_latency(flow_name, "detect", dt)
         m.scored(flow_name, detector, out.scored)
         if out.alerts:
             m.alerts(flow_name, detector, len(out.alerts))

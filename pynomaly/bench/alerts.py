@@ -10,8 +10,8 @@ anomalies of its own) and injects labelled events into them:
   each with its own lag (0–4 min) and magnitude (latency up 6–15 σ, CPU up
   3–8 σ), for 15–40 min; half of them as a level shift, half flapping (each
   minute bad or not, as timeouts and retries come and go). Unrelated single-key anomalies (6–20 σ spikes) run
-  in the background, also during outages. The default flow's detect step
-  raises the alerts; :class:`~pynomaly.incidents.grouping.IncidentGrouper`
+  in the background, also during outages. The detect step (robust statistics,
+  default calibration, threshold, rules and cooldown) raises the alerts; :class:`~pynomaly.incidents.grouping.IncidentGrouper`
   groups them. *compression* is alerts per incident over the outages'
   alerts; *purity* the share of each outage incident's alerts that belong to
   its main outage; *outages_found* the share of outages whose alerts lead an
@@ -66,7 +66,7 @@ class AlertsBenchConfig:
     budget_keys: int = 100_000
     budget_hours: float = 3.0
     budget_warmup_steps: int = 120
-    alerts_per_hour: float = 60.0
+    alerts_per_hour: float = 100.0
     budget_anomalies: int = 60
 
 
@@ -93,13 +93,15 @@ def step_rows(gen: Any, keys: int, steps: int) -> Iterator[np.ndarray]:
 
 
 def default_detect(name: str) -> Any:
-    """The detect step of a flow that names no detector."""
+    """The detect step of the scenarios: robust statistics per key with the
+    default calibration, threshold, rules and cooldown."""
     from pynomaly.operators.detect import make_detect_logic
     from pynomaly.spec import FlowSpec
 
     spec = FlowSpec.model_validate({
         "name": name, "source": {"type": "file", "path": "unused.jsonl"},
-        "record": {"value_fields": list(FIELDS)}, "sinks": [{"type": "stdout"}]})
+        "record": {"value_fields": list(FIELDS)}, "detection": {"detector": "robust_zscore"},
+        "sinks": [{"type": "stdout"}]})
     return make_detect_logic(spec)
 
 

@@ -48,6 +48,8 @@ class E2EConfig:
     seed: int = 0
     #: share of generated records that are labelled anomalies
     anomaly_rate: float = 0.001
+    #: also run each detector with incidents and an alert budget (ADR 0035)
+    triage: bool = False
 
 
 def raw_consume(bootstrap: str, topic: str, records: int, batch_size: int) -> float:
@@ -113,6 +115,16 @@ def run_flow(spec: Any, records: int, *, per_key: bool = False) -> tuple[float, 
     return time.perf_counter() - t0, seen[0]
 
 
+def triage_update(spec: Any) -> dict[str, Any]:
+    """Incidents grouped by key prefix and a budget of 100 alerts an hour (the
+    triage step's costs on top of a flow)."""
+    from pynomaly.incidents.budget import BudgetConfig
+    from pynomaly.spec import IncidentsSpec
+
+    return {"incidents": IncidentsSpec(group_by=("service",)),
+            "budget": BudgetConfig(alerts_per_hour=100)}
+
+
 def run_throughput(bootstrap: str, cfg: E2EConfig) -> dict[str, Any]:
     """Measure (a) and (b) on one freshly produced topic; see the module docstring."""
     from pynomaly.connectors.kafka_admin import ensure_topics
@@ -154,6 +166,13 @@ def run_throughput(bootstrap: str, cfg: E2EConfig) -> dict[str, Any]:
             row["per_key"] = {"records": n, "records_per_s": round(n / pk_secs),
                               "banked_records_per_s": round(n / b_secs),
                               "banked_speedup": round(pk_secs / b_secs, 1)}
+        if cfg.triage:
+            tr_spec = spec.model_copy(update=triage_update(spec))
+            tr_secs, tr_read = run_flow(tr_spec, cfg.records)
+            if tr_read != cfg.records:
+                raise RuntimeError(f"flow {det} with triage: read {tr_read} of {cfg.records}")
+            row["triage"] = {"records_per_s": round(cfg.records / tr_secs),
+                             "overhead": round(tr_secs / secs - 1.0, 3)}
         out["detectors"][det] = row
     raw.append(raw_consume(bootstrap, topic, cfg.records, cfg.batch_size))
     old = gc.get_threshold()

@@ -9,7 +9,7 @@ labelled scenarios (:mod:`pynomaly.bench.alerts`).
 >>> from pynomaly.cli.main import build_parser
 >>> args = build_parser().parse_args(["bench", "alerts", "--budget-keys", "1000"])
 >>> args.budget_keys, args.alerts_per_hour
-(1000, 60.0)
+(1000, 100.0)
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--budget-keys", type=int, default=100_000, help="keys of the null stream")
     p.add_argument("--budget-hours", type=float, default=3.0, help="measured hours of it")
-    p.add_argument("--alerts-per-hour", type=float, default=60.0, help="the budget")
+    p.add_argument("--alerts-per-hour", type=float, default=100.0, help="the budget")
     p.add_argument("--incident-hours", type=float, default=12.0)
     p.add_argument("--feedback-days", type=int, default=7)
     p.set_defaults(func=run)

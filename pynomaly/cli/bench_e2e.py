@@ -57,7 +57,7 @@ def _cmd(args: argparse.Namespace) -> int:
             cfg = E2EConfig(records=args.records, keys=args.keys, batch_size=args.batch_size,
                             shards=args.shards, detectors=tuple(args.detectors),
                             per_key_records=args.per_key_records,
-                            anomaly_rate=args.anomaly_rate)
+                            anomaly_rate=args.anomaly_rate, triage=args.triage)
             t = run_throughput(bootstrap, cfg)
             report["throughput"] = t
             report["raw_records_per_s"] = t["raw_records_per_s"]
@@ -110,6 +110,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--shards", type=int, default=16)
     p.add_argument("--anomaly-rate", type=float, default=0.001,
                    help="share of generated records that are labelled anomalies")
+    p.add_argument("--triage", action="store_true",
+                   help="also run each detector with incidents and an alert budget")
     p.add_argument("--detectors", nargs="+", default=["robust_zscore", "hst"],
                    choices=["robust_zscore", "hst"])
     p.add_argument("--per-key-records", type=int, default=0,

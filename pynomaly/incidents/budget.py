@@ -5,8 +5,9 @@ Every scored record is a test. Event time is cut into slices of ``slice_s``.
 For one slice:
 
 1. **p-values pooled across keys.** A candidate alert's p-value is its score's
-   conformal rank among the scores of *all* keys in the previous
-   ``history_s`` seconds (whole minutes), ``p = (1 + #{pool >= s}) / (1 + N)``. With 100k
+   conformal rank among the scores of *all* keys in the last ``history_s``
+   seconds (in whole epochs of ``epoch_s``; the slice itself included, which
+   only raises p), ``p = (1 + #{pool >= s}) / (1 + N)``. With 100k
    keys the pool holds millions of scores, so p-values reach 1e-7, where a
    per-key calibrator stops at ``1 / (window + 1)``. Scores are kept in a
    histogram of log-spaced bins; a score counts every pooled score of its own
@@ -50,6 +51,7 @@ from collections import deque
 from typing import Any
 
 import numpy as np
+from numba import njit
 from pydantic import BaseModel, ConfigDict, Field
 
 #: histogram of log2(score): ``BINS_PER_OCTAVE`` bins per doubling over
@@ -88,12 +90,36 @@ class BudgetConfig(BaseModel):
 
 
 def score_bins(scores: np.ndarray) -> np.ndarray:
-    """The histogram bin of each score (non-finite and <= 0 go to the first bin)."""
-    s = np.asarray(scores, dtype=np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        b = np.floor((np.log2(s) - LOG2_LO) * BINS_PER_OCTAVE)
-    b = np.where(np.isfinite(b), b, np.where(s > 1.0, N_BINS - 1, 0))
-    return np.clip(b, 0, N_BINS - 1).astype(np.int64)
+    """The histogram bin of each score: ``BINS_PER_OCTAVE`` equal steps of the
+    mantissa per power of two (monotone in the score, which is all a rank
+    needs); non-finite and <= 0 go to the first bin, NaN too.
+
+    >>> score_bins(np.array([0.0, 1.0, 1.5, 2.0, np.inf])).tolist()
+    [0, 4096, 4224, 4352, 12287]
+    """
+    s = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0)
+    mant, exp = np.frexp(s)  # s = mant * 2**exp, mant in [0.5, 1)
+    b = (exp.astype(np.int64) - 1 - LOG2_LO) * BINS_PER_OCTAVE + (
+        (mant * 2.0 - 1.0) * BINS_PER_OCTAVE).astype(np.int64)
+    b[s <= 0.0] = 0
+    b[np.isinf(s)] = N_BINS - 1
+    return np.clip(b, 0, N_BINS - 1)
+
+
+@njit(cache=True, nogil=True)
+def _count_bins(scores, hist):
+    """``hist[score_bins(s)] += 1`` for each score, in one pass."""
+    for i in range(scores.shape[0]):
+        s = scores[i]
+        if not s > 0.0:  # NaN, 0 and negatives
+            b = 0
+        elif s == np.inf:
+            b = N_BINS - 1
+        else:
+            mant, exp = math.frexp(s)
+            b = (exp - 1 - LOG2_LO) * BINS_PER_OCTAVE + int((mant * 2.0 - 1.0) * BINS_PER_OCTAVE)
+            b = min(max(b, 0), N_BINS - 1)
+        hist[b] += 1
 
 
 def bh_passes(p: np.ndarray, m: int, q: float) -> np.ndarray:
@@ -123,8 +149,8 @@ class AlertBudget:
         self.slice_s = config.slice_seconds()
         self.q = config.level()
         self._pool = np.zeros(N_BINS, dtype=np.int64)
-        self._epochs: deque[tuple[int, np.ndarray]] = deque()
-        self._tests: dict[int, np.ndarray] = {}     # slice -> histogram of its scores
+        self._epochs: dict[int, np.ndarray] = {}  # epoch -> histogram of its scores
+        self._tests: dict[int, int] = {}          # open slice -> records scored in it
         self._candidates: dict[int, list[tuple[float, dict[str, Any]]]] = {}
         self._tokens = config.bucket_size()
         self._token_time: float | None = None
@@ -136,23 +162,40 @@ class AlertBudget:
         return math.floor(t / self.slice_s)
 
     def observe(self, t: float, scores: np.ndarray) -> None:
-        """Count the records scored at event time ``t`` (one slice) as tests."""
-        self._add(self.slice_of(t), np.bincount(score_bins(scores), minlength=N_BINS))
+        """Count the records scored at event time ``t`` as tests, and pool their scores."""
+        scores = np.asarray(scores, dtype=np.float64)
+        self.observe_many(np.full(scores.shape, float(t)), scores)
 
     def observe_many(self, times: np.ndarray, scores: np.ndarray) -> None:
-        """:meth:`observe` for records of many slices."""
-        slices = np.floor(np.asarray(times, dtype=np.float64) / self.slice_s).astype(np.int64)
-        found, inv = np.unique(slices, return_inverse=True)
-        hist = np.bincount(inv * N_BINS + score_bins(scores),
-                           minlength=found.size * N_BINS).reshape(found.size, N_BINS)
-        for s, h in zip(found.tolist(), hist, strict=True):
-            self._add(s, h)
-
-    def _add(self, s: int, hist: np.ndarray) -> None:
-        if s in self._tests:
-            self._tests[s] += hist
+        """Count records scored at event times ``times`` as tests of their
+        slices, and add their scores to the pool (by epoch, for ageing)."""
+        times = np.asarray(times, dtype=np.float64)
+        if times.size == 0:
+            return
+        lo, hi = float(times.min()), float(times.max())
+        if self.slice_of(lo) == self.slice_of(hi):  # the usual case: one slice
+            sl = self.slice_of(lo)
+            self._tests[sl] = self._tests.get(sl, 0) + times.size
         else:
-            self._tests[s] = hist.astype(np.int64)
+            slices, counts = np.unique(np.floor(times / self.slice_s).astype(np.int64),
+                                       return_counts=True)
+            for sl, c in zip(slices.tolist(), counts.tolist(), strict=True):
+                self._tests[sl] = self._tests.get(sl, 0) + c
+        scores = np.ascontiguousarray(scores, dtype=np.float64)
+        first = math.floor(lo / self.config.epoch_s)
+        last = math.floor(hi / self.config.epoch_s)
+        epochs = None if first == last else np.floor(times / self.config.epoch_s)
+        for ep in range(first, last + 1) if last - first < 64 else np.unique(epochs).tolist():
+            hist = np.zeros(N_BINS, dtype=np.int64)
+            _count_bins(scores if epochs is None else scores[epochs == ep], hist)
+            if ep in self._epochs:
+                self._epochs[ep] += hist
+            else:
+                self._epochs[ep] = hist
+            self._pool += hist
+        keep = math.ceil(self.config.history_s / self.config.epoch_s)
+        for ep in [e for e in self._epochs if e <= last - keep]:
+            self._pool -= self._epochs.pop(ep)
 
     def offer(self, alert: dict[str, Any], *, t: float, score: float) -> None:
         """A candidate alert of event time ``t``; it is decided when its slice closes."""
@@ -182,9 +225,8 @@ class AlertBudget:
         return out
 
     def _decide(self, s: int) -> list[dict[str, Any]]:
-        tests = self._tests.pop(s, None)
+        m = self._tests.pop(s, 0)
         cands = self._candidates.pop(s, [])
-        m = int(tests.sum()) if tests is not None else 0
         released: list[dict[str, Any]] = []
         if cands:
             tail = np.cumsum(self._pool[::-1])[::-1]
@@ -202,16 +244,6 @@ class AlertBudget:
                     self.held_back += 1
                     self._held.append(alert)
             self.released += len(released)
-        if tests is not None:
-            self._pool += tests
-            epoch = math.floor(s * self.slice_s / self.config.epoch_s)
-            if self._epochs and self._epochs[-1][0] == epoch:
-                self._epochs[-1][1][:] += tests
-            else:
-                self._epochs.append((epoch, tests.copy()))
-            keep = math.ceil(self.config.history_s / self.config.epoch_s)
-            while self._epochs and self._epochs[0][0] <= epoch - keep:
-                self._pool -= self._epochs.popleft()[1]
         return released
 
     def level_now(self) -> float:

@@ -79,3 +79,15 @@ def test_clear_anomalies_pass_and_state_survives_a_pickle() -> None:
     late = budget.close(float("inf"))  # slices still open at the end
     assert a[3] == 14 and a[1] + sum(x["true"] for x in late) == a[3]  # every clear anomaly
     assert budget.p_value(40.0) < 1e-5 < budget.p_value(3.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                          st.floats(1e-6, 1e6)), max_size=60))
+def test_bin_count_kernel_matches_score_bins(scores: list[float]) -> None:
+    from pynomaly.incidents.budget import N_BINS, _count_bins, score_bins
+
+    x = np.array(scores, dtype=np.float64)
+    hist = np.zeros(N_BINS, dtype=np.int64)
+    _count_bins(x, hist)
+    assert hist.tolist() == np.bincount(score_bins(x), minlength=N_BINS).tolist()

@@ -76,7 +76,8 @@ class DriftMonitor(StatefulComponent):
         if finite.all():
             return self._update_many(x)
         kept = np.flatnonzero(finite)
-        return kept[self._update_many(np.ascontiguousarray(x[kept]))]
+        hits: np.ndarray = kept[self._update_many(np.ascontiguousarray(x[kept]))]
+        return hits
 
     def _update_many(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -181,9 +182,10 @@ class FastPageHinkleyMonitor(DriftMonitor):
 
     def _update_many(self, x: np.ndarray) -> np.ndarray:
         p = self.params
-        return _page_hinkley_kernel(
+        hits: np.ndarray = _page_hinkley_kernel(
             x, self._st, p.min_instances, p.delta, p.threshold, p.alpha, self._MODES[p.mode]
         )
+        return hits
 
     def _get_state(self) -> dict[str, Any]:
         return {"st": self._st.copy()}

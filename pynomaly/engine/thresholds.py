@@ -88,7 +88,9 @@ class StaticThreshold(Threshold):
     Params = StaticThresholdParams
     params: StaticThresholdParams
 
-    def _decide(self, scores, prob, learn):
+    def _decide(
+        self, scores: np.ndarray, prob: np.ndarray, learn: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
         value = self.params.value
         return scores >= value, np.full(scores.shape[0], value)
 
@@ -109,7 +111,9 @@ class QuantileThreshold(Threshold):
         self._window = SlidingWindow(self.params.window)
         self._count = 0
 
-    def _decide(self, scores, prob, learn):
+    def _decide(
+        self, scores: np.ndarray, prob: np.ndarray, learn: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
         p = self.params
         w = self._window
         thr = np.empty(scores.shape[0])
@@ -147,7 +151,9 @@ class ProbabilityThreshold(Threshold):
     Params = ProbabilityThresholdParams
     params: ProbabilityThresholdParams
 
-    def _decide(self, scores, prob, learn):
+    def _decide(
+        self, scores: np.ndarray, prob: np.ndarray, learn: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
         level = self.params.level
         # 1 - p >= level computed as p <= 1 - level would differ by rounding; keep one form.
         return prob >= level, np.full(scores.shape[0], level)

@@ -43,7 +43,7 @@ from pynomaly.engine.calibration import Calibrator, ComponentParams, as_scores
 
 
 @njit(cache=True, nogil=True)
-def _lower_bound(sorted_w, n, x):
+def _lower_bound(sorted_w: np.ndarray, n: int, x: float) -> int:
     """First index i < n with sorted_w[i] >= x (n when none)."""
     lo = 0
     hi = n
@@ -57,13 +57,15 @@ def _lower_bound(sorted_w, n, x):
 
 
 @njit(cache=True, nogil=True)
-def _window_push(ring, sorted_w, n, head, x):
+def _window_push(ring: np.ndarray, sorted_w: np.ndarray, n: int, head: int,
+                 x: float) -> tuple[int, int]:
     """Add x to the window (dropping the oldest when full); returns (n, head)."""
     return _window_push_at(ring, sorted_w, n, head, x, _lower_bound(sorted_w, n, x))
 
 
 @njit(cache=True, nogil=True)
-def _window_push_at(ring, sorted_w, n, head, x, k):
+def _window_push_at(ring: np.ndarray, sorted_w: np.ndarray, n: int, head: int, x: float,
+                    k: int) -> tuple[int, int]:
     """``_window_push`` given ``k = _lower_bound(sorted_w, n, x)``."""
     cap = ring.shape[0]
     if n == cap:
@@ -90,7 +92,8 @@ def _window_push_at(ring, sorted_w, n, head, x, k):
 
 
 @njit(cache=True, nogil=True)
-def _conformal_kernel(scores, ring, sorted_w, n, head, learn, out):
+def _conformal_kernel(scores: np.ndarray, ring: np.ndarray, sorted_w: np.ndarray, n: int,
+                      head: int, learn: bool, out: np.ndarray) -> tuple[int, int]:
     """p-value of each score before learning it; returns (n, head)."""
     for i in range(scores.shape[0]):
         s = scores[i]
@@ -102,7 +105,8 @@ def _conformal_kernel(scores, ring, sorted_w, n, head, learn, out):
 
 
 @njit(cache=True, nogil=True)
-def _window_push_clipped(values, ring, sorted_w, n, head):
+def _window_push_clipped(values: np.ndarray, ring: np.ndarray, sorted_w: np.ndarray, n: int,
+                         head: int) -> tuple[int, int]:
     """Learn values capped at the window's current maximum; returns (n, head)."""
     for i in range(values.shape[0]):
         x = values[i]
@@ -113,7 +117,9 @@ def _window_push_clipped(values, ring, sorted_w, n, head):
 
 
 @njit(cache=True, nogil=True)
-def _conformal_until_kernel(scores, ring, sorted_w, n, head, level, eligible_from, out):
+def _conformal_until_kernel(scores: np.ndarray, ring: np.ndarray, sorted_w: np.ndarray,
+                            n: int, head: int, level: float, eligible_from: int,
+                            out: np.ndarray) -> tuple[int, int, int]:
     """As _conformal_kernel, but stop at the first row >= eligible_from with 1 - p >= level.
 
     That row is learned capped at the window maximum (a protected flagged
@@ -135,7 +141,9 @@ def _conformal_until_kernel(scores, ring, sorted_w, n, head, level, eligible_fro
 
 
 @njit(cache=True, nogil=True)
-def _window_quantile_kernel(values, ring, sorted_w, n, head, level, learn, out):
+def _window_quantile_kernel(values: np.ndarray, ring: np.ndarray, sorted_w: np.ndarray,
+                            n: int, head: int, level: float, learn: bool,
+                            out: np.ndarray) -> tuple[int, int]:
     """``level``-quantile of the window before learning each value (inf when empty)."""
     for i in range(values.shape[0]):
         if n == 0:

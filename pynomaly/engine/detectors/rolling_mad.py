@@ -52,14 +52,14 @@ MAD_SCALE = 1.482602218505602
 
 
 @njit(cache=True, nogil=True)
-def _median_sorted(s, m):
+def _median_sorted(s: np.ndarray, m: int) -> float:
     if m % 2 == 1:
-        return s[m // 2]
-    return (s[m // 2 - 1] + s[m // 2]) / 2.0
+        return float(s[m // 2])
+    return float(s[m // 2 - 1] + s[m // 2]) / 2.0
 
 
 @njit(cache=True, nogil=True)
-def _mad_sorted(s, m, med):
+def _mad_sorted(s: np.ndarray, m: int, med: float) -> float:
     """median(|s[:m] - med|) for sorted ``s`` by merging the two sorted runs."""
     i = (m - 1) // 2  # walks left: med - s[i] grows
     k = i + 1  # walks right: s[k] - med grows
@@ -74,14 +74,14 @@ def _mad_sorted(s, m, med):
             k += 1
         if rank == want_hi:
             if m % 2 == 1:
-                return cur
-            return (prev + cur) / 2.0
+                return float(cur)
+            return float(prev + cur) / 2.0
         prev = cur
     return 0.0
 
 
 @njit(cache=True, nogil=True)
-def _replace_sorted(s, m, old, new, evict):
+def _replace_sorted(s: np.ndarray, m: int, old: float, new: float, evict: bool) -> None:
     """Insert ``new`` into sorted ``s[:m]`` (removing ``old`` first if ``evict``)."""
     if evict:
         pos = np.searchsorted(s[:m], old)
@@ -95,7 +95,8 @@ def _replace_sorted(s, m, old, new, evict):
 
 
 @njit(cache=True, nogil=True)
-def _robust_z(x, sorted_vals, m, eps, out):
+def _robust_z(x: np.ndarray, sorted_vals: np.ndarray, m: int, eps: float,
+              out: np.ndarray) -> None:
     """out[j] = |x_j - med_j| / (MAD_SCALE * MAD_j + eps) over the window."""
     for j in range(x.shape[0]):
         s = sorted_vals[j]
@@ -105,7 +106,9 @@ def _robust_z(x, sorted_vals, m, eps, out):
 
 
 @njit(cache=True, nogil=True)
-def _rolling_mad_kernel(X, ring, sorted_vals, pos, count, warmup, eps, learn, out):
+def _rolling_mad_kernel(X: np.ndarray, ring: np.ndarray, sorted_vals: np.ndarray, pos: int,
+                        count: int, warmup: int, eps: float, learn: bool,
+                        out: np.ndarray) -> tuple[int, int]:
     """Score rows of X before learning each; returns (pos, count)."""
     n, d = X.shape
     window = ring.shape[1]

@@ -161,6 +161,9 @@ class EventBatch:
     #: the flow's watermark when the batch was parsed (event-time seconds;
     #: NaN when unknown); an empty batch carrying it is a tick
     watermark: float = float("nan")
+    #: which parser (one per process) the watermark comes from: shards take
+    #: the smallest of their sources' watermarks
+    watermark_from: str = ""
     #: where each event was read (for dead letters after parsing); None when
     #: the events were not read from a source batch
     source: SourceRows | None = None

@@ -117,7 +117,8 @@ class ControlFeed:
         conf: dict[str, Any] = {
             "bootstrap.servers": self.spec.bootstrap_servers,
             "group.id": f"pynomaly-maintenance-{id(self)}-{time.time_ns()}",
-            "auto.offset.reset": "earliest", "enable.auto.commit": False, **self.spec.config}
+            "auto.offset.reset": "earliest", "enable.auto.commit": False,
+            "logger": log, **self.spec.config}
         consumer = Consumer(conf)
         try:
             topic = self.spec.topic

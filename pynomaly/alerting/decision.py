@@ -32,7 +32,9 @@ Example
 >>> rec = d.upgrade(st, obs, 150, v1, suppressed=1)
 >>> rec["direction"], rec["severity"], rec["labels"], rec["suppressed"]
 ({'cpu': 'up'}, 'critical', {'region': 'eu'}, 1)
->>> [r["kind"] for r in d.missing(st, 2500.0)]  # silent since 1990 s: more than 5 x 10 s
+>>> from pynomaly.records import EventBatch
+>>> later = EventBatch(["b"], np.array([2500.0]), np.array([[40.0]]), ("cpu",), watermark=2500.0)
+>>> [r["kind"] for r in d.missing(st, later, 2500.0)]  # "a" silent since 1990 s: over 5 x 10 s
 ['missing_data']
 """
 
@@ -58,6 +60,7 @@ from pynomaly.alerting.control import ControlFeed
 from pynomaly.alerting.imputation import Augmented, impute, last_values
 from pynomaly.alerting.maintenance import Calendar
 from pynomaly.alerting.rules import Rules
+from pynomaly.alerting.watermark import SourceWatermarks
 
 
 class DecisionState:
@@ -77,6 +80,7 @@ class DecisionState:
         self.watermark = -np.inf
         #: would-be alerts that maintenance windows held back
         self.held_in_windows = 0
+        self.sources = SourceWatermarks()
 
     def slots(self, keys: list[str]) -> np.ndarray:
         """The slot of every key of ``keys`` (new keys get fresh slots)."""
@@ -131,6 +135,7 @@ class DecisionState:
         new.rules = self.rules.copy()
         new.cadence = self.cadence.copy()
         new.last_value = self.last_value.copy()
+        new.sources = copy.deepcopy(self.sources)
         return new
 
     def __deepcopy__(self, memo: dict) -> DecisionState:
@@ -152,6 +157,8 @@ class DecisionState:
         if "last_value" not in st:  # snapshots from before imputation
             self.last_value = np.zeros((len(self.slot_keys), self.baseline.n_fields))
         self.held_in_windows = st.get("held_in_windows", 0)
+        if "sources" not in st:
+            self.sources = SourceWatermarks()
 
 
 @dataclass
@@ -328,10 +335,16 @@ class AlertDecision:
                 link=dashboard_link(self.dashboard_url, keys[i]), emit_time=emit_time))
         return out
 
-    def missing(self, st: DecisionState, watermark: float,
+    def missing(self, st: DecisionState, batch: Any, shard_max: float,
                 emit_time: float | None = None) -> list[dict[str, Any]]:
-        """Advance the shard's watermark; one ``missing_data`` alert per key
-        newly silent past its limit."""
+        """Advance the shard's watermark with the batch's (the smallest of
+        its sources', see :class:`~.watermark.SourceWatermarks`; without any,
+        ``shard_max``, the newest event time the shard has seen); one
+        ``missing_data`` alert per key newly silent past its limit."""
+        if batch.watermark == batch.watermark:
+            watermark = st.sources.update(batch.watermark_from, batch.watermark, len(batch) > 0)
+        else:
+            watermark = shard_max
         if watermark > st.watermark:
             st.watermark = watermark
         if not self.missing_on:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from collections.abc import Callable
 
 import numpy as np
@@ -44,6 +45,8 @@ class Watermarks:
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.idle_s = idle_s
         self.clock = clock
+        #: names this tracker (one per parser, so one per process) in ticks
+        self.token = uuid.uuid4().hex[:12]
         self.newest: dict[str, float] = {}
         self.seen_at: dict[str, float] = {}
 
@@ -58,6 +61,47 @@ class Watermarks:
             self.seen_at[origin] = now
         active = [t for o, t in self.newest.items() if now - self.seen_at[o] <= self.idle_s]
         return min(active) if active else max(self.newest.values(), default=-math.inf)
+
+
+class SourceWatermarks:
+    """A shard's view of the flow's watermark: the smallest of the latest
+    watermarks of the sources (the parse steps of the processes) that sent
+    the shard events, among those that spoke within ``idle_s`` seconds of
+    wall-clock time. A source that only sends ticks (it reads partitions
+    whose keys live elsewhere) does not count, so a process reading a
+    partition that is ahead does not make another's keys look silent.
+
+    >>> w = SourceWatermarks(clock=lambda: 0.0)
+    >>> w.update("a", 100.0, rows=False)   # a tick from a source with no events here
+    -inf
+    >>> w.update("b", 40.0, rows=True), w.update("a", 120.0, rows=False)
+    (40.0, 40.0)
+    """
+
+    def __init__(self, idle_s: float = IDLE_ORIGIN_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.idle_s = idle_s
+        self.clock = clock
+        self.latest: dict[str, tuple[float, float]] = {}
+
+    def update(self, source: str, watermark: float, rows: bool) -> float:
+        """Take ``watermark`` from ``source`` (``rows``: the batch had events
+        for this shard); the shard's watermark (``-inf`` while unknown)."""
+        now = self.clock()
+        old = self.latest.get(source)
+        if (old is not None or rows) and watermark == watermark and math.isfinite(watermark):
+            self.latest[source] = (watermark if old is None else max(old[0], watermark), now)
+        fresh = [w for w, at in self.latest.values() if now - at <= self.idle_s]
+        return min(fresh) if fresh else -math.inf
+
+    def __getstate__(self) -> dict:
+        # wall-clock ages mean nothing after a restart: the sources speak again
+        return {"idle_s": self.idle_s}
+
+    def __setstate__(self, st: dict) -> None:
+        self.idle_s = st["idle_s"]
+        self.latest = {}
+        self.clock = time.monotonic
 
 
 class Ticker:
@@ -89,6 +133,6 @@ def with_ticks(parts: list[tuple[str, EventBatch]], batch: EventBatch, shards: i
     present = {label for label, _ in parts}
     empty_values = np.empty((0, len(batch.fields)))
     ticks = [(str(s), EventBatch([], np.empty(0), empty_values, batch.fields, batch.read_at,
-                                 watermark=batch.watermark))
+                                 watermark=batch.watermark, watermark_from=batch.watermark_from))
              for s in range(shards) if str(s) not in present]
     return parts + ticks

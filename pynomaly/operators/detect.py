@@ -102,7 +102,7 @@ def split_by_shard(batch: EventBatch, shards: int,
             sub_keys, batch.times[idx], batch.values[idx], batch.fields,
             batch.read_at, batch.trace_parent, labels=labels_for(batch.labels, sub_keys),
             source=None if batch.source is None else batch.source.take(idx),
-            watermark=batch.watermark)))
+            watermark=batch.watermark, watermark_from=batch.watermark_from)))
     return out
 
 
@@ -306,8 +306,7 @@ class DetectLogic:
             self._process_key(st, ks, key, batch, idx, out, wm_before, maintenance)
         if len(batch):
             st.watermark = max(st.watermark, float(batch.times.max()))
-        wm = batch.watermark if batch.watermark == batch.watermark else st.watermark
-        out.alerts += self.decision.missing(st.decision, wm)
+        out.alerts += self.decision.missing(st.decision, batch, st.watermark)
         ttl = self.spec.keys.ttl_s
         if ttl > 0 and st.batches % 16 == 0:
             self._evict(st, st.watermark - ttl)

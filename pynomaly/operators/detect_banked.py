@@ -266,8 +266,7 @@ class BankedDetectLogic:
                         zip(self._group_order(slots, rows).tolist(), out.alerts[start:],
                             strict=True)]
             st.watermark = max(st.watermark, float(times.max()))
-        wm = batch.watermark if batch.watermark == batch.watermark else st.watermark
-        out.alerts += self.decision.missing(self._decision_state(st), wm)
+        out.alerts += self.decision.missing(self._decision_state(st), batch, st.watermark)
         ttl = self.spec.keys.ttl_s
         if ttl > 0 and st.batches % 16 == 0:
             st.evict_before(st.watermark - ttl)

@@ -180,6 +180,7 @@ class RecordParser:
         good, dead = self.parse_rows(batch)
         good.labels = self._labels(batch.payloads, good.keys)
         good.watermark = self._watermarks.observe(batch.origin, good.times)
+        good.watermark_from = self._watermarks.token
         return good, dead
 
     def parse_rows(self, batch: RawBatch) -> tuple[EventBatch, list[DeadLetter]]:

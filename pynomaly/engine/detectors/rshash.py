@@ -57,7 +57,7 @@ MAX_SLOTS = 2**24
 
 
 @njit(cache=True, nogil=True)
-def _mix(h):
+def _mix(h: np.uint64) -> np.uint64:
     """splitmix64 finaliser (uint64 -> uint64)."""
     h ^= h >> np.uint64(30)
     h *= np.uint64(0xBF58476D1CE4E5B9)
@@ -68,7 +68,9 @@ def _mix(h):
 
 
 @njit(cache=True, nogil=True)
-def _cell_slots(x, mins, ranges, dims, n_dims, shifts, scales, seeds, hash_range, slots):
+def _cell_slots(x: np.ndarray, mins: np.ndarray, ranges: np.ndarray, dims: np.ndarray,
+               n_dims: np.ndarray, shifts: np.ndarray, scales: np.ndarray, seeds: np.ndarray,
+               hash_range: int, slots: np.ndarray) -> None:
     """slots[c, k]: sketch slot of component c's cell in table k."""
     p = np.uint64(hash_range)
     for c in range(dims.shape[0]):
@@ -85,15 +87,15 @@ def _cell_slots(x, mins, ranges, dims, n_dims, shifts, scales, seeds, hash_range
 
 
 @njit(cache=True, nogil=True)
-def _decay_factor(dt, decay, table):
+def _decay_factor(dt: int, decay: float, table: np.ndarray) -> float:
     """2^(-decay * dt), from ``table`` when dt is small (same pow, precomputed)."""
     if dt < table.shape[0]:
-        return table[dt]
-    return 2.0 ** (-decay * dt)
+        return float(table[dt])
+    return float(2.0 ** (-decay * dt))
 
 
 @njit(cache=True, nogil=True)
-def _decay_table(decay, size):
+def _decay_table(decay: float, size: int) -> np.ndarray:
     table = np.empty(size)
     for dt in range(size):
         table[dt] = 2.0 ** (-decay * dt)
@@ -102,9 +104,11 @@ def _decay_table(decay, size):
 
 @njit(cache=True, nogil=True)
 def _rshash_kernel(
-    X, mins, ranges, dims, n_dims, shifts, scales, seeds, stamps, counts, index, decay, table,
-    offset, learn, out,
-):  # fmt: skip
+    X: np.ndarray, mins: np.ndarray, ranges: np.ndarray, dims: np.ndarray, n_dims: np.ndarray,
+    shifts: np.ndarray, scales: np.ndarray, seeds: np.ndarray, stamps: np.ndarray,
+    counts: np.ndarray, index: int, decay: float, table: np.ndarray, offset: float,
+    learn: bool, out: np.ndarray,
+) -> int:  # fmt: skip
     """Score rows of X before learning each; returns the updated event index.
 
     The sum of log2(1 + count) is taken as the log of chunked products (one
@@ -241,6 +245,7 @@ class RSHash(Detector):
         self._seeds = rng.randint(1, 2**62, size=p.n_hash_fns, dtype=np.int64).astype(np.uint64)
 
     def _kernel(self, X: np.ndarray, learn: bool) -> np.ndarray:
+        assert self._mins is not None, "bounds are fixed before the first batch is scored"
         out = np.empty(X.shape[0])
         self._index = int(
             _rshash_kernel(

@@ -64,7 +64,7 @@ MAX_BINS = 1_000_000
 
 
 @njit(cache=True, nogil=True)
-def _phase_bin(phase, period, n_bins):
+def _phase_bin(phase: float, period: float, n_bins: int) -> int:
     frac = phase - period * np.floor(phase / period)  # phase mod period, in [0, period]
     b = int(np.floor(min(max(frac, 0.0), period) * n_bins / period))
     return min(max(b, 0), n_bins - 1)
@@ -72,8 +72,10 @@ def _phase_bin(phase, period, n_bins):
 
 @njit(cache=True, nogil=True)
 def _seasonal_kernel(
-    X, loc, spread, seen, t, period, alpha, warmup, clip_z, eps, phase_feature, learn, out
-):
+    X: np.ndarray, loc: np.ndarray, spread: np.ndarray, seen: np.ndarray, t: int, period: float,
+    alpha: float, warmup: int, clip_z: float, eps: float, phase_feature: bool, learn: bool,
+    out: np.ndarray,
+) -> int:
     """Score rows of X before learning each; returns the updated event counter."""
     n_bins, d = loc.shape
     for i in range(X.shape[0]):

@@ -105,7 +105,7 @@ def build_flow(spec: FlowSpec, *, source: Source | None = None,
                           per_key=per_key)
     outputs, alerts = detected.outputs, detected.alerts
     dead = op.merge("dead-letters", parsed.dead, detected.dead)
-    alerts = _add_triage(flow, spec, alerts, outputs)
+    alerts, incidents = _add_triage(flow, spec, alerts, outputs)
 
     sinks = alert_sinks if alert_sinks is not None else [
         s for s in spec.sinks if not isinstance(s, DashboardSinkSpec)]
@@ -113,6 +113,8 @@ def build_flow(spec: FlowSpec, *, source: Source | None = None,
     for s in spec.sinks:
         if isinstance(s, DashboardSinkSpec):
             _add_dashboard(flow, s, outputs, spec)
+            if incidents is not None:
+                _add_dashboard_incidents(flow, s, incidents, spec)
     dl = dead_letter_sink
     if dl is None and spec.dead_letter is not None:
         dl = make_sink(spec.dead_letter, dead_letters=True)
@@ -142,13 +144,13 @@ def triage_config(spec: FlowSpec) -> Any:
         budget=spec.budget)
 
 
-def _add_triage(flow: Dataflow, spec: FlowSpec, alerts: Any, outputs: Any) -> Any:
+def _add_triage(flow: Dataflow, spec: FlowSpec, alerts: Any, outputs: Any) -> tuple[Any, Any]:
     """Feedback, budget and incidents after the alert step (ADR 0035); the
-    alerts that go on to the sinks. A spec without them keeps its alerts as
-    they are."""
+    alerts that go on to the sinks, and the incident records (None without
+    incidents). A spec without them keeps its alerts as they are."""
     config = triage_config(spec)
     if not config.enabled():
-        return alerts
+        return alerts, None
     verdicts = None
     if spec.feedback is not None and spec.feedback.verdicts is not None:
         verdicts = _verdict_stream(flow, spec.feedback.verdicts)
@@ -161,7 +163,7 @@ def _add_triage(flow: Dataflow, spec: FlowSpec, alerts: Any, outputs: Any) -> An
         pxo.to_alert_sinks("incidents", out.incidents, spec.incidents.sinks)
     if spec.feedback is not None and spec.feedback.adaptation_sinks:
         pxo.to_alert_sinks("adaptations", out.adaptations, spec.feedback.adaptation_sinks)
-    return out.alerts
+    return out.alerts, (out.incidents if spec.incidents is not None else None)
 
 
 def _budget_scores(o: ShardOutput) -> Any:
@@ -197,6 +199,15 @@ def _verdict_stream(flow: Dataflow, src: Any) -> Any:
         src.bootstrap_servers, [src.topic], tail=True, from_beginning=False))
     return op.filter_map("verdicts-decode", op.flat_map(
         "verdicts-payloads", batches, lambda b: list(b.payloads)), decode)
+
+
+def _add_dashboard_incidents(flow: Dataflow, sink: DashboardSinkSpec, incidents: Any,
+                             spec: FlowSpec) -> None:
+    from pynomaly.connectors.live_view import LiveViewSink
+
+    events = op.map("dashboard-incident-events", incidents, lambda r: {**r, "type": "incident"})
+    op.output("dashboard-incidents", events, LiveViewSink(
+        sink.url, sink.token, flow=spec.name, points=False, stats_interval_s=1e9))
 
 
 def _add_dashboard(flow: Dataflow, sink: DashboardSinkSpec, outputs: Any, spec: FlowSpec) -> None:

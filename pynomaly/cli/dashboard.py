@@ -30,6 +30,7 @@ def _cmd(args: argparse.Namespace) -> int:
         max_connections=args.max_connections_total,
         public_url=args.public_url,
         allowed_origins=tuple(args.allowed_origin) if args.allowed_origin else None,
+        verdicts_url=args.verdicts,
     )
     settings = with_public_url(settings, args.host, args.port)
     base = settings.public_url.rstrip("/")
@@ -90,4 +91,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="open WebSockets allowed per token or session (default 64)")
     p.add_argument("--max-connections-total", type=int, default=None,
                    help="open WebSockets allowed in all (default 256)")
+    p.add_argument("--verdicts", default=None, metavar="kafka://HOST:PORT/TOPIC",
+                   help="topic the verdict buttons write to (the flow's feedback.verdicts); "
+                        "default: no buttons")
     p.set_defaults(func=_cmd)

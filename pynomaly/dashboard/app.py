@@ -59,6 +59,7 @@ from pynomaly.dashboard.responses import NO_STORE, deny
 from pynomaly.dashboard.security import SecurityHeadersMiddleware
 from pynomaly.dashboard.series import decimate
 from pynomaly.dashboard.sockets import bounded_int, serve_ingest, serve_viewer
+from pynomaly.dashboard.verdicts import VerdictPoster
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -78,6 +79,7 @@ class Dashboard:
             self.history = RedisHistory(settings.redis_url, settings.redis_prefix,
                                         settings.history_points, settings.alert_history)
         self.ingest_connections = 0
+        self.verdicts = VerdictPoster(settings.verdicts_url)
         self.metrics_registry = dashboard_registry(self.hub, self._metric_extras)
 
     def _metric_extras(self) -> dict[str, Any]:

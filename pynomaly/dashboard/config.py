@@ -102,6 +102,8 @@ class DashboardSettings:
     redis_prefix: str = "pynomaly:dash"
     redis_flush_s: float = 5.0
     session_ttl_s: int = 12 * 3600
+    #: where the dashboard's verdict buttons write (``kafka://HOST:PORT/TOPIC``; empty: off)
+    verdicts_url: str = ""
     generated_tokens: tuple[str, ...] = field(default=(), compare=False)
     #: the browser origins allowed (derived from ``public_url`` and ``allowed_origins``)
     origins: frozenset[str] = field(default=frozenset(), init=False, compare=False)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,8 @@ from pynomaly.dashboard.series import KeySeries, decimate
 from pynomaly.dashboard.viewer import Viewer
 
 MAX_ALERTS_PER_FRAME = 50
+#: incidents kept (the latest record of each)
+MAX_INCIDENTS = 200
 TOP_KEYS = 12
 ACTIVE_WINDOW_S = 60.0
 _ENCODE = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
@@ -74,11 +76,14 @@ class Hub:
         self.alert_seq = 0
         self.drifts: deque[dict[str, Any]] = deque(maxlen=200)
         self.drift_seq = 0
+        #: the latest record of each recent incident, newest last
+        self.incidents: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.incident_seq = 0
         self.stats_board = FlowStatsBoard()
         self.viewers: set[Viewer] = set()
         self.dirty: set[str] = set()
         self.counters: dict[str, int] = dict.fromkeys(
-            ("batches", "events", "points", "alerts", "drift", "stats", "rejected",
+            ("batches", "events", "points", "alerts", "drift", "stats", "incidents", "rejected",
              "protocol_errors", "seq_gaps", "publisher_dropped", "keys_refused", "frames",
              "frames_skipped"), 0)
         self.overview_history: deque[dict[str, Any]] = deque(maxlen=300)
@@ -132,6 +137,14 @@ class Hub:
                 if s is not None:
                     s.add_alert(event)
                 self.counters["alerts"] += 1
+            elif kind == "incident":
+                self.incident_seq += 1
+                event["seq"] = self.incident_seq
+                self.incidents.pop(event["id"], None)
+                self.incidents[event["id"]] = event  # the latest record, newest last
+                while len(self.incidents) > MAX_INCIDENTS:
+                    self.incidents.popitem(last=False)
+                self.counters["incidents"] += 1
             elif kind == "drift":
                 self.drift_seq += 1
                 event["seq"] = self.drift_seq
@@ -263,6 +276,10 @@ class Hub:
             frame["alerts"] = list(self.alerts)[-take:] if take else []
             viewer.alerts_skipped += new - take
             viewer.alert_cursor = self.alert_seq
+        if self.incident_seq > viewer.incident_cursor:
+            frame["incidents"] = [i for i in self.incidents.values()
+                                  if i["seq"] > viewer.incident_cursor]
+            viewer.incident_cursor = self.incident_seq
         if self.drift_seq > viewer.drift_cursor:
             new = self.drift_seq - viewer.drift_cursor
             frame["drift"] = list(self.drifts)[-min(new, len(self.drifts)):]
@@ -276,11 +293,14 @@ class Hub:
         """Register a viewer; returns its welcome message (recent alerts, drift, overview)."""
         viewer.alert_cursor = self.alert_seq
         viewer.drift_cursor = self.drift_seq
+        viewer.incident_cursor = self.incident_seq
         self.viewers.add(viewer)
         if not self._overview:
             self._refresh_overview(time.time() * 1000.0)
         return {"type": "welcome", "viewer": viewer.id, "alerts": list(self.alerts)[-100:],
                 "drift": list(self.drifts)[-50:], "overview": self._overview,
+                "incidents": list(self.incidents.values())[-50:],
+                "verdicts": bool(self.settings.verdicts_url),
                 "overview_history": list(self.overview_history)[-120:],
                 "top": self._top, "keys": len(self.series),
                 "limits": {"max_selected_keys": self.settings.max_selected_keys,

@@ -32,6 +32,11 @@ dashboard can show losses it never saw. Each entry of ``events`` is a small JSON
 ``stats``
     ``{"type": "stats", "events_per_s", "lag_s", "alert_rate", "active_keys",
     "drift_events", "sinks": {name: "ok" | "failing"}}``.
+``incident``
+    An incident record (docs/alert-fatigue.md): ``{"type": "incident", "id",
+    "event": "open" | "update" | "resolve", "group", "n_alerts", "members",
+    "keys", "root_cause", "summary", "opened_at", "updated_at", "resolved_at"}``
+    (times in epoch seconds).
 
 Unknown extra fields are kept and ignored. An event that breaks the contract is
 counted as rejected by the dashboard; the rest of its batch is still used.
@@ -61,7 +66,9 @@ import orjson
 PROTOCOL_VERSION = 1
 """Major version of the batch envelope and event shapes above."""
 
-EVENT_TYPES = ("point", "alert", "drift", "stats")
+EVENT_TYPES = ("point", "alert", "drift", "stats", "incident")
+MAX_INCIDENT_MEMBERS = 500
+"""Member alert ids of an incident kept by the dashboard (the count is kept whole)."""
 SINK_STATES = ("ok", "failing")
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 """Largest batch message the dashboard accepts (the publisher splits below it)."""
@@ -227,6 +234,8 @@ def normalize(event: dict[str, Any]) -> dict[str, Any]:
             "monitor": str(event.get("monitor") or "drift"),
             "detail": event.get("detail"),
         }
+    if kind == "incident":
+        return _normalize_incident(event)
     if kind == "stats":
         sinks = event.get("sinks") or {}
         if not isinstance(sinks, dict):
@@ -241,6 +250,36 @@ def normalize(event: dict[str, Any]) -> dict[str, Any]:
             "sinks": {str(k): ("ok" if v == "ok" else "failing") for k, v in sinks.items()},
         }
     raise ValueError(f"unknown event type {kind!r}")
+
+
+def _normalize_incident(event: dict[str, Any]) -> dict[str, Any]:
+    ident = event.get("id")
+    if not isinstance(ident, str) or not 0 < len(ident) <= MAX_KEY_LENGTH:
+        raise ValueError("incident.id must be a non-empty string")
+    if event.get("event") not in ("open", "update", "resolve"):
+        raise ValueError("incident.event must be open, update or resolve")
+    group = event.get("group") or {}
+    members = event.get("members") or []
+    keys = event.get("keys") or []
+    root = event.get("root_cause") or []
+    if not isinstance(group, dict) or not isinstance(members, list) or not isinstance(keys, list) \
+            or not isinstance(root, list):
+        raise ValueError("incident.group must be an object; members, keys, root_cause lists")
+    return {
+        "type": "incident", "id": ident, "event": event["event"],
+        "group": {str(k): str(v) for k, v in group.items()},
+        "n_alerts": int(_number(event.get("n_alerts")) or 0),
+        "members": [str(m) for m in members[:MAX_INCIDENT_MEMBERS]],
+        "keys": [str(k) for k in keys[:MAX_INCIDENT_MEMBERS]],
+        "root_cause": [{"key": str(r.get("key")), "field": str(r.get("field") or ""),
+                        "first_at": _number(r.get("first_at")),
+                        "magnitude": _number(r.get("magnitude"))}
+                       for r in root[:10] if isinstance(r, dict)],
+        "summary": str(event.get("summary") or "")[:300],
+        "opened_at": _number(event.get("opened_at")),
+        "updated_at": _number(event.get("updated_at")),
+        "resolved_at": _number(event.get("resolved_at")),
+    }
 
 
 def _values(value: Any) -> dict[str, float | None]:

@@ -127,7 +127,7 @@ def bounded_int(value: Any, default: int, maximum: int) -> int:
 
 
 async def handle_request(dash: Dashboard, viewer: Viewer, request: dict[str, Any]) -> None:
-    """One viewer request: ``select``, ``search``, ``pause`` or ``resume``."""
+    """One viewer request: ``select``, ``search``, ``verdict``, ``pause`` or ``resume``."""
     op = request.get("op")
     hub = dash.hub
     if op == "select":
@@ -145,6 +145,8 @@ async def handle_request(dash: Dashboard, viewer: Viewer, request: dict[str, Any
         query = str(request.get("q") or "")[:200]
         viewer.push_control(encode({"type": "keys", "q": query, "total": len(hub.series),
                                     "items": hub.search(query, limit)}))
+    elif op == "verdict":
+        viewer.push_control(encode(await dash.verdicts.post(request)))
     elif op == "pause":
         viewer.paused = True
     elif op == "resume" and viewer.paused:

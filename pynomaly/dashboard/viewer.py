@@ -37,8 +37,8 @@ class Viewer:
     ----------
     selected
         Keys streamed at full rate, each with the count of its points already sent.
-    alert_cursor, drift_cursor
-        Sequence numbers of the last alert and drift event sent.
+    alert_cursor, drift_cursor, incident_cursor
+        Sequence numbers of the last alert, drift event and incident record sent.
     paused
         A paused viewer gets no frames; on resume it is backfilled again.
     frames_sent, frames_skipped, points_missed, alerts_skipped
@@ -52,6 +52,7 @@ class Viewer:
         self.selected: dict[str, int] = {}
         self.alert_cursor = 0
         self.drift_cursor = 0
+        self.incident_cursor = 0
         self.paused = False
         self.frames_sent = 0
         self.frames_skipped = 0

@@ -207,3 +207,23 @@ def test_point_fast_path_matches_naive_twin(ts, score, prob, thr, value):
     event = {"type": "point", "key": "k", "ts": ts, "value": value, "score": score,
              "probability": prob, "threshold": thr}
     assert normalize(event) == naive_point(event)
+
+
+def test_incident_records_keep_the_latest_per_id_and_reach_viewers() -> None:
+    from pynomaly.dashboard.config import DashboardSettings
+    from pynomaly.dashboard.hub import Hub
+    from pynomaly.dashboard.protocol import Batch
+    from pynomaly.dashboard.viewer import Viewer
+
+    hub = Hub(DashboardSettings(ingest_token="i" * 32, view_token="v" * 32))
+    viewer = Viewer(16, "client")
+    assert hub.attach(viewer)["incidents"] == []
+    rec = {"type": "incident", "id": "inc", "event": "open", "group": {"service": "web"},
+           "n_alerts": 1, "members": ["a1"], "keys": ["k"], "root_cause": [], "summary": "s"}
+    hub.ingest(Batch(seq=1, sent_at=None, events=[rec, {**rec, "event": "update", "n_alerts": 2},
+                                                   {**rec, "id": ""}]))
+    assert hub.counters["incidents"] == 2 and hub.counters["rejected"] == 1
+    assert [i["n_alerts"] for i in hub.incidents.values()] == [2]
+    frame = hub.frame_for(viewer, 0.0, include_top=False)
+    assert [(i["id"], i["event"]) for i in frame["incidents"]] == [("inc", "update")]
+    assert "incidents" not in hub.frame_for(viewer, 0.0, include_top=False)

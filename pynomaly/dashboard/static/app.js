@@ -15,6 +15,7 @@
     selected: loadSelected(), series: new Map(), alerts: [], overview: null, top: [],
     results: null, query: "", lastDataAt: null, dirty: new Set(), listDirty: true,
     feedDirty: true, overviewDirty: true, feedReset: true, feedTop: undefined,
+    incidents: new Map(), incidentsDirty: true, verdicts: false,
   };
 
   function loadSelected() {
@@ -69,11 +70,15 @@
       S.limits = m.limits || S.limits;
       S.alerts = (m.alerts || []).slice().reverse();
       S.overview = m.overview; S.top = m.top || [];
-      S.feedDirty = S.overviewDirty = S.listDirty = S.feedReset = true;
+      S.verdicts = !!m.verdicts;
+      S.incidents = new Map((m.incidents || []).map((i) => [i.id, i]));
+      S.feedDirty = S.overviewDirty = S.listDirty = S.feedReset = S.incidentsDirty = true;
       send({ op: "select", keys: S.selected });
       if (S.query) send({ op: "search", q: S.query });
     } else if (m.type === "history") {
       setHistory(m);
+    } else if (m.type === "verdict") {
+      verdictDone(m);
     } else if (m.type === "keys") {
       if (m.q === S.query) { S.results = m.items; S.listDirty = true; }
     } else if (m.type === "frame") {
@@ -82,6 +87,7 @@
       for (const [key, pts] of Object.entries(m.points || {})) appendPoints(key, pts);
       for (const a of (m.alerts || [])) addAlert(a, true);
       for (const d of (m.drift || [])) addDrift(d);
+      for (const i of (m.incidents || [])) { S.incidents.delete(i.id); S.incidents.set(i.id, i); S.incidentsDirty = true; }
       if (m.overview) { S.overview = m.overview; S.overviewDirty = true; }
       if (m.top) { S.top = m.top; S.listDirty = true; }
       if (m.viewer) S.viewer = m.viewer;
@@ -135,9 +141,10 @@
     if (S.overviewDirty) renderOverview();
     if (S.listDirty) renderKeyList();
     if (S.feedDirty) renderFeed();
+    if (S.incidentsDirty) renderIncidents();
     const todo = S.dirty; S.dirty = new Set();
     for (const key of todo) renderChart(key);  // a throttled chart puts itself back
-    S.overviewDirty = S.listDirty = S.feedDirty = false;
+    S.overviewDirty = S.listDirty = S.feedDirty = S.incidentsDirty = false;
     $("charts-empty").hidden = S.selected.length > 0;
     if (S.lastDataAt) $("updated").textContent = "updated " + fmtTime(S.lastDataAt);
     requestAnimationFrame(render);
@@ -249,8 +256,65 @@
         const pct = document.createElement("span"); pct.className = "pct"; pct.textContent = (share * 100).toFixed(0) + "%";
         row.append(name, bar, pct); li.append(row);
       }
+      if (!a.drift && a.id && S.verdicts) li.append(verdictButtons({ alert_id: a.id }));
       if (a.key !== null && a.key !== undefined) li.addEventListener("click", () => toggleKey(a.key, true));
       return li;
+    }
+  }
+
+  // Incidents: the latest record of each, newest first, with verdict buttons.
+  const INCIDENT_ITEMS = 30;
+  function renderIncidents() {
+    const ol = $("incidents"); ol.textContent = "";
+    const all = [...S.incidents.values()].reverse();
+    const open = all.filter((i) => i.event !== "resolve").length;
+    $("incident-count").textContent = all.length ? `(${open} open)` : "";
+    $("incidents-panel").hidden = all.length === 0;
+    for (const inc of all.slice(0, INCIDENT_ITEMS)) {
+      const li = document.createElement("li"); li.className = "alert incident" + (inc.event === "resolve" ? " resolved" : "");
+      li.dataset.incident = inc.id;
+      const row1 = document.createElement("div"); row1.className = "row1";
+      const where = document.createElement("span"); where.className = "key";
+      where.textContent = Object.entries(inc.group || {}).map(([k, v]) => `${k}=${v}`).join(" · ") || "incident";
+      const state = document.createElement("span"); state.className = "sev";
+      state.textContent = inc.event === "resolve" ? "resolved" : "open";
+      const time = document.createElement("span"); time.className = "time"; time.textContent = fmtTime((inc.updated_at || 0) * 1000);
+      row1.append(where, state, time);
+      const row2 = document.createElement("div"); row2.className = "row2"; row2.textContent = inc.summary;
+      li.append(row1, row2);
+      const first = (inc.root_cause || [])[0];
+      if (first) { const d = document.createElement("div"); d.className = "labels"; d.textContent = `root cause: ${first.key} ${first.field}`; li.append(d); }
+      if (S.verdicts) li.append(verdictButtons({ incident_id: inc.id }));
+      if (first) li.addEventListener("click", () => toggleKey(first.key, true));
+      ol.append(li);
+    }
+  }
+
+  // Verdict buttons: the choice goes over the viewer WebSocket to the flow's verdict topic.
+  const VERDICTS = [["false_positive", "Not an anomaly"], ["expected_change", "Expected change"], ["true_positive", "Confirm"]];
+  function verdictButtons(target) {
+    const row = document.createElement("div"); row.className = "verdicts";
+    row.dataset.target = target.alert_id || target.incident_id;
+    for (const [verdict, label] of VERDICTS) {
+      const b = document.createElement("button"); b.type = "button"; b.className = "btn btn-small";
+      b.textContent = label; b.dataset.verdict = verdict;
+      b.addEventListener("click", (ev) => {
+        ev.stopPropagation();
+        for (const x of row.querySelectorAll("button")) x.disabled = true;
+        row.dataset.state = "sending";
+        send({ op: "verdict", ...target, verdict, scope: "key", by: "dashboard" });
+      });
+      row.append(b);
+    }
+    const note = document.createElement("span"); note.className = "verdict-note muted"; row.append(note);
+    return row;
+  }
+  function verdictDone(m) {
+    for (const row of document.querySelectorAll(".verdicts")) {
+      if (row.dataset.target !== m.target) continue;
+      row.dataset.state = m.ok ? "sent" : "failed";
+      row.querySelector(".verdict-note").textContent = m.ok ? `sent: ${m.verdict.replace("_", " ")}` : `not sent: ${m.error}`;
+      if (!m.ok) for (const x of row.querySelectorAll("button")) x.disabled = false;
     }
   }
 

@@ -51,3 +51,20 @@ def naive_dominant_period(x: np.ndarray, min_lag: int, max_lag: int) -> tuple[in
         if acf[k] > acf[k - 1] and acf[k] >= acf[k + 1] and (best == 0 or acf[k] > best_acf):
             best, best_acf = k, acf[k]
     return best, best_acf
+
+
+def naive_shape_combine(
+    s_e: np.ndarray, d: np.ndarray, warmup: int, weight: float, z_scale: float
+) -> np.ndarray:
+    """``shape_ensemble``'s score: discord z against all earlier non-zero distances."""
+    past: list[float] = []
+    out = np.empty(len(d))
+    for i, (e, v) in enumerate(zip(s_e, d, strict=True)):
+        z = 0.0
+        if v > 0.0:
+            if len(past) >= warmup and np.std(past) > 0.0:
+                z = max((v - np.mean(past)) / np.std(past), 0.0)
+            past.append(v)
+        s_d = 1.0 - math.exp(-weight * z / z_scale)
+        out[i] = max(e, s_d) + 1e-6 * s_d
+    return out

@@ -4,7 +4,9 @@ Subcommands are discovered from the modules of :mod:`pynomaly.cli`: a module
 with ``register(subparsers)`` adds its parser and sets ``func`` (a callable
 taking the parsed ``argparse.Namespace`` and returning an exit code).
 
-Errors print as one line (``pynomaly: error: ...``) unless ``--debug`` is given.
+Errors print as one line (``pynomaly: error: ...``, and ``pynomaly: hint: ...``
+when the error says what to do) unless ``--debug`` is given, which also keeps
+Rust backtraces of Bytewax.
 
 >>> from pynomaly.cli.main import build_parser
 >>> "bench" in build_parser().format_help()
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -118,6 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO)
     else:
         configure_logging(args.log_level or ("DEBUG" if args.debug else None))
+    if not args.debug:
+        # a step that fails inside Bytewax is reported as a Rust panic; its
+        # native backtrace (some 70 lines) says nothing the error line does not
+        os.environ["RUST_BACKTRACE"] = "0"
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -39,3 +39,25 @@ def test_debug_after_the_subcommand_shows_the_traceback(tmp_path):
     assert proc.returncode != 0
     assert "Traceback (most recent call last)" in proc.stderr
     assert "unrecognized arguments" not in proc.stderr
+
+
+def test_a_failing_step_is_a_few_lines_without_debug_and_a_backtrace_with_it(tmp_path):
+    import os
+
+    spec = tmp_path / "bad-sink.yaml"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    spec.write_text(
+        "name: bad-sink\nsource: {type: file, path: flows/data/sample.jsonl}\n"
+        "record: {value_fields: [cpu], max_future_s: 315360000}\n"
+        f"sinks: [{{type: jsonl, path: '{blocker}/alerts.jsonl'}}]\n")
+    env = {**os.environ, "RUST_BACKTRACE": "1"}
+    cmd = [sys.executable, "-m", "pynomaly.cli.main", "run", str(spec)]
+    quiet = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    text = quiet.stdout + quiet.stderr
+    assert quiet.returncode == 1, text
+    assert len(text.splitlines()) <= 10 and "stack backtrace" not in text, text
+    assert text.rstrip().splitlines()[-1].startswith("pynomaly: error: ")
+    loud = subprocess.run([*cmd, "--debug"], capture_output=True, text=True, timeout=120, env=env)
+    assert loud.returncode != 0
+    assert "stack backtrace" in loud.stderr and "Traceback (most recent call last)" in loud.stderr

@@ -65,7 +65,7 @@ MAX_CELLS = 2**22
 
 
 @njit(cache=True, nogil=True)
-def _project(x, idx, w, z):
+def _project(x: np.ndarray, idx: np.ndarray, w: np.ndarray, z: np.ndarray) -> None:
     """z[r] = sum_k x[idx[r, k]] * w[r, k]."""
     for r in range(idx.shape[0]):
         acc = 0.0
@@ -75,7 +75,8 @@ def _project(x, idx, w, z):
 
 
 @njit(cache=True, nogil=True)
-def _projection_scores(z, hist, lows, widths, n_seen, per_proj):
+def _projection_scores(z: np.ndarray, hist: np.ndarray, lows: np.ndarray, widths: np.ndarray, n_seen: int,
+                       per_proj: np.ndarray) -> None:
     """per_proj[r] = -log p_r(z[r]) (0 for projections without a width yet)."""
     n_bins = hist.shape[1]
     log_total = np.log(n_seen + n_bins)
@@ -92,7 +93,7 @@ def _projection_scores(z, hist, lows, widths, n_seen, per_proj):
 
 
 @njit(cache=True, nogil=True)
-def _extend(r, value, hist, lows, widths, scratch):
+def _extend(r: int, value: float, hist: np.ndarray, lows: np.ndarray, widths: np.ndarray, scratch: np.ndarray) -> int:
     """Double bin width ``r`` towards ``value`` until it fits; returns its bin."""
     n_bins = hist.shape[1]
     for _ in range(_MAX_DOUBLINGS):
@@ -113,7 +114,8 @@ def _extend(r, value, hist, lows, widths, scratch):
 
 
 @njit(cache=True, nogil=True)
-def _learn_slow(r, v, hist, lows, widths, log_widths, scratch):
+def _learn_slow(r: int, v: float, hist: np.ndarray, lows: np.ndarray, widths: np.ndarray, log_widths: np.ndarray,
+                scratch: np.ndarray) -> None:
     """Learn ``v`` on projection ``r`` when it has no width yet or ``v`` is out of range."""
     n_bins = hist.shape[1]
     if widths[r] > 0.0:
@@ -135,7 +137,8 @@ def _learn_slow(r, v, hist, lows, widths, log_widths, scratch):
 
 
 @njit(cache=True, nogil=True)
-def _loda_kernel(X, idx, w, dense_t, hist, lows, widths, log_widths, n_seen, learn, out):
+def _loda_kernel(X: np.ndarray, idx: np.ndarray, w: np.ndarray, dense_t: np.ndarray, hist: np.ndarray, lows: np.ndarray, widths: np.ndarray,
+                 log_widths: np.ndarray, n_seen: int, learn: bool, out: np.ndarray) -> int:
     """Score rows of X before learning each; returns the updated n_seen.
 
     One pass per event over the projections: project (through the dense,
@@ -198,7 +201,7 @@ def _loda_kernel(X, idx, w, dense_t, hist, lows, widths, log_widths, n_seen, lea
 
 
 @njit(cache=True, nogil=True)
-def _log_positive(widths):
+def _log_positive(widths: np.ndarray) -> np.ndarray:
     """log of each positive width, 0 elsewhere (same libm log as the kernel)."""
     out = np.zeros_like(widths)
     for r in range(widths.shape[0]):

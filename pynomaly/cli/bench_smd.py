@@ -30,17 +30,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", default="out/smd", help="scores folder (default out/smd)")
     p.add_argument("--machines", help="comma-separated machine names (default: all)")
+    p.add_argument(
+        "--pipeline",
+        help="pipeline settings as a JSON/YAML mapping, e.g. '{protect: true}' "
+        "(default: the engine's calibration, threshold and warm-up)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar (stderr)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import yaml
+
     from pynomaly.smd.harness import format_report, run_benchmark
 
     machines = [m.strip() for m in args.machines.split(",") if m.strip()] if args.machines else None
+    pipeline = yaml.safe_load(args.pipeline) if args.pipeline else None
+    if pipeline is not None and not isinstance(pipeline, dict):
+        raise ValueError(f"--pipeline must be a mapping, got {args.pipeline!r}")
     report = run_benchmark(
-        args.data, args.detector, args.out, machines=machines, progress=not args.no_progress
+        args.data, args.detector, args.out, machines=machines, pipeline=pipeline,
+        progress=not args.no_progress,
     )
     print(json.dumps(report, default=float) if args.json else format_report(report))
     return 0

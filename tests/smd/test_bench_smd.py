@@ -92,6 +92,17 @@ def test_table_output(smd_folder: Path, tmp_path: Path, capsys) -> None:
     assert "machine-9-2" in text and "machine-9-1" not in text and "mean" in text
 
 
+def test_pipeline_settings_change_the_alerts_not_the_scores(smd_folder: Path, tmp_path: Path, capsys) -> None:
+    base = ["bench", "smd", "--data", str(smd_folder), "--machines", "machine-9-1", "--json", "--no-progress"]
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    a = json.loads(capsys.readouterr().out)
+    assert main([*base, "--out", str(tmp_path / "b"), "--pipeline", "{threshold: {kind: probability, level: 0.9}}"]) == 0
+    b = json.loads(capsys.readouterr().out)
+    assert b["pipeline"] == {"threshold": {"kind": "probability", "level": 0.9}}
+    np.testing.assert_array_equal(np.load(tmp_path / "a" / "machine-9-1.npy"), np.load(tmp_path / "b" / "machine-9-1.npy"))
+    assert b["machines"]["machine-9-1"]["alerts"] > a["machines"]["machine-9-1"]["alerts"]
+
+
 def test_test_rows_are_scored_before_they_are_learned(smd_folder: Path) -> None:
     """Changing a later test row never changes an earlier score (no look-ahead)."""
     m = corpus.load_machine(smd_folder, "machine-9-1")

@@ -40,6 +40,8 @@ class NullMetrics:
     def keys(self, flow: str, shard: str, live: int, evicted_total: int, overflow_total: int) -> None: ...
     def drift(self, flow: str, monitor: str, n: int = 1) -> None: ...
     def snapshot_duration(self, seconds: float) -> None: ...
+    def held_back(self, flow: str, reason: str, n: int) -> None: ...
+    def incidents(self, flow: str, event: str, n: int) -> None: ...
 
 
 class EngineMetrics(NullMetrics, metrics_hooks.MetricsHooks):
@@ -81,12 +83,23 @@ class EngineMetrics(NullMetrics, metrics_hooks.MetricsHooks):
                                  ["sink", "target"], registry=registry)
         self._circuit = Gauge(p + "sink_circuit_open", "1 while a sink's circuit breaker is open",
                               ["sink", "target"], registry=registry)
+        self._held = Counter(p + "alerts_held_back",
+                             "Alerts held back by verdict feedback or the alert budget",
+                             ["flow", "reason"], registry=registry)
+        self._incidents = Counter(p + "incident_events", "Incident records, by event",
+                                  ["flow", "event"], registry=registry)
         self._snapshot = Histogram(p + "recovery_snapshot_seconds",
                                    "Time to serialise one shard's state for a recovery snapshot",
                                    buckets=LATENCY_BUCKETS, registry=registry)
 
     def events_in(self, source: str, n: int) -> None:
         self._events_in.labels(source).inc(n)
+
+    def held_back(self, flow: str, reason: str, n: int) -> None:
+        self._held.labels(flow, reason).inc(n)
+
+    def incidents(self, flow: str, event: str, n: int) -> None:
+        self._incidents.labels(flow, event).inc(n)
 
     def parse_failed(self, reason: str, n: int = 1, stage: str = "parse") -> None:
         self._parse_failures.labels(reason, stage).inc(n)

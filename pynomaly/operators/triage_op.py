@@ -37,6 +37,7 @@ from bytewax.dataflow import Stream, operator
 from bytewax.operators import StatefulLogic
 
 from pynomaly.incidents.triage import TriageConfig, TriageState
+from pynomaly.observability import metrics
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,23 @@ class _TriageLogic(StatefulLogic[Any, tuple[str, dict[str, Any]], TriageState]):
         self.state = state
 
     def on_item(self, value: Any) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
-        return self.state.process(value), StatefulLogic.RETAIN
+        return self._counted(self.state.process, value), StatefulLogic.RETAIN
 
     def on_eof(self) -> tuple[list[tuple[str, dict[str, Any]]], bool]:
-        return self.state.flush(), StatefulLogic.RETAIN
+        return self._counted(lambda _v: self.state.flush(), None), StatefulLogic.RETAIN
+
+    def _counted(self, step: Any, value: Any) -> list[tuple[str, dict[str, Any]]]:
+        """Run ``step`` and count what it held back and the incident events (metrics)."""
+        before = dict(self.state.held_back)
+        out = step(value)
+        m = metrics.current()
+        for reason, n in self.state.held_back.items():
+            if n > before.get(reason, 0):
+                m.held_back(self.state.flow, reason, n - before.get(reason, 0))
+        for tag, rec in out:
+            if tag == "incident":
+                m.incidents(self.state.flow, rec["event"], 1)
+        return out
 
     def snapshot(self) -> TriageState:
         return copy.deepcopy(self.state)

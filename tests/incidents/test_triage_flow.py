@@ -73,8 +73,20 @@ def test_budget_and_verdicts_in_a_flow(tmp_path: Path) -> None:
                     feedback={"verdicts": {"type": "file", "path": str(tmp_path / "verdicts.jsonl")},
                               "adaptation_sinks": [{"type": "jsonl",
                                                     "path": str(tmp_path / "adapt.jsonl")}]})
-    run_main(build_flow(spec))
+    from prometheus_client import CollectorRegistry
+
+    from pynomaly.observability import metrics
+
+    registry = CollectorRegistry()
+    metrics.enable(registry)
+    try:
+        run_main(build_flow(spec))
+    finally:
+        metrics.disable()
+    held = registry.get_sample_value("pynomaly_alerts_held_back_total",
+                                     {"flow": "triage-flow", "reason": "budget"})
     alerts = lines(tmp_path / "alerts.jsonl")
+    assert held is not None and held > 0  # held back, and counted where it can be queried
     # 6 h of event time at 1 alert an hour, plus the bucket: at most 8
     assert 1 <= len(alerts) <= 8
     assert {a["key"][:4] for a in alerts} == {"svc0"}  # the outage wins the budget

@@ -93,7 +93,7 @@ _STATE_LEN = 13
 
 
 @njit(cache=True, nogil=True)
-def _w(peaks, m, theta):
+def _w(peaks: np.ndarray, m: int, theta: float) -> float:
     u = 0.0
     v = 0.0
     for i in range(m):
@@ -104,25 +104,25 @@ def _w(peaks, m, theta):
 
 
 @njit(cache=True, nogil=True)
-def _gpd_loglik(peaks, m, gamma, sigma):
+def _gpd_loglik(peaks: np.ndarray, m: int, gamma: float, sigma: float) -> float:
     if sigma <= 0.0:
         return -np.inf
     if gamma == 0.0:
         total = 0.0
         for i in range(m):
             total += peaks[i]
-        return -m * np.log(sigma) - total / sigma
+        return float(-m * np.log(sigma) - total / sigma)
     acc = 0.0
     for i in range(m):
         z = 1.0 + gamma * peaks[i] / sigma
         if z <= 0.0:
             return -np.inf
         acc += np.log(z)
-    return -m * np.log(sigma) - (1.0 + 1.0 / gamma) * acc
+    return float(-m * np.log(sigma) - (1.0 + 1.0 / gamma) * acc)
 
 
 @njit(cache=True, nogil=True)
-def _illinois(peaks, m, a, b, fa, fb):
+def _illinois(peaks: np.ndarray, m: int, a: float, b: float, fa: float, fb: float) -> float:
     """Root of w in [a, b] (fa, fb of opposite signs): regula falsi, Illinois variant."""
     side = 0
     c = a
@@ -147,7 +147,8 @@ def _illinois(peaks, m, a, b, fa, fb):
 
 
 @njit(cache=True, nogil=True)
-def _roots_in(peaks, m, lo, hi, geometric, best):
+def _roots_in(peaks: np.ndarray, m: int, lo: float, hi: float, geometric: bool,
+              best: np.ndarray) -> None:
     """Scan (lo, hi) for sign changes of w, bisect each, keep the best fit in best.
 
     Both ends must have the same sign. ``geometric`` spaces the grid evenly in
@@ -179,7 +180,7 @@ def _roots_in(peaks, m, lo, hi, geometric, best):
 
 
 @njit(cache=True, nogil=True)
-def _fit_gpd(peaks, m, moments):
+def _fit_gpd(peaks: np.ndarray, m: int, moments: bool) -> tuple[float, float]:
     """(gamma, sigma) of the GPD fitted to peaks[:m] (all > 0)."""
     mean = 0.0
     ymin = np.inf
@@ -218,35 +219,36 @@ def _fit_gpd(peaks, m, moments):
 
 
 @njit(cache=True, nogil=True)
-def _z_q(t, gamma, sigma, q, n, nt):
+def _z_q(t: float, gamma: float, sigma: float, q: float, n: float, nt: float) -> float:
     r = q * n / nt
     if gamma == 0.0:
-        return t - sigma * np.log(r)
-    return t + sigma / gamma * (r ** (-gamma) - 1.0)
+        return float(t - sigma * np.log(r))
+    return float(t + sigma / gamma * (r ** (-gamma) - 1.0))
 
 
 @njit(cache=True, nogil=True)
-def _tail_p(x, st, init_sorted, n_init):
+def _tail_p(x: float, st: np.ndarray, init_sorted: np.ndarray, n_init: int) -> float:
     t = st[T]
     frac = st[NT] / st[N]
     if x > t:
         y = x - t
         gamma, sigma = st[GAMMA], st[SIGMA]
         if gamma == 0.0:
-            return frac * np.exp(-y / sigma)
+            return float(frac * np.exp(-y / sigma))
         z = 1.0 + gamma * y / sigma
         if z <= 0.0:
             # Beyond the finite endpoint t - sigma/gamma of a short tail (gamma < 0),
             # where the fit says "impossible": keep p positive and decreasing so
             # that such scores still rank among themselves.
-            return frac * _BEYOND_ENDPOINT * np.exp(-(y + sigma / gamma) / sigma)
-        return frac * z ** (-1.0 / gamma)
+            return float(frac * _BEYOND_ENDPOINT * np.exp(-(y + sigma / gamma) / sigma))
+        return float(frac * z ** (-1.0 / gamma))
     body = (1.0 + (n_init - _lower_bound(init_sorted, n_init, x))) / (1.0 + n_init)
-    return max(body, frac)
+    return float(max(body, frac))
 
 
 @njit(cache=True, nogil=True)
-def _calibrate(st, init_sorted, n_init, level, peaks, q, moments):
+def _calibrate(st: np.ndarray, init_sorted: np.ndarray, n_init: int, level: float, peaks: np.ndarray, q: float,
+               moments: bool) -> None:
     k = min(n_init - 1, max(0, int(np.ceil(level * n_init)) - 1))
     t = init_sorted[k]
     cap = peaks.shape[0]
@@ -271,8 +273,9 @@ def _calibrate(st, init_sorted, n_init, level, peaks, q, moments):
 
 @njit(cache=True, nogil=True)
 def _spot_kernel(
-    scores, st, init_sorted, peaks, dwin, n_init, level, q, moments, refit_growth, learn, out, zq_out
-):
+    scores: np.ndarray, st: np.ndarray, init_sorted: np.ndarray, peaks: np.ndarray, dwin: np.ndarray, n_init: int, level: float,
+    q: float, moments: bool, refit_growth: float, learn: bool, out: np.ndarray, zq_out: np.ndarray,
+) -> None:
     """p-value (and z_q) of each score before learning it; updates st in place."""
     depth = dwin.shape[0]
     for i in range(scores.shape[0]):
@@ -373,7 +376,7 @@ class SpotCalibrator(Calibrator):
     @property
     def calibrated(self) -> bool:
         """True once the initial ``n_init`` scores have been fitted."""
-        return self._st[NSEEN] >= self.params.n_init
+        return bool(self._st[NSEEN] >= self.params.n_init)
 
     @property
     def z_q(self) -> float:

@@ -41,7 +41,8 @@ def new_page_hinkley_state() -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _page_hinkley_kernel(x, st, min_instances, delta, threshold, alpha, mode):
+def _page_hinkley_kernel(x: np.ndarray, st: np.ndarray, min_instances: int, delta: float, threshold: float,
+                         alpha: float, mode: int) -> np.ndarray:
     """Update st with every value of x; returns the positions where drift fired."""
     hits = np.empty(x.shape[0], dtype=np.int64)
     n_hits = 0

@@ -144,7 +144,7 @@ class RandomCutForest(Detector):
         return self._run(X, learn)[0]
 
     def _explain(self, x: np.ndarray) -> np.ndarray:
-        return self._run(x.reshape(1, -1), False)[1][0]
+        return np.asarray(self._run(x.reshape(1, -1), False)[1][0])
 
     def nbytes(self) -> int:
         """Bytes held by the state arrays."""

@@ -51,7 +51,7 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
 @njit(cache=True, nogil=True, inline="always")
-def unit_double(z):
+def unit_double(z: np.uint64) -> float:
     """SplitMix64's output for state ``z`` (already advanced): a double in [0, 1)."""
     z = (z ^ (z >> np.uint64(30))) * _MIX1
     z = (z ^ (z >> np.uint64(27))) * _MIX2
@@ -60,7 +60,7 @@ def unit_double(z):
 
 
 @njit(cache=True, nogil=True)
-def uniform(rng, t):
+def uniform(rng: np.ndarray, t: int) -> float:
     """SplitMix64 (Steele, Lea & Flood 2014) step of ``rng[t]``: a double in [0, 1)."""
     rng[t] += _GOLDEN
     return unit_double(rng[t])

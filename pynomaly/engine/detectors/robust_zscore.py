@@ -43,7 +43,8 @@ EPS = 1e-12
 
 
 @njit(cache=True, nogil=True)
-def _ewma_zscore_kernel(X, mean, var, count, alpha, warmup, clip_z, learn, out):
+def _ewma_zscore_kernel(X: np.ndarray, mean: np.ndarray, var: np.ndarray, count: int, alpha: float, warmup: int,
+                        clip_z: float, learn: bool, out: np.ndarray) -> int:
     """Score rows of X before learning each; returns the updated count."""
     n, d = X.shape
     for i in range(n):

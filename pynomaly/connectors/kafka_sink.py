@@ -50,6 +50,9 @@ log = logging.getLogger("pynomaly.kafka_sink")
 #: Dead-letter values are cut to this many bytes (the broker's default
 #: ``message.max.bytes`` is about 1 MB).
 DEFAULT_MAX_RAW_BYTES = 100_000
+#: Seconds between two warnings about a producer's connection trouble (the
+#: delivery retries say what happens to the messages meanwhile).
+CLIENT_WARNING_INTERVAL_S = 30.0
 #: Extra seconds ``flush`` waits beyond the message timeout for the reports.
 FLUSH_MARGIN_S = 5.0
 
@@ -170,10 +173,10 @@ class ConfirmedProducer:
 
     def _on_client_error(self, err: KafkaError) -> None:
         # connection-level trouble (all brokers down, ...): librdkafka keeps
-        # retrying; say so at most every 5 s. Message outcomes are judged by
-        # the delivery reports, not here.
+        # retrying; say so at most every CLIENT_WARNING_INTERVAL_S. Message
+        # outcomes are judged by the delivery reports, not here.
         now = time.monotonic()
-        if err.fatal() or now - self._last_warning > 5.0:
+        if err.fatal() or now - self._last_warning > CLIENT_WARNING_INTERVAL_S:
             self._last_warning = now
             log.warning("kafka producer for topic %r on %s: %s", self.topic, self.bootstrap,
                         err.str())

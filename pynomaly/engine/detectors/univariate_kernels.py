@@ -21,7 +21,7 @@ from numba import njit
 
 
 @njit(cache=True, nogil=True)
-def rarity(ring, n, x, bandwidth):
+def rarity(ring: np.ndarray, n: int, x: float, bandwidth: float) -> float:
     """``-log((c + 1) / (n + 1))``: c of the ``n`` values in ``ring[:n]`` lie within ``bandwidth`` of x."""
     c = 0
     for j in range(n):
@@ -31,7 +31,7 @@ def rarity(ring, n, x, bandwidth):
 
 
 @njit(cache=True, nogil=True)
-def best_period(x, min_lag, max_lag):
+def best_period(x: np.ndarray, min_lag: int, max_lag: int) -> tuple[int, float]:
     """The lag in ``[min_lag, min(max_lag, len(x) // 2))`` of highest autocorrelation.
 
     Returns ``(lag, acf)``; ``(0, 0.0)`` for a constant or too short ``x``.
@@ -59,7 +59,8 @@ def best_period(x, min_lag, max_lag):
 
 
 @njit(cache=True, nogil=True)
-def likelihood_z(raw, short, lik, ints, k, short_n, long_n, warmup, var_floor):
+def likelihood_z(raw: float, short: np.ndarray, lik: np.ndarray, ints: np.ndarray, k: int, short_n: int,
+                 long_n: int, warmup: int, var_floor: float) -> float:
     """HTM-style anomaly likelihood, as a z-score, for component ``k``; then learn.
 
     ``short[k]`` is a ring of the last ``short_n`` raw scores, ``lik[k]`` a ring
@@ -105,12 +106,15 @@ def likelihood_z(raw, short, lik, ints, k, short_n, long_n, warmup, var_floor):
 
 @njit(cache=True, nogil=True)
 def ensemble_kernel(
-    X, dens, season, resid, short, lik, lik_ints, fl, it,
-    history, bandwidth, tolerance, warmup, short_n, long_n, lik_warmup, var_floor,
-    seasonal, min_lag, max_lag, min_acf, every, first,
-    alarm, z_scale, refractory, breakthrough, budget_weight, budget_decay,
-    record, record_floor, record_margin, out,
-):  # fmt: skip
+    X: np.ndarray, dens: np.ndarray, season: np.ndarray, resid: np.ndarray, short: np.ndarray, lik: np.ndarray, lik_ints: np.ndarray,
+    fl: np.ndarray, it: np.ndarray,
+    history: int, bandwidth: float, tolerance: float, warmup: int, short_n: int, long_n: int,
+    lik_warmup: int, var_floor: float,
+    seasonal: bool, min_lag: int, max_lag: int, min_acf: float, every: int, first: int,
+    alarm: float, z_scale: float, refractory: int, breakthrough: bool, budget_weight: float,
+    budget_decay: float,
+    record: bool, record_floor: float, record_margin: float, out: np.ndarray,
+) -> None:  # fmt: skip
     """Score each value of ``X`` before learning it; updates every state array in place.
 
     ``fl`` = (min, max, residual min, residual max, side of the last emitted

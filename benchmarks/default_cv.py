@@ -1,15 +1,15 @@
-"""Cross-validation of the shape weight of ``shape_ensemble`` on UCR and NAB.
+"""Cross-validation of the shape constants of ``shape_ensemble`` on UCR and NAB.
 
 The two components of ``shape_ensemble`` (the univariate ensemble and the left
 discord, both at their defaults) do not depend on the shape weight, so each is
 computed once per series and every weight of the grid is a cheap combination
 (:func:`pynomaly.engine.detectors.shape_ensemble.combine`, the detector's own
-code). UCR component scores come from ``pynomaly bench ucr`` runs (``--out``
+code). The grid: ``shape_weight`` x ``shape_quiet``. UCR component scores come from ``pynomaly bench ucr`` runs (``--out``
 folders of ``univariate_ensemble`` and ``left_discord``); NAB components are
 computed here.
 
 - UCR, leave one group out: for each recording group, the weight with the best
-  ±100 accuracy on the other groups is chosen (ties: the smaller weight) and
+  ±100 accuracy on the other groups is chosen (ties: the earlier in the grid) and
   that group's series are judged under it.
 - NAB, leave one category out: for each category, the weight with the best
   standard score on the other categories is chosen, with that profile's
@@ -45,13 +45,26 @@ from pynomaly.nab.scorer import (
 from pynomaly.ucr import archive, rules
 from pynomaly.ucr.harness import stream_scores
 
-WEIGHTS = [0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]
+#: (shape_weight, shape_quiet) pairs; weight 0 is the ensemble alone.
+GRID = [(0.0, 0.0)] + [(w, q) for q in (0.0, 1.0, 4.0) for w in (0.5, 1.0, 2.0, 4.0, 16.0)]
 WARMUP = 200
-Z_SCALE = 10.0
+Z_SCALE, ALARM_Z = 10.0, 5.0  # the ensemble's defaults
 
 
-def combined(s_e: np.ndarray, d: np.ndarray, weight: float) -> np.ndarray:
-    return combine(s_e, d, np.zeros(3), WARMUP, weight, Z_SCALE)
+def combined(s_e: np.ndarray, d: np.ndarray, window: int, config: tuple[float, float]) -> np.ndarray:
+    weight, quiet = config
+    return combine(s_e, d, np.zeros(4), WARMUP, weight, Z_SCALE, ALARM_Z, round(quiet * window))
+
+
+def window_of(x: np.ndarray) -> int:
+    """The window ``left_discord`` picks for ``x`` (its period search only: a 2-window history)."""
+    det = create_detector("left_discord", history=2)
+    stream_scores(det, x[: det.params.period_until])
+    return det.window
+
+
+def label(config: tuple[float, float]) -> str:
+    return f"w={config[0]:g},q={config[1]:g}"
 
 
 # -- UCR -------------------------------------------------------------------------------
@@ -60,9 +73,10 @@ def ucr_hits(data: Path, ens_dir: Path, disc_dir: Path) -> tuple[list[str], np.n
     groups, hits = [], []
     for s in archive.list_series(data):
         s_e, d = np.load(ens_dir / f"{s.stem}.npy"), np.load(disc_dir / f"{s.stem}.npy")
+        window = window_of(s.read())
         row = []
-        for w in WEIGHTS:
-            loc = rules.location(combined(s_e, d, w), s.train_end)
+        for config in GRID:
+            loc = rules.location(combined(s_e, d, window, config), s.train_end)
             row.append((rules.correct_pm100(loc, s.begin, s.end), rules.correct_loose(loc, s.begin, s.end)))
         groups.append(s.group)
         hits.append(row)
@@ -76,12 +90,12 @@ def ucr_cv(groups: list[str], hits: np.ndarray) -> dict:
     for name in sorted(set(groups)):
         train = g != name
         k = int(np.argmax(hits[train, :, 0].mean(axis=0)))  # first best: the smaller weight
-        chosen[name] = WEIGHTS[k]
+        chosen[name] = label(GRID[k])
         held += hits[~train, k].sum(axis=0)
     best = int(np.argmax(in_sample[:, 0]))
     return {
-        "per_weight": {str(w): {"pm100": float(a), "loose": float(b)} for w, (a, b) in zip(WEIGHTS, in_sample, strict=True)},
-        "in_sample_best": {"weight": WEIGHTS[best], "pm100": float(in_sample[best, 0]), "loose": float(in_sample[best, 1])},
+        "per_config": {label(c): {"pm100": float(a), "loose": float(b)} for c, (a, b) in zip(GRID, in_sample, strict=True)},
+        "in_sample_best": {"config": label(GRID[best]), "pm100": float(in_sample[best, 0]), "loose": float(in_sample[best, 1])},
         "leave_group_out": {"pm100": float(held[0] / len(groups)), "loose": float(held[1] / len(groups))},
         "chosen_per_group": chosen,
         "groups": len(set(groups)),
@@ -91,7 +105,7 @@ def ucr_cv(groups: list[str], hits: np.ndarray) -> dict:
 # -- NAB -------------------------------------------------------------------------------
 def nab_components(root: Path) -> tuple[list, list, list, list, dict]:
     windows = corpus.load_windows(corpus.find_windows_file(root))
-    labs, ens, disc, cats = [], [], [], []
+    labs, ens, disc, cats, windows_ = [], [], [], [], []
     for rel in corpus.list_series(root):
         if rel not in windows:
             continue
@@ -99,23 +113,25 @@ def nab_components(root: Path) -> tuple[list, list, list, list, dict]:
         x = table.column("value")
         labs.append(SeriesLabels.build(table.times(), windows[rel]))
         ens.append(stream_values(create_detector("univariate_ensemble"), x))
-        disc.append(stream_scores(create_detector("left_discord"), x))
+        det = create_detector("left_discord")
+        disc.append(stream_scores(det, x))
+        windows_.append(det.window)
         cats.append(rel.split("/", 1)[0])
-    return labs, ens, disc, cats, corpus.load_profiles(root)
+    return labs, ens, disc, windows_, cats, corpus.load_profiles(root)
 
 
-def nab_cv(labs, ens, disc, cats, profiles) -> dict:
-    scores = {w: [np.clip(combined(e, d, w), 0.0, 1.0) for e, d in zip(ens, disc, strict=True)] for w in WEIGHTS}
-    per_weight = {str(w): {p: r.score for p, r in score_corpus(labs, scores[w], profiles).items()} for w in WEIGHTS}
+def nab_cv(labs, ens, disc, windows_, cats, profiles) -> dict:
+    scores = {c: [np.clip(combined(e, d, m, c), 0.0, 1.0) for e, d, m in zip(ens, disc, windows_, strict=True)] for c in GRID}
+    per_config = {label(c): {p: r.score for p, r in score_corpus(labs, scores[c], profiles).items()} for c in GRID}
     cat_arr = np.asarray(cats)
     held_raw = {p: 0.0 for p in profiles}
     chosen = {}
     for name in sorted(set(cats)):
         train = np.flatnonzero(cat_arr != name)
         test = np.flatnonzero(cat_arr == name)
-        fits = {w: score_corpus([labs[i] for i in train], [scores[w][i] for i in train], profiles) for w in WEIGHTS}
-        best_w = max(WEIGHTS, key=lambda w: (fits[w]["standard"].score, -w))
-        chosen[name] = best_w
+        fits = {c: score_corpus([labs[i] for i in train], [scores[c][i] for i in train], profiles) for c in GRID}
+        best_w = max(GRID, key=lambda c: fits[c]["standard"].score)  # first best in grid order
+        chosen[name] = label(best_w)
         for p, cost in profiles.items():
             thr = fits[best_w][p].threshold
             held_raw[p] += sum(raw_at_threshold(labs[i], scores[best_w][i], cost, thr) for i in test)
@@ -126,10 +142,10 @@ def nab_cv(labs, ens, disc, cats, profiles) -> dict:
         null = _null_score(wgt, grp, cost)
         perfect = n_windows * cost["tpWeight"]
         cv[p] = 100.0 * (held_raw[p] - null) / (perfect - null)
-    best = max(WEIGHTS, key=lambda w: (per_weight[str(w)]["standard"], -w))
+    best = max(GRID, key=lambda c: per_config[label(c)]["standard"])
     return {
-        "per_weight": per_weight,
-        "in_sample_best": {"weight": best, **per_weight[str(best)]},
+        "per_config": per_config,
+        "in_sample_best": {"config": label(best), **per_config[label(best)]},
         "leave_category_out": cv,
         "chosen_per_category": chosen,
     }  # fmt: skip
@@ -144,7 +160,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     groups, hits = ucr_hits(args.ucr, args.ucr_ensemble, args.ucr_discord)
-    report = {"weights": WEIGHTS, "ucr": ucr_cv(groups, hits)}
+    report = {"grid": [label(c) for c in GRID], "ucr": ucr_cv(groups, hits)}
     report["nab"] = nab_cv(*nab_components(corpus.find_root(args.nab)))
     text = json.dumps(report, indent=1)
     if args.out:

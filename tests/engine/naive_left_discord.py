@@ -54,17 +54,30 @@ def naive_dominant_period(x: np.ndarray, min_lag: int, max_lag: int) -> tuple[in
 
 
 def naive_shape_combine(
-    s_e: np.ndarray, d: np.ndarray, warmup: int, weight: float, z_scale: float
+    s_e: np.ndarray,
+    d: np.ndarray,
+    warmup: int,
+    weight: float,
+    z_scale: float,
+    alarm_z: float,
+    quiet: int,
 ) -> np.ndarray:
-    """``shape_ensemble``'s score: discord z against all earlier non-zero distances."""
+    """``shape_ensemble``'s score: discord z against all earlier non-zero distances, fire once."""
+    alarm = 1.0 - math.exp(-alarm_z / z_scale)
     past: list[float] = []
     out = np.empty(len(d))
+    quiet_until = -1
     for i, (e, v) in enumerate(zip(s_e, d, strict=True)):
         z = 0.0
         if v > 0.0:
             if len(past) >= warmup and np.std(past) > 0.0:
                 z = max((v - np.mean(past)) / np.std(past), 0.0)
             past.append(v)
-        s_d = 1.0 - math.exp(-weight * z / z_scale)
-        out[i] = max(e, s_d) + 1e-6 * s_d
+        u = 1.0 - math.exp(-weight * z / z_scale)
+        if i > quiet_until and weight * z >= alarm_z:
+            s_d = u
+            quiet_until = i + quiet
+        else:
+            s_d = alarm / 2 * u
+        out[i] = max(e, s_d) + 1e-6 * u
     return out

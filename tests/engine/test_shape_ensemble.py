@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from naive_left_discord import naive_shape_combine
 
 from pynomaly.engine import create_detector
@@ -16,20 +17,21 @@ def _stream(n: int = 7000, seed: int = 3) -> np.ndarray:
     return x
 
 
-def test_combination_equals_the_naive_twin_across_batches() -> None:
+@pytest.mark.parametrize(("weight", "quiet"), [(2.0, 0), (2.0, 40), (0.5, 7)])
+def test_combination_equals_the_naive_twin_across_batches(weight: float, quiet: int) -> None:
     rng = np.random.default_rng(0)
     s_e = rng.uniform(0, 0.5, 3000)
     d = np.where(np.arange(3000) < 700, 0.0, rng.gamma(2.0, 0.05, 3000))
-    stats = np.zeros(3)
+    d[[1500, 1520, 2500]] = 2.0  # shape alarms, the second inside the first one's quiet period
+    stats = np.zeros(4)
     got = np.concatenate(
         [
-            combine(s_e[i : i + 257], d[i : i + 257], stats, 50, 2.0, 10.0)
+            combine(s_e[i : i + 257], d[i : i + 257], stats, 50, weight, 10.0, 5.0, quiet)
             for i in range(0, 3000, 257)
         ]
     )
-    np.testing.assert_allclose(
-        got, naive_shape_combine(s_e, d, 50, 2.0, 10.0), rtol=1e-9, atol=1e-12
-    )
+    want = naive_shape_combine(s_e, d, 50, weight, 10.0, 5.0, quiet)
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
 
 
 def test_weight_zero_is_the_ensemble_and_the_shape_finds_the_distorted_cycle() -> None:

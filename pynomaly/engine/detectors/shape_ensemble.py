@@ -12,12 +12,18 @@ Two detectors see every value of the metric, score before learn:
 
 The discord distance becomes evidence on the ensemble's scale: ``z`` is ``d``
 against the mean and standard deviation of all earlier non-zero distances of
-the metric (0 until ``shape_warmup`` of them), and the shape score is
-``s_d = 1 - exp(-shape_weight * max(z, 0) / z_scale)`` (``z_scale`` the
-ensemble's). The detector's score is ``max(s_e, s_d)``, plus
-``1e-6 * s_d`` so points the ensemble scores alike (its range novelties all
-score 1) are still ranked by their shape evidence. ``shape_weight = 0``
-reduces it to the ensemble.
+the metric (0 until ``shape_warmup`` of them). With ``u = shape_weight *
+max(z, 0)`` and the ensemble's ``z_scale`` and ``alarm_z``, the shape score
+fires once, like the ensemble: a point with ``u >= alarm_z`` scores
+``1 - exp(-u / z_scale)`` (at or above the ensemble's alarm level) and starts a
+quiet period of ``shape_quiet`` windows, during which, as for every point
+below the alarm, the shape score is ``(alarm_level / 2) (1 - exp(-u /
+z_scale))``. The detector's score is ``max(s_e, s_d)``, plus ``1e-6 (1 -
+exp(-u / z_scale))`` so points the ensemble scores alike (its range
+novelties all score 1) are still ranked by their shape evidence.
+``shape_weight = 0`` reduces it to the ensemble; ``shape_quiet = 0`` lets
+every point rank by its shape evidence (best for a single argmax, costly in
+false alarms).
 
 Example
 -------
@@ -51,9 +57,10 @@ TIE_BREAK = 1e-6
 
 
 @njit(cache=True, nogil=True)
-def combine_kernel(s_e, d, stats, warmup, weight, z_scale, out):
-    """``max(s_e, s_d) + TIE_BREAK * s_d`` per point; ``stats`` = (count, mean, M2) of the
-    non-zero distances so far (Welford), updated after each point is scored."""
+def combine_kernel(s_e, d, stats, warmup, weight, z_scale, alarm_z, quiet, out):
+    """The combined score per point; ``stats`` = (count, mean, M2) of the non-zero distances
+    so far (Welford, updated after each point is scored) and the quiet points left."""
+    alarm = 1.0 - math.exp(-alarm_z / z_scale)
     for i in range(d.shape[0]):
         z = 0.0
         if d[i] > 0.0:
@@ -68,18 +75,33 @@ def combine_kernel(s_e, d, stats, warmup, weight, z_scale, out):
             stats[0] = n
             stats[1] = mu
             stats[2] = m2 + delta * (d[i] - mu)
-        s_d = 1.0 - math.exp(-weight * z / z_scale)
-        out[i] = max(s_e[i], s_d) + TIE_BREAK * s_d
+        u = 1.0 - math.exp(-weight * z / z_scale)
+        if stats[3] > 0.0:
+            stats[3] -= 1.0
+            s_d = 0.5 * alarm * u
+        elif weight * z >= alarm_z:
+            s_d = u
+            stats[3] = quiet
+        else:
+            s_d = 0.5 * alarm * u
+        out[i] = max(s_e[i], s_d) + TIE_BREAK * u
 
 
 def combine(
-    s_e: np.ndarray, d: np.ndarray, stats: np.ndarray, warmup: int, weight: float, z_scale: float
+    s_e: np.ndarray,
+    d: np.ndarray,
+    stats: np.ndarray,
+    warmup: int,
+    weight: float,
+    z_scale: float,
+    alarm_z: float,
+    quiet: int,
 ) -> np.ndarray:
-    """The combined score of a batch (``stats`` carries over between batches)."""
+    """The combined score of a batch (``stats``, 4 floats, carries over between batches)."""
     out = np.empty(d.shape[0])
     combine_kernel(
         np.ascontiguousarray(s_e, dtype=np.float64), np.ascontiguousarray(d, dtype=np.float64),
-        stats, warmup, weight, z_scale, out,
+        stats, warmup, weight, z_scale, alarm_z, quiet, out,
     )  # fmt: skip
     return out
 
@@ -89,6 +111,9 @@ class ShapeEnsembleParams(DetectorParams):
         1.0, ge=0.0, description="discord z-scores per ensemble z-score (0: ensemble only)"
     )
     shape_warmup: int = Field(200, ge=2, description="discord distances seen before they score")
+    shape_quiet: float = Field(
+        1.0, ge=0.0, description="windows after a shape alarm in which the shape cannot alarm"
+    )
     discord_history: int = Field(10000, ge=2, description="past windows each window meets")
 
 
@@ -110,7 +135,7 @@ class ShapeEnsemble(Detector):
             )
         self.ensemble = UnivariateEnsemble()
         self.discord = LeftDiscord(history=self.params.discord_history)
-        self.stats = np.zeros(3)
+        self.stats = np.zeros(4)
 
     @property
     def alarm_level(self) -> float:
@@ -127,9 +152,10 @@ class ShapeEnsemble(Detector):
             return out
         s_e = self.ensemble.score_learn_many(X)
         d = self.discord.score_learn_many(X)
-        p = self.params
+        p, ep = self.params, self.ensemble.params
+        quiet = round(p.shape_quiet * self.discord.window)
         return combine(
-            s_e, d, self.stats, p.shape_warmup, p.shape_weight, self.ensemble.params.z_scale
+            s_e, d, self.stats, p.shape_warmup, p.shape_weight, ep.z_scale, ep.alarm_z, quiet
         )
 
     def _get_state(self) -> dict[str, Any]:

@@ -166,7 +166,7 @@ def start_line(spec: Any, flow_id: str, *, workers: int, processes: int,
         parts.append("source and sinks defined in Python")
     who = _plural(workers, "worker")
     if process_id is not None:
-        who += f" in process {process_id} of {processes}"
+        who += f" (one process of {processes})"
     elif processes > 1:
         who += f" x {processes} processes"
     parts.append(who)
@@ -210,13 +210,17 @@ class RunStatus:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._t0 = 0.0
+        self._prefix = ""
 
     def _print(self, line: str) -> None:
         if not self.quiet:
-            print(line, file=self.stream or sys.stdout, flush=True)
+            print(self._prefix + line, file=self.stream or sys.stdout, flush=True)
 
-    def start(self, first_line: str | None = None) -> None:
-        """Wrap the current metrics recorder, print ``first_line``, start the ticker."""
+    def start(self, first_line: str | None = None, prefix: str = "") -> None:
+        """Wrap the current metrics recorder, print ``first_line``, start the
+        ticker; status and summary lines begin with ``prefix`` (the process
+        of a cluster they come from)."""
+        self._prefix = prefix
         self.counters.inner = metrics.current()
         self._previous = metrics.install(self.counters)
         self._t0 = time.monotonic()

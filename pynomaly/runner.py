@@ -158,7 +158,8 @@ def run_dataflow(flow: Dataflow, opts: RunOptions, spec: FlowSpec | None = None)
             spec, flow.flow_id, workers=opts.workers,
             processes=max(opts.processes, len(opts.addresses or [])),
             process_id=opts.process_id if opts.addresses else None,
-            metrics_url=server.url if server is not None else None))
+            metrics_url=server.url if server is not None else None),
+            prefix=f"process {opts.process_id}: " if opts.addresses else "")
     failed = True
     try:
         cli_main(flow, workers_per_process=opts.workers, process_id=opts.process_id,

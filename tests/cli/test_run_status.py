@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -76,3 +77,26 @@ def test_start_status_and_summary_lines_of_a_tailing_kafka_run(bootstrap, topic_
     assert last.startswith("stopped (SIGTERM) after "), text
     assert f"{produced:,} records" in last and "2 alerts, 2 dead letters" in last, text
     assert topic_partitions(bootstrap, alerts) == 1
+
+
+def test_each_process_of_a_local_cluster_says_which_it_is(tmp_path, free_port):
+    import yaml
+
+    data = yaml.safe_load(Path("flows/file_replay.yaml").read_text())
+    data["sinks"] = [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")}]
+    data["dead_letter"] = {"type": "jsonl", "path": str(tmp_path / "dead.jsonl")}
+    spec = tmp_path / "flow.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pynomaly.cli.main", "run", str(spec), "-p", "2", "--base-port",
+         str(free_port())], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    starts = sorted(ln for ln in lines if " run file-replay | " in ln)
+    assert [s.split(":")[0] for s in starts] == ["process 0", "process 1"], proc.stdout
+    assert all(s.endswith("1 worker (one process of 2)") for s in starts), proc.stdout
+    summaries = [ln for ln in lines if ": finished after " in ln]
+    assert len(summaries) == 2, proc.stdout
+    records = sum(int(re.search(r" s: ([\d,]+) records? \(", s).group(1).replace(",", ""))
+                  for s in summaries)
+    assert records == 1802, proc.stdout

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import pickle
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 from pydantic import BaseModel
@@ -106,7 +106,7 @@ class StatefulComponent(ABC):
         return pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
 
     @classmethod
-    def restore(cls, blob: bytes) -> StatefulComponent:
+    def restore(cls, blob: bytes) -> Self:
         """Rebuild a component of this class from :meth:`snapshot` bytes."""
         payload = pickle.loads(blob)
         if payload.get("format") != SNAPSHOT_FORMAT:

@@ -106,14 +106,14 @@ def combine_p_values(P: np.ndarray, how: str, weights: np.ndarray) -> np.ndarray
     """
     k = P.shape[1]
     if how == "mean":
-        return P.mean(axis=1)
+        return np.asarray(P.mean(axis=1))
     if how == "weighted":
-        return P @ (weights / weights.sum())
+        return np.asarray(P @ (weights / weights.sum()))
     if how == "max":
-        return np.minimum(1.0, k * P.min(axis=1))
+        return np.asarray(np.minimum(1.0, k * P.min(axis=1)))
     if how == "fisher":
         stat = -2.0 * np.log(np.maximum(P, P_FLOOR)).sum(axis=1)
-        return chdtrc(2 * k, stat)
+        return np.asarray(chdtrc(2 * k, stat))
     raise ValueError(f"unknown combination {how!r}")
 
 
@@ -133,7 +133,7 @@ def fisher_log_p(P: np.ndarray) -> np.ndarray:
     half = -np.log(np.maximum(P, P_FLOOR)).sum(axis=1)  # x / 2
     i = np.arange(k)
     terms = i * np.log(np.maximum(half, P_FLOOR))[:, None] - gammaln(i + 1)
-    return -half + logsumexp(terms, axis=1)
+    return np.asarray(-half + logsumexp(terms, axis=1))
 
 
 @register
@@ -162,8 +162,8 @@ class Ensemble(Detector):
         P = self.member_p_values(X, learn)
         how = self.params.combine
         if how == "fisher":  # in log space: the combined p underflows for strong evidence
-            return -fisher_log_p(P) / np.log(10.0)
-        return -np.log10(np.maximum(combine_p_values(P, how, self._weights), P_FLOOR))
+            return np.asarray(-fisher_log_p(P) / np.log(10.0))
+        return np.asarray(-np.log10(np.maximum(combine_p_values(P, how, self._weights), P_FLOOR)))
 
     def _explain(self, x: np.ndarray) -> np.ndarray | None:
         total = np.zeros(x.shape[0])

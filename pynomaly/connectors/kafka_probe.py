@@ -124,5 +124,7 @@ def probe(bootstrap_servers: str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
     except KafkaException as exc:
         err = exc.args[0]
         text = err.str() if hasattr(err, "str") else str(err)
-        raise KafkaUnreachable(bootstrap_servers, f"no Kafka metadata within {timeout_s:g} s: "
-                               f"{text}", needed_by, hint) from None
+        raise KafkaUnreachable(
+            bootstrap_servers, f"no Kafka metadata within {timeout_s:g} s: {text}", needed_by,
+            hint or "the port is open but does not answer as Kafka (a paused broker, or "
+            "another service): check the address, or " + FLOW_ELSEWHERE) from None

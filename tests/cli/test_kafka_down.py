@@ -200,3 +200,16 @@ def test_python_flows_with_kafka_down(tmp_path):
         lines = (proc.stdout + proc.stderr).splitlines()
         assert_short_and_clear(proc.returncode, lines, address)
         assert f"needed by {needed_by}" in lines[0]
+
+
+def test_a_frozen_broker_is_reported_after_the_timeout(own_broker):
+    own_broker.pause()
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(KafkaUnreachable, match="no Kafka metadata within 2 s") as info:
+            probe(own_broker.bootstrap_servers, timeout_s=2.0, needed_by=["the source"])
+        assert time.monotonic() - t0 < 10
+    finally:
+        own_broker.resume()
+    assert "does not answer as Kafka (a paused broker" in info.value.hint
+    probe(own_broker.bootstrap_servers, timeout_s=5.0)  # answers again

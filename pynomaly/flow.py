@@ -24,7 +24,7 @@ from bytewax.inputs import Source
 from bytewax.outputs import DynamicSink
 
 import pynomaly.operators as pxo
-from pynomaly.operators.detect import ShardOutput
+from pynomaly.operators.detect import ShardOutput, rebaseline_items
 from pynomaly.records import RawBatch
 from pynomaly.spec import (
     DashboardSinkSpec,
@@ -101,11 +101,18 @@ def build_flow(spec: FlowSpec, *, source: Source | None = None,
         op.inspect("progress", raw, lambda _step, batch: on_batch(batch))
     parsed = pxo.parse("parse", raw, record=spec.record, name=spec.name)
     keyed = pxo.shard("shard", parsed.batches, spec.keys.shards, spec.keys.route)
+    verdicts = None
+    if spec.feedback is not None and spec.feedback.verdicts is not None:
+        verdicts = _verdict_stream(flow, spec.feedback.verdicts)
+        if spec.keys.route == "hash":  # expected_change verdicts re-baseline their keys
+            shards = spec.keys.shards
+            keyed = op.merge("detect-input", keyed, op.flat_map(
+                "rebaseline", verdicts, lambda v: rebaseline_items(v, shards)))
     detected = pxo.detect("detect", keyed, spec=spec, score_records=wants_points,
                           per_key=per_key)
     outputs, alerts = detected.outputs, detected.alerts
     dead = op.merge("dead-letters", parsed.dead, detected.dead)
-    alerts, incidents = _add_triage(flow, spec, alerts, outputs)
+    alerts, incidents = _add_triage(flow, spec, alerts, outputs, verdicts)
 
     sinks = alert_sinks if alert_sinks is not None else [
         s for s in spec.sinks if not isinstance(s, DashboardSinkSpec)]
@@ -144,16 +151,14 @@ def triage_config(spec: FlowSpec) -> Any:
         budget=spec.budget)
 
 
-def _add_triage(flow: Dataflow, spec: FlowSpec, alerts: Any, outputs: Any) -> tuple[Any, Any]:
+def _add_triage(flow: Dataflow, spec: FlowSpec, alerts: Any, outputs: Any,
+                verdicts: Any) -> tuple[Any, Any]:
     """Feedback, budget and incidents after the alert step (ADR 0035); the
     alerts that go on to the sinks, and the incident records (None without
     incidents). A spec without them keeps its alerts as they are."""
     config = triage_config(spec)
     if not config.enabled():
         return alerts, None
-    verdicts = None
-    if spec.feedback is not None and spec.feedback.verdicts is not None:
-        verdicts = _verdict_stream(flow, spec.feedback.verdicts)
     scores = None
     if spec.budget is not None:
         scores = op.filter_map("budget-scores", outputs, _budget_scores)

@@ -112,6 +112,13 @@ class DecisionState:
             self.labels[s] = {}
         return np.fromiter(map(km.__getitem__, keys), dtype=np.int64, count=len(keys))
 
+    def rebaseline(self, keys: list[str]) -> None:
+        """The named keys' baselines and rule counters start afresh (cadence is kept)."""
+        slots = np.array([self.keys[k] for k in keys if k in self.keys], dtype=np.int64)
+        if slots.size:
+            self.baseline.reset(slots)
+            self.rules.reset(slots)
+
     def evict_before(self, before: float) -> None:
         """Forget keys whose newest event time is before ``before``."""
         n = len(self.slot_keys)

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from pynomaly.incidents.feedback import Verdict
 
-_FIELDS = ("alert_id", "incident_id", "verdict", "scope", "pattern", "by", "note")
+_FIELDS = ("alert_id", "incident_id", "verdict", "scope", "pattern", "keys", "by", "note")
 
 
 def parse_target(url: str) -> tuple[str, str]:

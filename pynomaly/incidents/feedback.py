@@ -67,6 +67,9 @@ class Verdict(BaseModel):
     verdict: Literal["false_positive", "true_positive", "expected_change"]
     scope: Literal["key", "pattern"] = "key"
     pattern: str | None = Field(None, description="fnmatch key pattern when scope is 'pattern'")
+    keys: tuple[str, ...] = Field(
+        (), description="the keys of the named alert or incident, when the sender knows them "
+        "(an expected_change re-baselines their detectors)")
     by: str = ""
     note: str = ""
 

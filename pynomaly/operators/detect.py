@@ -27,6 +27,7 @@ from __future__ import annotations
 import pickle
 import time
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -104,6 +105,47 @@ def split_by_shard(batch: EventBatch, shards: int,
             source=None if batch.source is None else batch.source.take(idx),
             watermark=batch.watermark, watermark_from=batch.watermark_from)))
     return out
+
+
+@dataclass(frozen=True)
+class Rebaseline:
+    """A control item for a shard's detect state: ``keys`` (and keys matching
+    ``pattern``) start learning afresh, as after an ``expected_change``
+    verdict (docs/alert-fatigue.md)."""
+
+    keys: tuple[str, ...] = ()
+    pattern: str | None = None
+
+    def matches(self, known: Iterable[str]) -> list[str]:
+        """The keys of ``known`` it names."""
+        import fnmatch
+
+        named = set(self.keys)
+        return [k for k in known if k in named
+                or (self.pattern is not None and fnmatch.fnmatchcase(k, self.pattern))]
+
+
+def rebaseline_items(verdict: dict[str, Any], shards: int) -> list[tuple[str, Rebaseline]]:
+    """The shard-keyed :class:`Rebaseline` items an ``expected_change`` verdict
+    asks for (none for other verdicts). Keys go to their own shard; a pattern
+    goes to every shard.
+
+    >>> rebaseline_items({"verdict": "expected_change", "keys": ["a"]}, 4)
+    [('3', Rebaseline(keys=('a',), pattern=None))]
+    >>> len(rebaseline_items({"verdict": "expected_change", "pattern": "web-*",
+    ...                       "scope": "pattern"}, 4)), rebaseline_items({"verdict": "x"}, 4)
+    (4, [])
+    """
+    if not isinstance(verdict, dict) or verdict.get("verdict") != "expected_change":
+        return []
+    pattern = verdict.get("pattern") if verdict.get("scope") == "pattern" else None
+    if isinstance(pattern, str) and pattern:
+        return [(str(s), Rebaseline(pattern=pattern)) for s in range(shards)]
+    keys = verdict.get("keys") or []
+    by_shard: dict[str, list[str]] = {}
+    for k in keys if isinstance(keys, list | tuple) else []:
+        by_shard.setdefault(str(shard_of(str(k), shards)), []).append(str(k))
+    return [(s, Rebaseline(keys=tuple(ks))) for s, ks in by_shard.items()]
 
 
 class ShardSplitter:
@@ -202,6 +244,24 @@ class ShardState:
         blob = pickle.dumps(self.__dict__, protocol=pickle.HIGHEST_PROTOCOL)
         metrics.current().snapshot_duration(time.perf_counter() - t0)
         return (_load_shard, (blob,))
+
+
+def rebaseline_shard(state: Any, item: Rebaseline) -> Any:
+    """Apply a :class:`Rebaseline` to a shard's state, per-key or banked. On the
+    per-key path the named keys lose their pipelines (a fresh one, with its
+    warm-up, is built at their next record); on the banked path their slots
+    restart. Their decision baselines restart too."""
+    if state is None:
+        return state
+    if isinstance(state, ShardState):
+        for k in item.matches(list(state.keys)):
+            del state.keys[k]
+    else:
+        state.rebaseline(item.matches(list(state.keys)))
+    decision = state.__dict__.get("decision")
+    if decision is not None:
+        decision.rebaseline(item.matches(list(decision.keys)))
+    return state
 
 
 def _load_shard(blob: bytes) -> ShardState:

@@ -108,6 +108,15 @@ class BankedShardState:
             sk[s] = k
         return slots
 
+    def rebaseline(self, keys: list[str]) -> None:
+        """The named keys start learning afresh: detector state, warm-up and
+        cooldown reset (their slots and last event times are kept)."""
+        slots = np.array([self.keys[k] for k in keys if k in self.keys], dtype=np.int64)
+        if slots.size:
+            self.bank.reset(slots)
+            self.seen[slots] = 0
+            self.cooldown_until[slots] = -np.inf
+
     def evict_before(self, before: float) -> None:
         """Drop keys whose newest event time is before ``before``."""
         n = len(self.slot_keys)

@@ -43,7 +43,14 @@ from bytewax.dataflow import Stream, operator
 from bytewax.operators import KeyedStream, StatefulBatchLogic
 
 from pynomaly.observability import metrics
-from pynomaly.operators.detect import DetectLogic, ShardOutput, make_detect_logic, shard_of
+from pynomaly.operators.detect import (
+    DetectLogic,
+    Rebaseline,
+    ShardOutput,
+    make_detect_logic,
+    rebaseline_shard,
+    shard_of,
+)
 from pynomaly.operators.detect_options import detect_spec
 from pynomaly.operators.instrumented import DetectFn, detect_step
 from pynomaly.operators.record_rows import RowParser
@@ -80,6 +87,9 @@ class _ShardDetect(StatefulBatchLogic[Any, ShardOutput, Any]):
         outs: list[ShardOutput] = []
         pending: list[tuple[str, Any]] = []
         for v in values:
+            if isinstance(v, Rebaseline):  # an expected_change verdict
+                self.state = rebaseline_shard(self.state, v)
+                continue
             if isinstance(v, EventBatch):
                 if pending:
                     outs.append(self._records(pending))
@@ -113,7 +123,7 @@ def _to_shard(shards: int) -> Callable[[tuple[str, Any]], tuple[str, Any]]:
 
     def route(kv: tuple[str, Any]) -> tuple[str, Any]:
         key, value = kv
-        if isinstance(value, EventBatch):  # already keyed by shard
+        if isinstance(value, EventBatch | Rebaseline):  # already keyed by shard
             return kv
         return str(shard_of(key, shards)), (key, value)
 

@@ -77,6 +77,7 @@ def test_incidents_show_and_buttons_post_verdicts(browser, bootstrap: str) -> No
         assert sorted((v.get("alert_id") or v.get("incident_id"), v["verdict"]) for v in got) == [
             ("a-0001", "false_positive"), ("inc-1", "expected_change")]
         assert all(v["by"] == "dashboard" and v["scope"] == "key" for v in got)
+        assert sorted(tuple(v["keys"]) for v in got) == [("web-01",), ("web-01", "web-02")]
         assert not errors, errors
 
 

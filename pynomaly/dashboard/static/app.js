@@ -256,7 +256,7 @@
         const pct = document.createElement("span"); pct.className = "pct"; pct.textContent = (share * 100).toFixed(0) + "%";
         row.append(name, bar, pct); li.append(row);
       }
-      if (!a.drift && a.id && S.verdicts) li.append(verdictButtons({ alert_id: a.id }));
+      if (!a.drift && a.id && S.verdicts) li.append(verdictButtons({ alert_id: a.id, keys: [a.key] }));
       if (a.key !== null && a.key !== undefined) li.addEventListener("click", () => toggleKey(a.key, true));
       return li;
     }
@@ -284,7 +284,7 @@
       li.append(row1, row2);
       const first = (inc.root_cause || [])[0];
       if (first) { const d = document.createElement("div"); d.className = "labels"; d.textContent = `root cause: ${first.key} ${first.field}`; li.append(d); }
-      if (S.verdicts) li.append(verdictButtons({ incident_id: inc.id }));
+      if (S.verdicts) li.append(verdictButtons({ incident_id: inc.id, keys: inc.keys || [] }));
       if (first) li.addEventListener("click", () => toggleKey(first.key, true));
       ol.append(li);
     }

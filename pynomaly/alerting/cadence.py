@@ -140,15 +140,18 @@ class Cadence:
         """Seconds of silence after which each slot is missing."""
         return np.maximum(self.spec.multiple * self.cadence[slots], self.spec.min_silence_s)
 
-    def silent(self, watermark: float) -> np.ndarray:
-        """Slots newly missing at ``watermark`` (each reported once, then
-        marked missing until its next record)."""
+    def silent(self, watermark: float | np.ndarray) -> np.ndarray:
+        """Slots newly missing at ``watermark`` (one for all slots, or one
+        per slot); each is reported once, then marked missing until its next
+        record."""
         n = self.last.shape[0]
-        if n == 0 or not np.isfinite(watermark):
+        if n == 0:
             return np.zeros(0, dtype=np.int64)
+        wm = np.broadcast_to(np.asarray(watermark, dtype=np.float64), (n,))
         limit = np.maximum(self.spec.multiple * self.cadence, self.spec.min_silence_s)
-        due = ((self.n_int >= self.spec.min_intervals) & ~self.missing
-               & (watermark - self.last >= limit))
+        with np.errstate(invalid="ignore"):
+            due = ((self.n_int >= self.spec.min_intervals) & ~self.missing & np.isfinite(wm)
+                   & (wm - self.last >= limit))
         out = np.flatnonzero(due)
         self.missing[out] = True
         return out

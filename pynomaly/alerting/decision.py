@@ -60,12 +60,12 @@ from pynomaly.alerting.control import ControlFeed
 from pynomaly.alerting.imputation import Augmented, impute, last_values
 from pynomaly.alerting.maintenance import Calendar
 from pynomaly.alerting.rules import Rules
-from pynomaly.alerting.watermark import SourceWatermarks
+from pynomaly.alerting.watermark import OriginWatermarks
 
 
 class DecisionState:
     """One shard's decision state: key → slot, labels, cadence, baseline and
-    rule counters per slot, and the newest watermark seen."""
+    rule counters per slot, each key's origin and each origin's watermark."""
 
     def __init__(self, decision: AlertDecision) -> None:
         self.keys: dict[str, int] = {}
@@ -77,10 +77,13 @@ class DecisionState:
         self.cadence = Cadence(decision.spec.alerts.missing_data)
         #: each slot's last value (what imputation starts a gap from)
         self.last_value = np.zeros((0, len(decision.fields)))
+        #: the newest watermark of any origin
         self.watermark = -np.inf
+        self.origins = OriginWatermarks()
+        #: per slot, the origin (id in ``origins``) its events last came from
+        self.slot_origin = np.zeros(0, dtype=np.int64)
         #: would-be alerts that maintenance windows held back
         self.held_in_windows = 0
-        self.sources = SourceWatermarks()
 
     def slots(self, keys: list[str]) -> np.ndarray:
         """The slot of every key of ``keys`` (new keys get fresh slots)."""
@@ -103,9 +106,13 @@ class DecisionState:
         if n > self.last_value.shape[0]:
             grow = max(n, 2 * self.last_value.shape[0], 16) - self.last_value.shape[0]
             self.last_value = np.pad(self.last_value, ((0, grow), (0, 0)))
+        if n > self.slot_origin.shape[0]:
+            grow = max(n, 2 * self.slot_origin.shape[0], 16) - self.slot_origin.shape[0]
+            self.slot_origin = np.r_[self.slot_origin, np.full(grow, -1, dtype=np.int64)]
         got = np.array(reuse + fresh, dtype=np.int64)
         for part in (self.baseline, self.rules, self.cadence):
             part.reset(got)
+        self.slot_origin[got] = -1
         for k, s in zip(new, got.tolist(), strict=True):
             km[k] = s
             self.slot_keys[s] = k
@@ -142,7 +149,8 @@ class DecisionState:
         new.rules = self.rules.copy()
         new.cadence = self.cadence.copy()
         new.last_value = self.last_value.copy()
-        new.sources = copy.deepcopy(self.sources)
+        new.origins = copy.deepcopy(self.origins)
+        new.slot_origin = self.slot_origin.copy()
         return new
 
     def __deepcopy__(self, memo: dict) -> DecisionState:
@@ -157,6 +165,7 @@ class DecisionState:
             part.load(part.state(n))
             st[name] = part
         st["last_value"] = self.last_value[:n].copy()
+        st["slot_origin"] = self.slot_origin[:n].copy()
         return st
 
     def __setstate__(self, st: dict[str, Any]) -> None:
@@ -164,8 +173,10 @@ class DecisionState:
         if "last_value" not in st:  # snapshots from before imputation
             self.last_value = np.zeros((len(self.slot_keys), self.baseline.n_fields))
         self.held_in_windows = st.get("held_in_windows", 0)
-        if "sources" not in st:
-            self.sources = SourceWatermarks()
+        if "origins" not in st:  # snapshots from before per-origin watermarks
+            self.origins = OriginWatermarks()
+            self.slot_origin = np.full(len(self.slot_keys), -1, dtype=np.int64)
+
 
 
 @dataclass
@@ -192,6 +203,11 @@ class Arrivals:
     gap: np.ndarray
     #: the key's cadence before the row
     cadence: np.ndarray
+
+
+def batch_watermarks(st: DecisionState, batch: Any) -> np.ndarray:
+    """The watermark of the batch's origin just before each of its rows."""
+    return watermarks_before(st.origins.watermark(batch.watermark_from), batch.times)
 
 
 def watermarks_before(start: float, times: np.ndarray) -> np.ndarray:
@@ -227,21 +243,26 @@ class AlertDecision:
         return DecisionState(self)
 
     def arrivals(self, st: DecisionState, keys: list[str], times: np.ndarray,
-                 keep: np.ndarray, wm_before: np.ndarray | None = None) -> Arrivals:
+                 keep: np.ndarray, wm_before: np.ndarray | None = None,
+                 origin: str = "") -> Arrivals:
         """Learn the kept rows' arrival times (in order): cadence, recoveries.
-        ``wm_before``: the watermark just before each row (see
-        :func:`watermarks_before`; default: the shard's watermark)."""
+        ``origin``: where the rows come from (the batch's ``watermark_from``);
+        ``wm_before``: its watermark just before each row (see
+        :func:`batch_watermarks`; default: the origin's watermark)."""
         slots = st.slots(keys)
+        st.slot_origin[slots[keep]] = st.origins.update(origin, float("nan"))
         if wm_before is None:
-            wm_before = np.full(len(keys), st.watermark)
+            wm_before = np.full(len(keys), st.origins.watermark(origin))
         recovered, missed, gap, cadence = st.cadence.observe(slots, keep, times, wm_before)
         return Arrivals(slots, recovered, missed, gap, cadence)
 
     def observe(self, st: DecisionState, keys: list[str], X: np.ndarray, keep: np.ndarray,
-                flagged: np.ndarray, labels: dict[str, dict[str, Any]] | None = None
-                ) -> Observation:
-        """Learn the kept rows' values (in order) and judge the flagged ones."""
-        slots = st.slots(keys)
+                flagged: np.ndarray, labels: dict[str, dict[str, Any]] | None = None,
+                slots: np.ndarray | None = None) -> Observation:
+        """Learn the kept rows' values (in order) and judge the flagged ones
+        (``slots``: the rows' slots when known, as :meth:`arrivals` gives them)."""
+        if slots is None:
+            slots = st.slots(keys)
         if labels:
             for k, lab in labels.items():
                 s = st.keys.get(k)
@@ -344,19 +365,20 @@ class AlertDecision:
 
     def missing(self, st: DecisionState, batch: Any, shard_max: float,
                 emit_time: float | None = None) -> list[dict[str, Any]]:
-        """Advance the shard's watermark with the batch's (the smallest of
-        its sources', see :class:`~.watermark.SourceWatermarks`; without any,
-        ``shard_max``, the newest event time the shard has seen); one
-        ``missing_data`` alert per key newly silent past its limit."""
-        if batch.watermark == batch.watermark:
-            watermark = st.sources.update(batch.watermark_from, batch.watermark, len(batch) > 0)
-        else:
-            watermark = shard_max
-        if watermark > st.watermark:
-            st.watermark = watermark
+        """Take the batch's origin watermark (without one, ``shard_max``, the
+        newest event time the shard has seen); one ``missing_data`` alert per
+        key newly silent past its limit, judged against the watermark of the
+        origin its events come from (:class:`~.watermark.OriginWatermarks`)."""
+        wm = batch.watermark if batch.watermark == batch.watermark else shard_max
+        st.origins.update(batch.watermark_from, wm)
+        st.watermark = max(st.watermark, wm)
         if not self.missing_on:
             return []
-        slots = st.cadence.silent(st.watermark)
+        n = len(st.slot_keys)
+        effective = np.r_[st.origins.effective(), -np.inf]  # index -1: origin unknown
+        per_slot = np.full(st.cadence.last.shape[0], -np.inf)
+        per_slot[:n] = effective[st.slot_origin[:n]]
+        slots = st.cadence.silent(per_slot)
         if len(slots) == 0:
             return []
         at = st.cadence.alert_time(slots)

@@ -1,30 +1,31 @@
-"""The flow's watermark as a parse step sees it, and the ticks that carry it
-to every shard.
+"""Watermarks: how far event time has got, per source origin (a Kafka
+partition, a file), and the ticks that carry it to every shard.
 
-A source batch comes from one origin (a Kafka partition, a file). The
-watermark is the smallest of the newest event times of the origins that
-delivered within the last ``idle_s`` seconds of wall-clock time: a partition
-that is behind holds it back (its keys are not called silent because another
-partition runs ahead), one that went idle does not stall it.
+A source batch comes from one origin; the parse step stamps the batch with
+its origin and that origin's newest event time. A shard keeps each origin's
+newest time (:class:`OriginWatermarks`) and judges a key against the origin
+it arrives from: partitions read at different speeds never make each
+other's keys look silent. An origin that has not spoken for ``idle_s``
+seconds of wall-clock time (a partition whose only producer stopped) is
+judged against the smallest watermark of the origins still speaking.
 
 Keys go silent in shards that receive no more events, so the shard step also
-sends an empty batch carrying the watermark to every shard (a *tick*) each
-time the watermark has advanced ``TICK_EVENT_S`` seconds of event time since
-the last tick: the missing-data check runs there.
+sends an empty batch carrying the origin and its watermark to every shard (a
+*tick*) each time that origin's watermark has advanced ``TICK_EVENT_S``
+seconds of event time since its last tick.
 
 >>> import numpy as np
->>> w = Watermarks(clock=lambda: 0.0)
+>>> w = Watermarks()
 >>> w.observe("m/0", np.array([10.0, 50.0])), w.observe("m/1", np.array([30.0]))
 (50.0, 30.0)
->>> w.observe("m/0", np.array([]))
-30.0
+>>> w.observe("m/0", np.array([20.0]))
+50.0
 """
 
 from __future__ import annotations
 
 import math
 import time
-import uuid
 from collections.abc import Callable
 
 import numpy as np
@@ -38,84 +39,97 @@ IDLE_ORIGIN_S = 10.0
 
 
 class Watermarks:
-    """Newest event time per origin; the watermark is their minimum over
-    active origins (see the module docstring)."""
+    """Newest event time per origin, as a parse step sees it."""
 
-    def __init__(self, idle_s: float = IDLE_ORIGIN_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.idle_s = idle_s
-        self.clock = clock
-        #: names this tracker (one per parser, so one per process) in ticks
-        self.token = uuid.uuid4().hex[:12]
+    def __init__(self) -> None:
         self.newest: dict[str, float] = {}
-        self.seen_at: dict[str, float] = {}
 
     def observe(self, origin: str, times: np.ndarray) -> float:
-        """Take a batch's event times from ``origin``; the watermark after it
-        (``-inf`` before any event)."""
-        now = self.clock()
+        """Take a batch's event times from ``origin``; the origin's
+        watermark after it (``-inf`` before any event)."""
+        old = self.newest.get(origin, -math.inf)
         if len(times):
             t = float(times.max())
-            if t > self.newest.get(origin, -math.inf):
-                self.newest[origin] = t
-            self.seen_at[origin] = now
-        active = [t for o, t in self.newest.items() if now - self.seen_at[o] <= self.idle_s]
-        return min(active) if active else max(self.newest.values(), default=-math.inf)
+            if t > old:
+                self.newest[origin] = old = t
+        return old
 
 
-class SourceWatermarks:
-    """A shard's view of the flow's watermark: the smallest of the latest
-    watermarks of the sources (the parse steps of the processes) that sent
-    the shard events, among those that spoke within ``idle_s`` seconds of
-    wall-clock time. A source that only sends ticks (it reads partitions
-    whose keys live elsewhere) does not count, so a process reading a
-    partition that is ahead does not make another's keys look silent.
+class OriginWatermarks:
+    """A shard's watermarks: each origin's newest event time, and when (wall
+    clock) it last spoke; see the module docstring.
 
-    >>> w = SourceWatermarks(clock=lambda: 0.0)
-    >>> w.update("a", 100.0, rows=False)   # a tick from a source with no events here
-    -inf
-    >>> w.update("b", 40.0, rows=True), w.update("a", 120.0, rows=False)
-    (40.0, 40.0)
+    >>> w = OriginWatermarks(clock=lambda: 0.0)
+    >>> w.update("p0", 100.0), w.update("p1", 40.0)
+    (0, 1)
+    >>> w.effective().tolist()           # each origin its own
+    [100.0, 40.0]
+    >>> w.clock = lambda: 60.0; w.update("p0", 160.0)
+    0
+    >>> w.effective().tolist()           # p1 silent for 60 s: judged by those speaking
+    [160.0, 160.0]
     """
 
     def __init__(self, idle_s: float = IDLE_ORIGIN_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.idle_s = idle_s
         self.clock = clock
-        self.latest: dict[str, tuple[float, float]] = {}
+        self.ids: dict[str, int] = {}
+        self.newest = np.zeros(0)
+        self.spoke = np.zeros(0)
 
-    def update(self, source: str, watermark: float, rows: bool) -> float:
-        """Take ``watermark`` from ``source`` (``rows``: the batch had events
-        for this shard); the shard's watermark (``-inf`` while unknown)."""
-        now = self.clock()
-        old = self.latest.get(source)
-        if (old is not None or rows) and watermark == watermark and math.isfinite(watermark):
-            self.latest[source] = (watermark if old is None else max(old[0], watermark), now)
-        fresh = [w for w, at in self.latest.values() if now - at <= self.idle_s]
-        return min(fresh) if fresh else -math.inf
+    def update(self, origin: str, watermark: float) -> int:
+        """Take ``watermark`` (NaN: none) from ``origin``; its id."""
+        i = self.ids.get(origin)
+        if i is None:
+            i = self.ids[origin] = len(self.ids)
+            self.newest = np.r_[self.newest, -np.inf]
+            self.spoke = np.r_[self.spoke, self.clock()]
+        if watermark == watermark and watermark > self.newest[i]:
+            self.newest[i] = watermark
+        self.spoke[i] = self.clock()
+        return i
+
+    def watermark(self, origin: str) -> float:
+        """The newest event time of ``origin`` (``-inf`` when unknown)."""
+        i = self.ids.get(origin)
+        return -math.inf if i is None else float(self.newest[i])
+
+    def effective(self) -> np.ndarray:
+        """Per origin id, the watermark its keys are judged against."""
+        active = self.clock() - self.spoke <= self.idle_s
+        if active.all() or not active.any():
+            return self.newest.copy()
+        return np.where(active, self.newest, max(float(self.newest[active].min()), -math.inf))
 
     def __getstate__(self) -> dict:
-        # wall-clock ages mean nothing after a restart: the sources speak again
-        return {"idle_s": self.idle_s}
+        return {"idle_s": self.idle_s, "ids": self.ids, "newest": self.newest}
 
     def __setstate__(self, st: dict) -> None:
-        self.idle_s = st["idle_s"]
-        self.latest = {}
-        self.clock = time.monotonic
+        # wall-clock ages do not survive a restart: every origin starts fresh
+        self.__init__(st["idle_s"])
+        self.ids = dict(st["ids"])
+        self.newest = np.array(st["newest"], dtype=np.float64)
+        self.spoke = np.full(len(self.ids), self.clock())
 
 
 class Ticker:
-    """Decides when a shard step sends ticks (see the module docstring)."""
+    """Decides when a shard step sends ticks for an origin (see the module
+    docstring); remembers at most ``MAX_ORIGINS`` origins."""
+
+    MAX_ORIGINS = 100_000
 
     def __init__(self, every_s: float = TICK_EVENT_S) -> None:
         self.every_s = every_s
-        self.last = -math.inf
+        self.last: dict[str, float] = {}
 
-    def due(self, watermark: float) -> bool:
-        """Whether to tick at ``watermark`` (and remember it if so)."""
-        if not math.isfinite(watermark) or watermark < self.last + self.every_s:
+    def due(self, origin: str, watermark: float) -> bool:
+        """Whether to tick at ``watermark`` of ``origin`` (and remember it if so)."""
+        if not math.isfinite(watermark) or watermark < self.last.get(origin, -math.inf) + self.every_s:
             return False
-        self.last = watermark
+        if len(self.last) >= self.MAX_ORIGINS:
+            self.last.clear()
+        self.last[origin] = watermark
         return True
 
 
@@ -128,7 +142,7 @@ def with_ticks(parts: list[tuple[str, EventBatch]], batch: EventBatch, shards: i
     >>> [(s, len(sub)) for s, sub in with_ticks([("1", b)], b, 3, Ticker())]
     [('1', 1), ('0', 0), ('2', 0)]
     """
-    if not ticker.due(batch.watermark):
+    if not ticker.due(batch.watermark_from, batch.watermark):
         return parts
     present = {label for label, _ in parts}
     empty_values = np.empty((0, len(batch.fields)))

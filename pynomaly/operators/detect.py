@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from pynomaly.alerting.decision import AlertDecision, Arrivals, DecisionState, watermarks_before
+from pynomaly.alerting.decision import AlertDecision, Arrivals, DecisionState, batch_watermarks
 from pynomaly.alerting.imputation import Augmented, real_rows
 from pynomaly.alerting.labels import labels_for
 from pynomaly.alerting.watermark import Ticker, with_ticks
@@ -342,7 +342,7 @@ class DetectLogic:
         out = ShardOutput(read_at=batch.read_at)
         st.batches += 1
         # arrival-order watermark before each row (missing data, see pynomaly.alerting)
-        wm_before = watermarks_before(st.decision.watermark, batch.times)
+        wm_before = batch_watermarks(st.decision, batch)
         maintenance = self.decision.maintenance(st.decision, batch.keys, batch.times)
         groups: dict[str, list[int]] = {}
         for i, k in enumerate(batch.keys):
@@ -383,11 +383,13 @@ class DetectLogic:
         st.evicted += len(stale)
 
     def _arrivals(self, st: ShardState, key: str, times: np.ndarray, keep: np.ndarray,
-                  wm_before: np.ndarray | None, idx: np.ndarray, out: ShardOutput) -> Arrivals:
+                  wm_before: np.ndarray | None, idx: np.ndarray, out: ShardOutput,
+                  origin: str) -> Arrivals:
         """The key's event times to its cadence; recoveries (and missing data
         within the batch) to the alerts."""
         wm = wm_before[idx] if wm_before is not None else None
-        arr = self.decision.arrivals(st.decision, [key] * len(times), times, keep, wm)
+        arr = self.decision.arrivals(st.decision, [key] * len(times), times, keep, wm,
+                                     origin)
         if arr.recovered.any():
             out.alerts += self.decision.recoveries(st.decision, arr, [key] * len(times), times)
         return arr
@@ -407,7 +409,7 @@ class DetectLogic:
                                            "event older than the window watermark minus lateness"))
             on_time = np.ones(len(times), dtype=bool)
             on_time[list(late)] = False
-            self._arrivals(st, key, times, on_time, wm_before, idx, out)
+            self._arrivals(st, key, times, on_time, wm_before, idx, out, batch.watermark_from)
             if not closed:
                 return
             times = np.array([c[0] for c in closed])
@@ -429,7 +431,7 @@ class DetectLogic:
                 if len(times) == 0:
                     return
             arr = self._arrivals(st, key, times, np.ones(len(times), dtype=bool), wm_before, idx,
-                                 out)
+                                 out, batch.watermark_from)
             hold, skip = maintenance[0][idx], maintenance[1][idx]
             aug = self.decision.imputed(st.decision, arr, X, ~skip)
         if aug.imputed or not aug.keep.all():

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from pynomaly.alerting.decision import AlertDecision, DecisionState, watermarks_before
+from pynomaly.alerting.decision import AlertDecision, DecisionState, batch_watermarks
 from pynomaly.engine.banked import (
     DetectorBank,
     bank_supported,
@@ -238,7 +238,7 @@ class BankedDetectLogic:
             X = prepare_values(batch.values)
             dst = self._decision_state(st)
             arr = self.decision.arrivals(dst, batch.keys, times, keep,
-                                         watermarks_before(dst.watermark, times))
+                                         batch_watermarks(dst, batch), batch.watermark_from)
             hold, skip = self.decision.maintenance(dst, batch.keys, times)
             learn = keep & ~skip
             aug = self.decision.imputed(dst, arr, X, learn)  # what the detector learns
@@ -251,7 +251,8 @@ class BankedDetectLogic:
             if self.spec.budget is not None:
                 out.budget_scores.append((times[keep], scores[keep]))
             flags = learn & (scores >= self.threshold_value)
-            obs = self.decision.observe(dst, batch.keys, X, learn, flags, batch.labels)
+            obs = self.decision.observe(dst, batch.keys, X, learn, flags, batch.labels,
+                                        arr.slots)
             # rules and maintenance windows gate the flags before the cooldown:
             # a held-back flag starts none
             scores = np.where(self.decision.hold(dst, obs, hold), scores, -np.inf)

@@ -175,12 +175,12 @@ class RecordParser:
     def parse(self, batch: RawBatch) -> tuple[EventBatch, list[DeadLetter]]:
         """Split a raw batch into valid events and dead letters, in order
         (:meth:`parse_rows`); the events carry the labels of keys whose labels
-        are due (:mod:`pynomaly.alerting.labels`) and the flow's watermark
-        (:mod:`pynomaly.alerting.watermark`)."""
+        are due (:mod:`pynomaly.alerting.labels`), their origin and its
+        watermark (:mod:`pynomaly.alerting.watermark`)."""
         good, dead = self.parse_rows(batch)
         good.labels = self._labels(batch.payloads, good.keys)
         good.watermark = self._watermarks.observe(batch.origin, good.times)
-        good.watermark_from = self._watermarks.token
+        good.watermark_from = batch.origin
         return good, dead
 
     def parse_rows(self, batch: RawBatch) -> tuple[EventBatch, list[DeadLetter]]:

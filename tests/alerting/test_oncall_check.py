@@ -115,3 +115,29 @@ def test_same_alert_ids_with_two_workers_and_small_batches(tmp_path: Path) -> No
     run_dataflow(build_flow(spec), RunOptions(workers=2))
     two = [orjson.loads(x) for x in (tmp_path / "two.jsonl").read_bytes().splitlines()]
     assert sorted(a["id"] for a in one) == sorted(a["id"] for a in two)
+
+
+def test_oncall_check_through_kafka(tmp_path: Path, bootstrap, topic_factory,
+                                    kafka_consume_all) -> None:
+    """The same check with the stream on a 3-partition topic keyed by host."""
+    from confluent_kafka import Producer
+
+    s = SCENARIOS["gentle"]
+    src, out = topic_factory(3, "oncall"), topic_factory(1, "oncall-alerts")
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    for r in s.records():
+        p.produce(src, orjson.dumps(r), r["host"].encode())
+    assert p.flush(30) == 0
+    spec = parse_spec({
+        "name": "oncall",
+        "source": {"type": "kafka", "bootstrap_servers": bootstrap, "topics": [src],
+                   "tail": False},
+        "record": {"key_field": "host", "value_fields": ["cpu"]},
+        "sinks": [{"type": "kafka", "bootstrap_servers": bootstrap, "topic": out}],
+    })
+    run_dataflow(build_flow(spec), RunOptions())
+    alerts = [orjson.loads(r.value) for r in kafka_consume_all(bootstrap, out, expected=2)]
+    anomalies = [a for a in alerts if a["kind"] == "anomaly"]
+    assert [a["key"] for a in anomalies] == [s.spike_host]
+    assert anomalies[0]["labels"]["region"] == "us-east-1"
+    assert [a["key"] for a in alerts if a["kind"] == "missing_data"] == [s.silent_host]

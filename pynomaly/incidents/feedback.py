@@ -37,6 +37,7 @@ True
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import math
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
@@ -96,7 +97,10 @@ class Adaptation:
     note: str
 
     def record(self) -> dict[str, Any]:
-        return {"type": "adaptation", **asdict(self), "keys": list(self.keys)}
+        """The JSON-ready audit record (``id`` is deterministic; ``key`` is the target)."""
+        raw = f"{self.verdict}\x1f{self.target}\x1f{self.at!r}\x1f{self.by}".encode()
+        return {"type": "adaptation", "id": hashlib.blake2b(raw, digest_size=16).hexdigest(),
+                "key": self.target, **asdict(self), "keys": list(self.keys)}
 
 
 def feedback_magnitude(alert: dict[str, Any]) -> float:

@@ -139,7 +139,9 @@ class IncidentEvent:
 
     def record(self) -> dict[str, Any]:
         inc = self.incident
-        return {"type": "incident", "event": self.event, "id": inc.id, "flow": self.flow,
+        # ``key`` (the incident id) keeps an incident's records in one partition, in order
+        return {"type": "incident", "event": self.event, "id": inc.id, "key": inc.id,
+                "flow": self.flow,
                 "group": dict(inc.group), "opened_at": inc.opened_at,
                 "updated_at": inc.updated_at, "resolved_at": inc.resolved_at,
                 "n_alerts": inc.n_alerts, "members": list(inc.members),

@@ -20,9 +20,10 @@ def test_false_positive_floor_decays_and_keeps_larger_events() -> None:
     fb = Feedback(FeedbackConfig(half_life_s=DAY, margin=1.5))
     fb.remember(a("x", "k1", 0, 6.0))
     rec = fb.apply(Verdict(alert_id="x", verdict="false_positive", by="ana", note="job"), at=10)
-    assert rec.record() == {"type": "adaptation", "verdict": "false_positive", "target": "x",
-                            "keys": ["k1"], "action": "floor", "floor": 9.0, "at": 10,
-                            "by": "ana", "note": "job"}
+    record = rec.record()
+    assert len(record.pop("id")) == 32 and record == {
+        "type": "adaptation", "key": "x", "verdict": "false_positive", "target": "x",
+        "keys": ["k1"], "action": "floor", "floor": 9.0, "at": 10, "by": "ana", "note": "job"}
     assert not fb.allows(a("y", "k1", 3600, 6.5))          # same magnitude: held back
     assert fb.allows(a("z", "k1", 3600, 12.0))             # larger: still alerts
     assert fb.allows(a("w", "k2", 3600, 6.5))              # other keys untouched

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from bytewax.testing import run_main
 
 from pynomaly.flow import build_flow
@@ -92,3 +94,15 @@ def test_budget_and_verdicts_in_a_flow(tmp_path: Path) -> None:
     assert {a["key"][:4] for a in alerts} == {"svc0"}  # the outage wins the budget
     adapt = lines(tmp_path / "adapt.jsonl")
     assert [(r["target"], r["action"]) for r in adapt] == [("not-seen", "none")]
+
+
+@pytest.mark.broker
+def test_incidents_to_a_kafka_topic(tmp_path: Path, bootstrap: str) -> None:
+    from pynomaly.bench.e2e_setup import topic_count
+
+    write_stream(tmp_path / "in.jsonl")
+    topic = f"incidents-{time.time_ns()}"
+    run_main(build_flow(spec_for(tmp_path, incidents={
+        "group_by": ["service"],
+        "sinks": [{"type": "kafka", "bootstrap_servers": bootstrap, "topic": topic}]})))
+    assert topic_count(bootstrap, topic) >= 5  # open + an update per joining alert

@@ -211,6 +211,7 @@ class HalfSpaceTrees(Detector):
         return sum(a.nbytes for a in arrays)
 
     def _get_state(self) -> dict[str, Any]:
+        assert self.n_features is not None  # snapshot() asks once the features are known
         l_mass = self._l_mass.copy()
         sum_internal(l_mass)  # the batched kernel counts leaves only
         return {

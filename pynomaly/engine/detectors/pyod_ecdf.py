@@ -86,7 +86,7 @@ class EcdfScorer:
             m3 = (
                 self.c3 - 3 * delta * self.c2 + 3 * delta**2 * self.c1 - n * delta**3 + dx**3
             ) / big_n
-            sign = np.sign(m3)
+            sign: np.ndarray = np.sign(m3)
             near_constant = m2 <= 4 * (EPS * mu) ** 2 + np.finfo(np.float64).tiny
             overflow = ~(np.isfinite(m2) & np.isfinite(m3))
             unsure = near_constant | overflow | (np.abs(m3) <= SIGN_GUARD * np.abs(m2) ** 1.5)
@@ -94,7 +94,7 @@ class EcdfScorer:
             for c in np.flatnonzero(unsure.any(axis=0)):
                 rows = np.flatnonzero(unsure[:, c])
                 self.fallbacks += rows.size
-                sign[rows, c] = self._exact_skew_sign(c, X[rows, c])
+                sign[rows, c] = self._exact_skew_sign(int(c), X[rows, c])
         return sign
 
     def _exact_skew_sign(self, col: int, values: np.ndarray) -> np.ndarray:
@@ -105,7 +105,7 @@ class EcdfScorer:
         union[n] = values
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)  # constant columns, as in PyOD
-            return np.sign(skew(union, axis=0))
+            return np.asarray(np.sign(skew(union, axis=0)))
 
     def score(self, X: np.ndarray) -> np.ndarray:
         """``decision_function(x[None])[0]`` for each row ``x`` of ``X``."""
@@ -133,4 +133,4 @@ class EcdfScorer:
             o = np.maximum(u_skew, o)
         else:
             o = np.maximum(u_skew, np.add(u_l, u_r) / 2)
-        return o.sum(axis=1)
+        return np.asarray(o.sum(axis=1))

@@ -155,7 +155,7 @@ class TorchAutoencoder(Detector):
         for _ in range(self.params.steps):
             self._opt.zero_grad(set_to_none=True)
             loss = torch.mean((self._net(z) - z) ** 2)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it untyped
             self._opt.step()
 
     def _errors(self, X: np.ndarray) -> np.ndarray:
@@ -164,13 +164,13 @@ class TorchAutoencoder(Detector):
         self._net.eval()
         with torch.no_grad():
             err = (self._net(z) - z) ** 2
-        return err.double().cpu().numpy()
+        return np.asarray(err.double().cpu().numpy())
 
     # -- contract ------------------------------------------------------------
     def _score_rows(self, X: np.ndarray) -> np.ndarray:
         if self._count < self.params.warmup or X.shape[0] == 0:
             return np.zeros(X.shape[0])
-        return self._errors(X).mean(axis=1)
+        return np.asarray(self._errors(X).mean(axis=1))
 
     def _score_learn(self, X: np.ndarray, learn: bool) -> np.ndarray:
         if not learn:
@@ -192,7 +192,7 @@ class TorchAutoencoder(Detector):
     def _explain(self, x: np.ndarray) -> np.ndarray:
         if self._count < self.params.warmup:
             return np.zeros(x.shape[0])  # as the score: nothing to attribute yet
-        return self._errors(x.reshape(1, -1))[0]
+        return np.asarray(self._errors(x.reshape(1, -1))[0])
 
     def _get_state(self) -> dict[str, Any]:
         buf = io.BytesIO()

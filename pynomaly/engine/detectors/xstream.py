@@ -115,7 +115,8 @@ def streamhash_matrix(n_features: int, n_components: int, density: float) -> np.
     return R
 
 
-def draw_chains(n_components: int, n_chains: int, depth: int, seed: int):
+def draw_chains(n_components: int, n_chains: int, depth: int, seed: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Split features (chains x depth) and uniform shift fractions (chains x K), PySAD's order."""
     rng = np.random.RandomState(seed)
     features = np.empty((n_chains, depth), dtype=np.int64)
@@ -129,7 +130,7 @@ def draw_chains(n_components: int, n_chains: int, depth: int, seed: int):
 
 def half_ranges(window: np.ndarray) -> np.ndarray:
     """(max - min) / 2 per projected feature; 1 where that is <= 1e-4 (PySAD's rule)."""
-    half = (window.max(axis=0) - window.min(axis=0)) / 2.0
+    half: np.ndarray = (window.max(axis=0) - window.min(axis=0)) / 2.0
     half[np.abs(half) <= 0.0001] = 1.0
     return half
 
@@ -179,7 +180,8 @@ class XStream(Detector):
         self._half_d = np.ascontiguousarray(half[self._features])
         self._shift_over_d = self._shift_d / self._half_d
 
-    def _chains(self) -> tuple[np.ndarray, ...]:
+    def _chains(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                               np.ndarray, np.ndarray]:
         return (
             self._features, self._slots, self._shift_d, self._half_d, self._shift_over_d,
             self._slot_seeds, self._level_ids,

@@ -24,7 +24,7 @@ _LOW = 0xFFFFFFFF
 
 
 @njit(cache=True, nogil=True)
-def _mix(h):
+def _mix(h: np.uint64) -> np.uint64:
     """splitmix64 finaliser (uint64 -> uint64)."""
     h ^= h >> np.uint64(30)
     h *= np.uint64(0xBF58476D1CE4E5B9)
@@ -35,7 +35,7 @@ def _mix(h):
 
 
 @njit(cache=True, nogil=True)
-def hash_constants(n_chains, depth):
+def hash_constants(n_chains: int, depth: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-slot seeds and per-(chain, depth) ids for the fingerprints (mixed once)."""
     slot_seeds = np.empty(depth, dtype=np.uint64)
     for s in range(depth):
@@ -48,14 +48,15 @@ def hash_constants(n_chains, depth):
 
 
 @njit(cache=True, nogil=True)
-def _slot_term(seed, b):
+def _slot_term(seed: np.uint64, b: float) -> np.uint64:
     """Hash term of one slot holding integer bin ``b`` (a float holding an integer)."""
     q = np.int64(b)
     return _mix(seed ^ np.uint64((q << 1) ^ (q >> 63)))
 
 
 @njit(cache=True, nogil=True)
-def chain_keys(z, features, slots, shift_d, half_d, shift_over_d, slot_seeds, level_ids, keys):
+def chain_keys(z: np.ndarray, features: np.ndarray, slots: np.ndarray, shift_d: np.ndarray, half_d: np.ndarray,
+               shift_over_d: np.ndarray, slot_seeds: np.ndarray, level_ids: np.ndarray, keys: np.ndarray) -> None:
     """keys[c, l]: fingerprint of chain c's bin at depth l for projected event z."""
     n_chains, depth = features.shape
     prebin = np.zeros(depth)
@@ -85,20 +86,21 @@ def chain_keys(z, features, slots, shift_d, half_d, shift_over_d, slot_seeds, le
 
 
 @njit(cache=True, nogil=True)
-def _find(table, key):
+def _find(table: np.ndarray, key: int) -> int:
     """Row of ``key`` in ``table``, or the empty row where it would go."""
     mask = table.shape[0] - 1
     i = key & mask
     while table[i, 0] != 0 and table[i, 0] != key:
         i = (i + 1) & mask
-    return i
+    return int(i)
 
 
 @njit(cache=True, nogil=True)
 def xstream_kernel(
-    X, proj, features, slots, shift_d, half_d, shift_over_d, slot_seeds, level_ids, table,
-    used, step, window, first, first_done, learn, out,
-):  # fmt: skip
+    X: np.ndarray, proj: np.ndarray, features: np.ndarray, slots: np.ndarray, shift_d: np.ndarray, half_d: np.ndarray,
+    shift_over_d: np.ndarray, slot_seeds: np.ndarray, level_ids: np.ndarray, table: np.ndarray,
+    used: int, step: int, window: int, first: np.ndarray, first_done: bool, learn: bool, out: np.ndarray,
+) -> tuple[int, int, int, int]:  # fmt: skip
     """Score rows of X before learning each.
 
     Stops after learning the row that completes a window (WINDOW_FULL) or
@@ -153,8 +155,9 @@ def xstream_kernel(
 
 @njit(cache=True, nogil=True)
 def count_projected(
-    Z, features, slots, shift_d, half_d, shift_over_d, slot_seeds, level_ids, table, used
-):
+    Z: np.ndarray, features: np.ndarray, slots: np.ndarray, shift_d: np.ndarray, half_d: np.ndarray, shift_over_d: np.ndarray,
+    slot_seeds: np.ndarray, level_ids: np.ndarray, table: np.ndarray, used: int,
+) -> int:
     """Add the bins of projected events Z to the current counts; returns ``used``."""
     n_chains, depth = features.shape
     keys = np.empty((n_chains, depth), dtype=np.int64)
@@ -173,7 +176,7 @@ def count_projected(
 
 
 @njit(cache=True, nogil=True)
-def rehash(old, capacity, promote):
+def rehash(old: np.ndarray, capacity: int, promote: bool) -> tuple[np.ndarray, int]:
     """A table of ``capacity`` rows holding ``old``'s entries.
 
     With ``promote`` the current counts become the reference counts, the

@@ -8,9 +8,11 @@ bytes) and iteration goes on. A topic that does not exist yet is waited for
 (``on_wait`` is told once).
 
 Delivery is at least once. With a ``group_id``, the offset of a message is
-committed when the loop asks for the next one, that is after the body of the
-loop has handled it; an alert whose handling was cut short (an exception, a
-crash, a ``break``) is delivered again to the group's next reader. Flows
+stored for commit when the loop asks for the next one, that is after the
+body of the loop has handled it; stored offsets are committed every second
+and when the consumer closes. An alert whose handling was cut short (an
+exception, a crash, a ``break``) is delivered again to the group's next
+reader, and so are those handled in the last second before a crash. Flows
 already publish some alerts twice after a restart (same id, same content),
 so ``dedup=N`` skips an id seen among the last N.
 Without a ``group_id`` the consumer reads alone (all partitions assigned,
@@ -166,7 +168,10 @@ class AlertConsumer:
         settings: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap_servers,
             "group.id": self.group_id or f"pynomaly-alerts-{uuid.uuid4().hex[:12]}",
-            "enable.auto.commit": False,
+            # offsets are stored by hand once handled, committed in the background
+            "enable.auto.commit": self.group_id is not None,
+            "enable.auto.offset.store": False,
+            "auto.commit.interval.ms": 1000,
             "auto.offset.reset": "earliest" if self.from_beginning else "latest",
             # the embedded broker holds a join for half the session timeout
             "session.timeout.ms": 6000,
@@ -183,8 +188,8 @@ class AlertConsumer:
         return self
 
     def close(self) -> None:
-        """Leave the group. Handled alerts are committed as the loop goes on;
-        the one handed out last is not (it is read again: at least once)."""
+        """Commit the offsets of the handled alerts and leave the group; the
+        alert handed out last is not committed (it is read again: at least once)."""
         if self._consumer is None or self._closed:
             return
         self._closed = True
@@ -218,29 +223,29 @@ class AlertConsumer:
         self.on_error(AlertError("kafka", err.str(), topic=self.topic))
 
     # -- reading -------------------------------------------------------------
-    def _commit_pending(self) -> None:
+    def _mark_handled(self) -> None:
         if self._pending is not None and self.group_id is not None:
             from confluent_kafka import KafkaException, TopicPartition
 
             msg = self._pending
             try:
-                self._consumer.commit(offsets=[TopicPartition(msg.topic(), msg.partition(),
-                                                              msg.offset() + 1)],
-                                      asynchronous=False)
-            except KafkaException as exc:
-                self.on_error(AlertError("kafka", f"commit failed: {exc.args[0]}",
+                self._consumer.store_offsets(offsets=[TopicPartition(
+                    msg.topic(), msg.partition(), msg.offset() + 1)])
+            except KafkaException as exc:  # e.g. the partition moved to another reader
+                self.on_error(AlertError("kafka", f"offset not stored: {exc.args[0]}",
                                          msg.topic(), msg.partition(), msg.offset()))
         self._pending = None
 
     def poll(self, timeout_s: float | None = None) -> Received | None:
         """The next alert within ``timeout_s`` (None when there was none).
 
-        Commits the alert returned by the previous call first. Bad messages
+        Marks the alert returned by the previous call as handled first (its
+        offset is committed with the next commit). Bad messages
         and client errors on the way go to ``on_error``; repeats (``dedup``)
         are skipped.
         """
         self.open()
-        self._commit_pending()
+        self._mark_handled()
         deadline = time.monotonic() + (self.poll_timeout_s if timeout_s is None else timeout_s)
         while True:
             left = deadline - time.monotonic()
@@ -252,7 +257,7 @@ class AlertConsumer:
                 self._pending = msg
                 return received
             self._pending = msg  # a skipped message is handled: commit it too
-            self._commit_pending()
+            self._mark_handled()
             if time.monotonic() >= deadline:
                 return None
 

@@ -227,8 +227,9 @@ def run_benchmark(
     """Run ``detector`` over every machine of ``data``; write ``OUT/<machine>.npy`` and a report.
 
     ``pipeline`` overrides the default pipeline settings (calibration,
-    threshold, warm-up, protect; see :class:`~pynomaly.engine.pipeline.PipelineConfig`):
-    they change the alerts and the alert F1, not the scores.
+    threshold, warm-up, protect; see :class:`~pynomaly.engine.pipeline.PipelineConfig`).
+    Calibration, threshold and warm-up change only the alerts; ``protect``
+    also changes what the detector learns, hence its scores.
     """
     name, params, factory = resolve(detector)
     names = machines or corpus.list_machines(data)

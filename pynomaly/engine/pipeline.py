@@ -209,7 +209,7 @@ class ScoringPipeline:
 
     # -- helpers -----------------------------------------------------------
     def _build_input_monitors(self, n_features: int) -> None:
-        monitors = []
+        monitors: list[tuple[str, int, DriftMonitor]] = []
         for m in self.config.drift:
             if m.stream != "input":
                 continue
@@ -223,7 +223,8 @@ class ScoringPipeline:
     def _monitors(self) -> list[DriftMonitor]:
         return [*(m for _, m in self.score_monitors), *(m for _, _, m in self.input_monitors or [])]
 
-    def _run(self, seg: np.ndarray, base: int, out: dict[str, np.ndarray]):
+    def _run(self, seg: np.ndarray, base: int, out: dict[str, np.ndarray]
+             ) -> tuple[np.ndarray, np.ndarray, int, list[tuple[int, DriftEvent]]]:
         """Score rows ``seg`` through every component, learning all of them.
 
         Writes the outputs into ``out`` from row ``base``. With ``protect`` the
@@ -264,7 +265,8 @@ class ScoringPipeline:
         """Which of ``m`` rows from batch row ``base`` are past the warm-up."""
         return self.n_seen + base + np.arange(m) >= self.warm_start + self.config.warmup
 
-    def _monitor(self, seg, raw, base) -> list[tuple[int, DriftEvent]]:
+    def _monitor(self, seg: np.ndarray, raw: np.ndarray, base: int
+                 ) -> list[tuple[int, DriftEvent]]:
         """Feed the drift monitors.
 
         Score monitors skip the warm-up, and ``warmup`` events after every
@@ -287,7 +289,8 @@ class ScoringPipeline:
         return hits
 
     def _replay(
-        self, seg, raw, prob, base, cut, learn_cut, monitors, calibration
+        self, seg: np.ndarray, raw: np.ndarray, prob: np.ndarray, base: int, cut: int,
+        learn_cut: bool, monitors: bool, calibration: bool,
     ) -> list[tuple[int, DriftEvent]]:
         """Bring the rolled-back components through rows [0, cut] again.
 
@@ -447,15 +450,15 @@ class ScoringPipeline:
         """Rebuild a pipeline from its ``config`` and a :meth:`state` dict."""
         pipe = cls(config)
         pipe.detector = restore_detector(state["detector"])
-        pipe.calibrator = type(pipe.calibrator).restore(state["calibrator"])  # type: ignore[assignment]
-        pipe.threshold = type(pipe.threshold).restore(state["threshold"])  # type: ignore[assignment]
+        pipe.calibrator = type(pipe.calibrator).restore(state["calibrator"])
+        pipe.threshold = type(pipe.threshold).restore(state["threshold"])
         pipe.score_monitors = [
-            (k, type(m).restore(b))  # type: ignore[misc]
+            (k, type(m).restore(b))
             for (k, m), b in zip(pipe.score_monitors, state["score_monitors"], strict=True)
         ]
         if state["input_monitors"] is not None:
             pipe.input_monitors = [
-                (k, f, MONITORS[k].restore(b)) for k, f, b in state["input_monitors"]  # type: ignore[misc]
+                (k, f, MONITORS[k].restore(b)) for k, f, b in state["input_monitors"]
             ]
         pipe.n_seen = int(state["n_seen"])
         pipe.warm_start = int(state["warm_start"])

@@ -45,6 +45,10 @@ __all__ = ["AlertConsumer", "AlertError", "Received"]
 
 log = logging.getLogger("pynomaly.alerts")
 
+#: Longest wait for a group to hand over partitions before ``idle_timeout_s``
+#: starts counting anyway.
+GROUP_JOIN_WAIT_S = 30.0
+
 
 @dataclass(frozen=True)
 class AlertError:
@@ -139,6 +143,8 @@ class AlertConsumer:
         self._consumer: Any = None
         self._pending: Any = None  # the message handed out last, committed on the next read
         self._closed = False
+        #: when the group gave this reader its partitions (None: not yet)
+        self._assigned_at: float | None = None
 
     # -- life cycle ---------------------------------------------------------
     def __enter__(self) -> AlertConsumer:
@@ -183,9 +189,14 @@ class AlertConsumer:
         if self.group_id is None:
             start = OFFSET_BEGINNING if self.from_beginning else OFFSET_END
             self._consumer.assign([TopicPartition(self.topic, p, start) for p in partitions])
+            self._assigned_at = time.monotonic()
         else:
-            self._consumer.subscribe([self.topic])
+            self._consumer.subscribe([self.topic], on_assign=self._on_assign)
         return self
+
+    def _on_assign(self, _consumer: Any, _partitions: Any) -> None:
+        if self._assigned_at is None:
+            self._assigned_at = time.monotonic()
 
     def close(self) -> None:
         """Commit the offsets of the handled alerts and leave the group; the
@@ -287,15 +298,26 @@ class AlertConsumer:
 
     def received(self) -> Iterator[Received]:
         """Alerts with their position and bytes, until ``idle_timeout_s`` passes
-        without a message (or forever)."""
-        idle_since = time.monotonic()
+        without a message (or forever).
+
+        The idle time counts from when the group hands this reader its
+        partitions (joining a group takes seconds), or from
+        :data:`GROUP_JOIN_WAIT_S` after the start if it never does.
+        """
+        self.open()
+        started = time.monotonic()
+        last_message: float | None = None
         while True:
             got = self.poll()
+            now = time.monotonic()
             if got is not None:
-                idle_since = time.monotonic()
+                last_message = now
                 yield got
-            elif (self.idle_timeout_s is not None
-                  and time.monotonic() - idle_since >= self.idle_timeout_s):
+                continue
+            if self.idle_timeout_s is None:
+                continue
+            idle_since = last_message or self._assigned_at or started + GROUP_JOIN_WAIT_S
+            if now - idle_since >= self.idle_timeout_s:
                 return
 
     def __iter__(self) -> Iterator[AlertV1 | AlertV2]:

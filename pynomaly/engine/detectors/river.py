@@ -69,7 +69,8 @@ def _resolve(name: str, package: str) -> type:
     module_name, _, attr = name.rpartition(".")
     module = importlib.import_module(module_name or package)
     try:
-        return getattr(module, attr)
+        cls: type = getattr(module, attr)
+        return cls
     except AttributeError:
         raise ValueError(f"{module.__name__} has no {attr!r}") from None
 
@@ -253,6 +254,7 @@ class RiverDetector(Detector):
 
     def _score_learn_drift(self, X: np.ndarray, out: np.ndarray) -> np.ndarray:
         names, model, drift = self._names, self._model, self._drift
+        assert drift is not None  # only called with a drift detector
         grace = self.params.drift_grace
         for i, row in enumerate(X.tolist()):
             x = dict(zip(names, row, strict=True))  # type: ignore[arg-type]

@@ -42,6 +42,7 @@ import numpy as np
 
 from pynomaly.engine.default_detectors import MULTIVARIATE_DEFAULT
 from pynomaly.engine.pipeline import ScoringPipeline
+from pynomaly.engine.registry import detector_class
 from pynomaly.smd import corpus
 from pynomaly.smd.scoring import average_precision, best_f1, f1_at, hit_rates, incident_of_rows
 
@@ -73,6 +74,10 @@ def resolve(spec: str) -> tuple[str, dict[str, Any], DetectorFactory | None]:
     if spec.strip() == "default":
         return DEFAULT_DETECTOR, {}, None
     name, params = parse_spec(spec)
+    try:
+        detector_class(name).Params(**params)
+    except KeyError as exc:
+        raise ValueError(str(exc.args[0])) from None
     return name, params, None
 
 

@@ -147,8 +147,8 @@ PEERS: dict[str, Callable[[], Any]] = {
 
 
 def peer_factory(name: str) -> Callable[[], Any]:
-    """Factory of fresh peers named ``name``; ``KeyError`` lists the known ones."""
+    """Factory of fresh peers named ``name``; ``ValueError`` lists the known ones."""
     if name not in PEERS:
-        raise KeyError(f"unknown peer {name!r}; known: {', '.join(sorted(PEERS))}")
+        raise ValueError(f"unknown peer {name!r}; known: {', '.join(sorted(PEERS))}")
     make = PEERS[name]
     return lambda: PeerDetector(make())

@@ -147,3 +147,11 @@ def test_hit_rates() -> None:
     assert hr["top3_any"] == pytest.approx(2 / 3)
     assert hr["hit_rate_100"] == pytest.approx((0.5 + 0.5 + 0.0) / 3)
     assert hr["hit_rate_150"] == pytest.approx((1.0 + 0.5 + 0.0) / 3)  # top 3 for |G| = 2
+
+
+@pytest.mark.parametrize(("spec", "message"), [("nope", "unknown detector 'nope'"), ("peer:nope", "unknown peer 'nope'")])
+def test_unknown_detectors_are_named(spec: str, message: str) -> None:
+    from pynomaly.smd.harness import resolve
+
+    with pytest.raises(ValueError, match=message):
+        resolve(spec)

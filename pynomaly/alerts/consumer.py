@@ -142,7 +142,6 @@ class AlertConsumer:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._consumer: Any = None
         self._pending: Any = None  # the message handed out last, committed on the next read
-        self._closed = False
         #: when the group gave this reader its partitions (None: not yet)
         self._assigned_at: float | None = None
 
@@ -201,13 +200,11 @@ class AlertConsumer:
     def close(self) -> None:
         """Commit the offsets of the handled alerts and leave the group; the
         alert handed out last is not committed (it is read again: at least once)."""
-        if self._consumer is None or self._closed:
-            return
-        self._closed = True
-        try:
-            self._consumer.close()
-        finally:
-            self._consumer = None
+        consumer, self._consumer = self._consumer, None
+        self._pending = None
+        self._assigned_at = None
+        if consumer is not None:
+            consumer.close()
 
     def _wait_for_topic(self, timeout_s: float | None) -> list[int]:
         from confluent_kafka.admin import AdminClient

@@ -11,11 +11,16 @@ computed here.
 - UCR, leave one group out: for each recording group, the weight with the best
   ±100 accuracy on the other groups is chosen (ties: the earlier in the grid) and
   that group's series are judged under it.
-- NAB, leave one category out: for each category, the weight with the best
+- NAB, leave one category out: for each category, the configuration with the best
   standard score on the other categories is chosen, with that profile's
   thresholds optimised on them; the held-out category is scored at those
   thresholds. The held-out raw scores of all categories are summed and
-  normalised with the whole corpus' null and perfect scores.
+  normalised with the whole corpus' null and perfect scores. Each configuration
+  alone gets the same treatment with only the thresholds chosen out of fold.
+- One default for both (``joint``): the configuration with the best mean of
+  UCR ±100 accuracy (in %) and NAB standard score. Its cross-validated figures
+  hold out one UCR group (chosen on the other groups and all of NAB) or one
+  NAB category (chosen on the other categories and all of UCR) at a time.
 
     .venv/bin/pynomaly bench ucr --data /work/shared/ucr --detector univariate_ensemble --out out/ucr/ens
     .venv/bin/pynomaly bench ucr --data /work/shared/ucr --detector left_discord --out out/ucr/ld
@@ -120,35 +125,54 @@ def nab_components(root: Path) -> tuple[list, list, list, list, dict]:
     return labs, ens, disc, windows_, cats, corpus.load_profiles(root)
 
 
-def nab_cv(labs, ens, disc, windows_, cats, profiles) -> dict:
+def nab_cv(labs, ens, disc, windows_, cats, profiles, ucr_acc=None) -> dict:
+    """Leave-one-category-out; with ``ucr_acc`` (config -> UCR accuracy) the joint choice."""
     scores = {c: [np.clip(combined(e, d, m, c), 0.0, 1.0) for e, d, m in zip(ens, disc, windows_, strict=True)] for c in GRID}
     per_config = {label(c): {p: r.score for p, r in score_corpus(labs, scores[c], profiles).items()} for c in GRID}
     cat_arr = np.asarray(cats)
-    held_raw = {p: 0.0 for p in profiles}
-    chosen = {}
-    for name in sorted(set(cats)):
-        train = np.flatnonzero(cat_arr != name)
-        test = np.flatnonzero(cat_arr == name)
-        fits = {c: score_corpus([labs[i] for i in train], [scores[c][i] for i in train], profiles) for c in GRID}
-        best_w = max(GRID, key=lambda c: fits[c]["standard"].score)  # first best in grid order
-        chosen[name] = label(best_w)
-        for p, cost in profiles.items():
-            thr = fits[best_w][p].threshold
-            held_raw[p] += sum(raw_at_threshold(labs[i], scores[best_w][i], cost, thr) for i in test)
     _, wgt, grp = _flatten(labs, [np.zeros(lab.window.size) for lab in labs])
     n_windows = sum(lab.n_windows for lab in labs)
-    cv = {}
-    for p, cost in profiles.items():
-        null = _null_score(wgt, grp, cost)
-        perfect = n_windows * cost["tpWeight"]
-        cv[p] = 100.0 * (held_raw[p] - null) / (perfect - null)
+
+    def normalised(raw: dict) -> dict:
+        out = {}
+        for p, cost in profiles.items():
+            null = _null_score(wgt, grp, cost)
+            out[p] = 100.0 * (raw[p] - null) / (n_windows * cost["tpWeight"] - null)
+        return out
+
+    folds = {}
+    for name in sorted(set(cats)):
+        train = np.flatnonzero(cat_arr != name)
+        fits = {c: score_corpus([labs[i] for i in train], [scores[c][i] for i in train], profiles) for c in GRID}
+        folds[name] = (fits, np.flatnonzero(cat_arr == name))
+
+    def held_out(pick) -> tuple[dict, dict]:
+        raw, chosen = {p: 0.0 for p in profiles}, {}
+        for name, (fits, test) in folds.items():
+            c = pick(fits)
+            chosen[name] = label(c)
+            for p, cost in profiles.items():
+                thr = fits[c][p].threshold
+                raw[p] += sum(raw_at_threshold(labs[i], scores[c][i], cost, thr) for i in test)
+        return normalised(raw), chosen
+
+    cv, chosen = held_out(lambda fits: max(GRID, key=lambda c: fits[c]["standard"].score))
+    thresholds_only = {label(c): held_out(lambda fits, c=c: c)[0] for c in GRID}
     best = max(GRID, key=lambda c: per_config[label(c)]["standard"])
-    return {
+    report = {
         "per_config": per_config,
+        "per_config_thresholds_out_of_fold": thresholds_only,
         "in_sample_best": {"config": label(best), **per_config[label(best)]},
         "leave_category_out": cv,
         "chosen_per_category": chosen,
-    }  # fmt: skip
+    }
+    if ucr_acc is not None:  # the joint choice, NAB categories held out
+        joint_cv, joint_chosen = held_out(
+            lambda fits: max(GRID, key=lambda c: 100 * ucr_acc[c] + fits[c]["standard"].score)
+        )
+        report["joint_leave_category_out"] = joint_cv
+        report["joint_chosen_per_category"] = joint_chosen
+    return report  # fmt: skip
 
 
 def main() -> None:
@@ -161,7 +185,26 @@ def main() -> None:
     args = ap.parse_args()
     groups, hits = ucr_hits(args.ucr, args.ucr_ensemble, args.ucr_discord)
     report = {"grid": [label(c) for c in GRID], "ucr": ucr_cv(groups, hits)}
-    report["nab"] = nab_cv(*nab_components(corpus.find_root(args.nab)))
+    ucr_acc = dict(zip(GRID, hits[:, :, 0].mean(axis=0), strict=True))
+    report["nab"] = nab_cv(*nab_components(corpus.find_root(args.nab)), ucr_acc=ucr_acc)
+    nab_std = {c: report["nab"]["per_config"][label(c)]["standard"] for c in GRID}
+    joint = max(GRID, key=lambda c: (100 * ucr_acc[c] + nab_std[c]) / 2)
+    g = np.asarray(groups)
+    held, picks = np.zeros(2), {}
+    for name in sorted(set(groups)):  # the joint choice, UCR groups held out
+        acc = {c: hits[g != name, k, 0].mean() for k, c in enumerate(GRID)}
+        c = max(GRID, key=lambda c: (100 * acc[c] + nab_std[c]) / 2)
+        picks[name] = label(c)
+        held += hits[g == name, GRID.index(c)].sum(axis=0)
+    report["joint"] = {
+        "config": label(joint),
+        "ucr_in_sample": {"pm100": float(ucr_acc[joint]), "loose": float(hits[:, GRID.index(joint), 1].mean())},
+        "nab_in_sample": report["nab"]["per_config"][label(joint)],
+        "ucr_leave_group_out": {"pm100": float(held[0] / len(groups)), "loose": float(held[1] / len(groups))},
+        "ucr_chosen_per_group": picks,
+        "nab_leave_category_out": report["nab"].pop("joint_leave_category_out"),
+        "nab_chosen_per_category": report["nab"].pop("joint_chosen_per_category"),
+    }  # fmt: skip
     text = json.dumps(report, indent=1)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ Example
 >>> parse_spec('{"name": "robust_zscore", "params": {"alpha": 0.05}}')
 ('robust_zscore', {'alpha': 0.05})
 >>> parse_spec("default")[0]
-'univariate_ensemble'
+'shape_ensemble'
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-#: The detector ``--detector default`` resolves to.
-DEFAULT_DETECTOR = "univariate_ensemble"
+#: The detector ``--detector default`` resolves to (docs/adr/0057).
+DEFAULT_DETECTOR = "shape_ensemble"
 
 
 def _scalar(text: str) -> Any:

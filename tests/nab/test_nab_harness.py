@@ -50,14 +50,12 @@ def test_run_writes_nab_results_and_score_only_agrees(
     for rel in SAMPLE:
         category, name = rel.split("/")
         data = corpus.read_table(small_corpus / "data" / rel)
-        res = corpus.read_table(
-            out / "univariate_ensemble" / category / f"univariate_ensemble_{name}"
-        )
+        res = corpus.read_table(out / "shape_ensemble" / category / f"shape_ensemble_{name}")
         assert res.timestamps == data.timestamps
         np.testing.assert_array_equal(res.column("value"), data.column("value"))
         s = res.column("anomaly_score")
         assert s.min() >= 0.0 and s.max() <= 1.0
-    rc = main(["bench", "nab", "--score-only", str(out / "univariate_ensemble"), "--labels", str(small_corpus / corpus.WINDOWS_FILE), "--json"])  # fmt: skip
+    rc = main(["bench", "nab", "--score-only", str(out / "shape_ensemble"), "--labels", str(small_corpus / corpus.WINDOWS_FILE), "--json"])  # fmt: skip
     assert rc == 0
     rescored = json.loads(capsys.readouterr().out)
     for profile, got in run["profiles"].items():
@@ -85,7 +83,7 @@ def test_cli_needs_data_or_score_only(capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_spec_forms(tmp_path: Path) -> None:
     assert parse_spec("hst") == ("hst", {})
-    assert parse_spec("default:refractory=25") == ("univariate_ensemble", {"refractory": 25})
+    assert parse_spec("default:shape_weight=0.5") == ("shape_ensemble", {"shape_weight": 0.5})
     path = tmp_path / "d.yaml"
     path.write_text("name: robust_zscore\nparams:\n  alpha: 0.2\n")
     assert parse_spec(str(path)) == ("robust_zscore", {"alpha": 0.2})

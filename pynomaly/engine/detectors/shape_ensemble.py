@@ -21,9 +21,10 @@ below the alarm, the shape score is ``(alarm_level / 2) (1 - exp(-u /
 z_scale))``. The detector's score is ``max(s_e, s_d)``, plus ``1e-6 (1 -
 exp(-u / z_scale))`` so points the ensemble scores alike (its range
 novelties all score 1) are still ranked by their shape evidence.
-``shape_weight = 0`` reduces it to the ensemble; ``shape_quiet = 0`` lets
-every point rank by its shape evidence (best for a single argmax, costly in
-false alarms).
+``shape_weight = 0`` reduces it to the ensemble; ``shape_quiet = 0`` (the
+default) lets every point rank by its shape evidence. The defaults
+(``shape_weight = 1``, ``shape_quiet = 0``) were chosen by cross-validation
+on UCR and NAB together (docs/adr/0057; ``benchmarks/default_cv.py``).
 
 Example
 -------
@@ -112,7 +113,7 @@ class ShapeEnsembleParams(DetectorParams):
     )
     shape_warmup: int = Field(200, ge=2, description="discord distances seen before they score")
     shape_quiet: float = Field(
-        1.0, ge=0.0, description="windows after a shape alarm in which the shape cannot alarm"
+        0.0, ge=0.0, description="windows after a shape alarm in which the shape cannot alarm"
     )
     discord_history: int = Field(10000, ge=2, description="past windows each window meets")
 

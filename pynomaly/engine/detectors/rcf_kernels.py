@@ -67,8 +67,10 @@ _ROW = np.uint64(N_LINKS)
 
 
 @njit(cache=True, nogil=True, fastmath={"nnan", "ninf"})
-def _tree_chunk(L, B, SL, free, state, t, P, n_int, D, first_slot, n, n_points, tree_size,
-                learn, feature_of, n_trees, out, attribution):
+def _tree_chunk(L: np.ndarray, B: np.ndarray, SL: np.ndarray, free: np.ndarray, state: tuple[np.ndarray, np.ndarray, np.ndarray], t: int,
+                P: np.ndarray, n_int: int, D: int, first_slot: int, n: int, n_points: int,
+                tree_size: int, learn: bool, feature_of: np.ndarray, n_trees: int, out: np.ndarray,
+                attribution: np.ndarray) -> None:
     """Run ``n`` points, from ring slot ``first_slot`` on, through tree ``t``.
 
     ``L``/``B`` are the tree's ``links``/``box`` rows flattened, ``P`` the
@@ -93,18 +95,18 @@ def _tree_chunk(L, B, SL, free, state, t, P, n_int, D, first_slot, n, n_points, 
         xo = np.uint64(xs) * Du
         leaf = n_int + xs
         lf = np.uint64(leaf) * _ROW
-        best_sib = 0  # CoDisp so far: best_sib / best_own at the cut best_dim
-        best_own = 1
+        best_sib = np.int64(0)  # CoDisp so far: best_sib / best_own at the cut best_dim
+        best_own = np.int64(1)
         best_dim = -1
         # ---- insert the point of slot xs ----
         if root < 0:
             L[lf + _PARENT] = -1
             L[lf + _COUNT] = 1
             SL[xs] = leaf
-            root = leaf
+            root = np.int64(leaf)
         else:
             node = root
-            above = -1
+            above = np.int64(-1)
             side = 0  # where the new leaf goes beside `node`: -1 low, 1 high, 0 nowhere
             q = 0
             cut = 0.0
@@ -221,7 +223,7 @@ def _tree_chunk(L, B, SL, free, state, t, P, n_int, D, first_slot, n, n_points, 
                 SL[xs] = leaf
                 if n_node * best_own >= best_sib:
                     best_sib = n_node
-                    best_own = 1
+                    best_own = np.int64(1)
                     best_dim = q
             value = best_sib / best_own
             out[i] += value
@@ -257,7 +259,7 @@ def _tree_chunk(L, B, SL, free, state, t, P, n_int, D, first_slot, n, n_points, 
                 L[ml + _PARENT] = up
                 L[ml + _COUNT] = L[fll + _COUNT]
                 if up < 0:
-                    root = moved
+                    root = np.int64(moved)
                 else:
                     ul = np.uint64(up) * _ROW
                     L[ul + (_LEFT if L[ul + _LEFT] == fl else _RIGHT)] = moved
@@ -269,7 +271,7 @@ def _tree_chunk(L, B, SL, free, state, t, P, n_int, D, first_slot, n, n_points, 
             continue
         L[fll + _COUNT] = 0
         if root == fl:
-            root = -1
+            root = np.int64(-1)
             continue
         p = np.int64(L[fll + _PARENT])
         L[fll + _PARENT] = -1
@@ -338,7 +340,8 @@ def _tree_chunk(L, B, SL, free, state, t, P, n_int, D, first_slot, n, n_points, 
 
 
 @njit(cache=True, nogil=True)
-def score_learn(P, tr, points, window, tree_size, learn, n_features, out, attribution):
+def score_learn(P: np.ndarray, tr: tuple[np.ndarray, ...], points: np.ndarray, window: np.ndarray, tree_size: int,
+                learn: bool, n_features: int, out: np.ndarray, attribution: np.ndarray) -> None:
     """CoDisp of each row of ``P`` among the window's points, averaged over trees.
 
     Each row is inserted into every tree and scored; with ``learn`` it stays
@@ -378,7 +381,7 @@ def score_learn(P, tr, points, window, tree_size, learn, n_features, out, attrib
 
 
 @njit(cache=True, nogil=True)
-def _refit_box(points, links, box, t, a):
+def _refit_box(points: np.ndarray, links: np.ndarray, box: np.ndarray, t: int, a: int) -> None:
     """Set node ``a``'s box to the union of its children's."""
     n_int = box.shape[1]
     D = points.shape[1]
@@ -397,7 +400,7 @@ def _refit_box(points, links, box, t, a):
 
 
 @njit(cache=True, nogil=True)
-def rebuild_boxes(tr, points):
+def rebuild_boxes(tr: tuple[np.ndarray, ...], points: np.ndarray) -> None:
     """Recompute every internal node's bounding box from its leaves (post-order)."""
     links, box, root = tr[0], tr[1], tr[3]
     n_int = box.shape[1]

@@ -85,6 +85,20 @@ def _observe_kernel(slots, keep, times, wm_before, last, cadence, n_int, missing
         n_int[s] = k + 1
 
 
+@njit(cache=True, nogil=True)
+def _silent_kernel(wm, last, cadence, n_int, missing, multiple, min_silence, min_intervals, out):
+    k = 0
+    for s in range(wm.shape[0]):
+        if missing[s] or n_int[s] < min_intervals:
+            continue
+        limit = max(multiple * cadence[s], min_silence)
+        if wm[s] - last[s] >= limit:  # False for NaN and -inf watermarks
+            missing[s] = True
+            out[k] = s
+            k += 1
+    return k
+
+
 class Cadence:
     """Per-slot last event time, cadence and missing flag; see the module docstring."""
 
@@ -142,19 +156,16 @@ class Cadence:
 
     def silent(self, watermark: float | np.ndarray) -> np.ndarray:
         """Slots newly missing at ``watermark`` (one for all slots, or one
-        per slot); each is reported once, then marked missing until its next
-        record."""
-        n = self.last.shape[0]
-        if n == 0:
-            return np.zeros(0, dtype=np.int64)
-        wm = np.broadcast_to(np.asarray(watermark, dtype=np.float64), (n,))
-        limit = np.maximum(self.spec.multiple * self.cadence, self.spec.min_silence_s)
-        with np.errstate(invalid="ignore"):
-            due = ((self.n_int >= self.spec.min_intervals) & ~self.missing & np.isfinite(wm)
-                   & (wm - self.last >= limit))
-        out = np.flatnonzero(due)
-        self.missing[out] = True
-        return out
+        per slot from the first); each is reported once, then marked missing
+        until its next record."""
+        wm = np.asarray(watermark, dtype=np.float64)
+        n = self.last.shape[0] if wm.ndim == 0 else min(wm.shape[0], self.last.shape[0])
+        wm = np.ascontiguousarray(np.broadcast_to(wm, (n,)) if wm.ndim == 0 else wm[:n])
+        out = np.empty(n, dtype=np.int64)
+        sp = self.spec
+        k = _silent_kernel(wm, self.last, self.cadence, self.n_int, self.missing, sp.multiple,
+                           sp.min_silence_s, sp.min_intervals, out)
+        return out[:k]
 
     def alert_time(self, slots: np.ndarray) -> np.ndarray:
         """Event time of the missing-data alert of each (missing) slot."""

@@ -374,11 +374,11 @@ class AlertDecision:
         st.watermark = max(st.watermark, wm)
         if not self.missing_on:
             return []
-        n = len(st.slot_keys)
-        effective = np.r_[st.origins.effective(), -np.inf]  # index -1: origin unknown
-        per_slot = np.full(st.cadence.last.shape[0], -np.inf)
-        per_slot[:n] = effective[st.slot_origin[:n]]
-        slots = st.cadence.silent(per_slot)
+        effective = st.origins.effective()
+        if len(effective) == 0:
+            return []
+        per_origin = np.append(effective, -np.inf)  # index -1: origin unknown
+        slots = st.cadence.silent(per_origin[st.slot_origin[:len(st.slot_keys)]])
         if len(slots) == 0:
             return []
         at = st.cadence.alert_time(slots)

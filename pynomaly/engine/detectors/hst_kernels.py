@@ -30,7 +30,8 @@ SIZE_LIMIT_FRACTION = 0.1
 
 
 @njit(cache=True, nogil=True)
-def build_trees(lo, hi, draws, padding, height, feature, threshold):
+def build_trees(lo: np.ndarray, hi: np.ndarray, draws: np.ndarray, padding: float, height: int, feature: np.ndarray,
+                threshold: np.ndarray) -> None:
     """Draw every internal node's split from two uniforms, in pre-order.
 
     For each node the first uniform picks a feature with probability
@@ -87,7 +88,9 @@ def build_trees(lo, hi, draws, padding, height, feature, threshold):
 
 
 @njit(cache=True, nogil=True)
-def score_learn(X, feature, threshold, l_mass, r_mass, path_score, height, window, state, learn, out):
+def score_learn(X: np.ndarray, feature: np.ndarray, threshold: np.ndarray, l_mass: np.ndarray, r_mass: np.ndarray,
+                path_score: np.ndarray, height: int, window: int, state: np.ndarray, learn: bool,
+                out: np.ndarray) -> None:
     """Score each row of ``X`` on the reference masses, then learn it.
 
     ``state`` is ``[counter, first_window]`` (int64, updated in place). The
@@ -136,7 +139,8 @@ def score_learn(X, feature, threshold, l_mass, r_mass, path_score, height, windo
 
 
 @njit(cache=True, nogil=True)
-def explain(x, feature, threshold, r_mass, height, window, out):
+def explain(x: np.ndarray, feature: np.ndarray, threshold: np.ndarray, r_mass: np.ndarray, height: int, window: int,
+            out: np.ndarray) -> None:
     """Split the score of ``x`` over features; ``out`` sums to the score.
 
     Per tree, the score is the mass missing below a full window at each level
@@ -196,7 +200,7 @@ BATCHED_MIN_ROWS = 64
 
 
 @njit(cache=True, nogil=True)
-def path_scores(r_mass, height, window, path_score):
+def path_scores(r_mass: np.ndarray, height: int, window: int, path_score: np.ndarray) -> None:
     """Each leaf's total of River's score sum for a walk that ends in it.
 
     ``path_score[t, k]`` (leaf ``k``, node ``2**height - 1 + k``) is
@@ -240,7 +244,7 @@ def path_scores(r_mass, height, window, path_score):
 
 
 @njit(cache=True, nogil=True)
-def sum_internal(l_mass):
+def sum_internal(l_mass: np.ndarray) -> None:
     """Set each internal latest mass to the sum of its children's.
 
     Every walk ends in a leaf, so the leaf counts determine the rest: the
@@ -261,7 +265,8 @@ def sum_internal(l_mass):
 
 
 @njit(cache=True, nogil=True)
-def swap_window(l_mass, r_mass, path_score, height, window, state):
+def swap_window(l_mass: np.ndarray, r_mass: np.ndarray, path_score: np.ndarray, height: int, window: int,
+                state: np.ndarray) -> None:
     """End a window: the latest masses (internal nodes summed from the leaves)
     become the reference, the latest restart at zero, the path scores follow."""
     sum_internal(l_mass)
@@ -275,13 +280,13 @@ def swap_window(l_mass, r_mass, path_score, height, window, state):
 
 
 @njit(inline="always")
-def _down(xf, row, ft, th, node):
+def _down(xf: np.ndarray, row: np.uint64, ft: np.ndarray, th: np.ndarray, node: np.uint64) -> np.uint64:
     """One level of a descent: the child of ``node`` that row ``xf[row:]`` goes to."""
     return np.uint64(2) * node + np.uint64(2) - np.uint64(xf[row + np.uint64(ft[node])] < th[node])
 
 
 @njit(inline="always")
-def _count(counts, ps, total, j, leaf):
+def _count(counts: np.ndarray, ps: np.ndarray, total: np.ndarray, j: int, leaf: np.uint64) -> None:
     """Add the leaf's path score to event ``j``'s total and count the leaf."""
     counts[leaf] += 1
     total[j] += ps[leaf]
@@ -289,8 +294,9 @@ def _count(counts, ps, total, j, leaf):
 
 @njit(cache=True, nogil=True)
 def score_learn_batched(
-    X, feature, threshold, l_mass, r_mass, path_score, height, window, state, learn, out
-):
+    X: np.ndarray, feature: np.ndarray, threshold: np.ndarray, l_mass: np.ndarray, r_mass: np.ndarray, path_score: np.ndarray,
+    height: int, window: int, state: np.ndarray, learn: bool, out: np.ndarray,
+) -> None:
     """:func:`score_learn` for batches, with the same scores and state.
 
     Within one window the reference masses are fixed, so each walk's score is

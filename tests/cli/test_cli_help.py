@@ -60,7 +60,8 @@ def test_bench_detectors_names_its_extra_and_detectors():
     assert "pip install -e '.[bench]'" in text
     assert f"from: {', '.join(NATIVE_NAMES)} (default: all)" in text
     X = np.random.default_rng(0).normal(size=(400, 3))
-    assert list(dict.fromkeys(p.native for p in build_pairs(X))) == list(NATIVE_NAMES)
+    # --only accepts every detector the peer pairs compare
+    assert {p.native for p in build_pairs(X)} <= set(NATIVE_NAMES)
 
 
 def test_an_unknown_detector_name_is_refused_with_the_choices():

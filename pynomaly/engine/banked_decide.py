@@ -24,7 +24,8 @@ from pynomaly.engine.base import SCORE_LIMIT
 
 
 @njit(cache=True, nogil=True)
-def _admit_kernel(slots, times, last_time, lateness, keep):
+def _admit_kernel(slots: np.ndarray, times: np.ndarray, last_time: np.ndarray, lateness: float,
+                  keep: np.ndarray) -> None:
     for i in range(slots.shape[0]):
         s = slots[i]
         if s < 0:
@@ -50,8 +51,9 @@ def admit(slots: np.ndarray, times: np.ndarray, last_time: np.ndarray,
 
 
 @njit(cache=True, nogil=True)
-def _decide_kernel(slots, keep, times, scores, seen, cooldown_until, warmup, value, cooldown,
-                   alert):
+def _decide_kernel(slots: np.ndarray, keep: np.ndarray, times: np.ndarray, scores: np.ndarray, seen: np.ndarray,
+                   cooldown_until: np.ndarray, warmup: int, value: float, cooldown: float,
+                   alert: np.ndarray) -> None:
     for i in range(slots.shape[0]):
         alert[i] = False
         if not keep[i]:

@@ -88,7 +88,7 @@ def hit_rates(
       labelled metric;
     - ``hit_rate_100``/``hit_rate_150``: the published HitRate@P% (Su et al.,
       KDD 2019): for an incident with metrics G, the share of G among the
-      ``ceil(P% x |G|)`` top metrics, averaged over rows.
+      ``floor(P% x |G|)`` top metrics, averaged over rows.
     """
     owner = incident_of_rows(n_rows, incidents)
     any_hits, hr100, hr150 = [], [], []
@@ -100,7 +100,7 @@ def hit_rates(
         ranked = np.argsort(-np.asarray(contrib), kind="mergesort").tolist()
         any_hits.append(bool(truth & set(ranked[:top])))
         for share, out in ((1.0, hr100), (1.5, hr150)):
-            m = int(np.ceil(share * len(truth)))
+            m = int(np.floor(share * len(truth)))
             out.append(len(truth & set(ranked[:m])) / len(truth))
     def mean(v: list) -> float:
         return float(np.mean(v)) if v else float("nan")

@@ -126,6 +126,38 @@ class DecisionState:
             self.baseline.reset(slots)
             self.rules.reset(slots)
 
+    def slots_of_bank(self, keys: list[str], bank_slots: np.ndarray, generation: Any
+                      ) -> np.ndarray:
+        """The slots of a banked detect step's rows from the bank's own slots
+        (``-1`` for rows the bank has none for: keys over the cap). While the
+        bank's ``generation`` (anything that changes when it adds or evicts
+        keys) is unchanged this is one array lookup, no per-key work."""
+        by_bank = self.__dict__.get("_by_bank")
+        n = len(keys)
+        if (by_bank is not None and generation == self.__dict__.get("_bank_generation")
+                and n and int(bank_slots.max()) < by_bank.shape[0]):
+            got = np.where(bank_slots >= 0, by_bank[np.maximum(bank_slots, 0)], -1)
+            if not (got[bank_slots >= 0] < 0).any():
+                return got
+        ok = bank_slots >= 0
+        got = np.full(n, -1, dtype=np.int64)
+        if ok.all():
+            got[:] = self.slots(keys)
+        elif ok.any():
+            rows = np.flatnonzero(ok)
+            got[rows] = self.slots([keys[i] for i in rows.tolist()])
+        top = int(bank_slots.max()) + 1 if n else 0
+        if by_bank is None or by_bank.shape[0] < top:
+            grown = np.full(max(top, 16, 0 if by_bank is None else 2 * by_bank.shape[0]), -1,
+                            dtype=np.int64)
+            if by_bank is not None:
+                grown[:by_bank.shape[0]] = by_bank
+            by_bank = grown
+        by_bank[bank_slots[ok]] = got[ok]
+        self._by_bank = by_bank
+        self._bank_generation = generation
+        return got
+
     def evict_before(self, before: float) -> None:
         """Forget keys whose newest event time is before ``before``."""
         n = len(self.slot_keys)
@@ -149,6 +181,8 @@ class DecisionState:
         new.rules = self.rules.copy()
         new.cadence = self.cadence.copy()
         new.last_value = self.last_value.copy()
+        if "_by_bank" in self.__dict__:
+            new._by_bank = self._by_bank.copy()
         new.origins = copy.deepcopy(self.origins)
         new.slot_origin = self.slot_origin.copy()
         return new
@@ -166,6 +200,8 @@ class DecisionState:
             st[name] = part
         st["last_value"] = self.last_value[:n].copy()
         st["slot_origin"] = self.slot_origin[:n].copy()
+        st.pop("_by_bank", None)  # the bank's slot map is rebuilt after a restore
+        st.pop("_bank_generation", None)
         return st
 
     def __setstate__(self, st: dict[str, Any]) -> None:
@@ -244,12 +280,14 @@ class AlertDecision:
 
     def arrivals(self, st: DecisionState, keys: list[str], times: np.ndarray,
                  keep: np.ndarray, wm_before: np.ndarray | None = None,
-                 origin: str = "") -> Arrivals:
+                 origin: str = "", slots: np.ndarray | None = None) -> Arrivals:
         """Learn the kept rows' arrival times (in order): cadence, recoveries.
         ``origin``: where the rows come from (the batch's ``watermark_from``);
         ``wm_before``: its watermark just before each row (see
-        :func:`batch_watermarks`; default: the origin's watermark)."""
-        slots = st.slots(keys)
+        :func:`batch_watermarks`; default: the origin's watermark); ``slots``:
+        the rows' slots when known (:meth:`DecisionState.slots_of_bank`)."""
+        if slots is None:
+            slots = st.slots(keys)
         st.slot_origin[slots[keep]] = st.origins.update(origin, float("nan"))
         if wm_before is None:
             wm_before = np.full(len(keys), st.origins.watermark(origin))

@@ -10,8 +10,10 @@ are bit-identical to the per-key path (tests/speed checks this against the
 per-key detectors).
 
 Only pipelines whose decision needs no per-key Python are banked: a detector
-with a bank here, calibration ``none``, a ``static`` threshold, no drift
-monitors, no ``protect`` (see :func:`bank_supported`). The per-row warm-up,
+with a bank here, calibration ``none`` with a ``static`` threshold or
+``conformal`` with a ``probability`` threshold (the defaults;
+:mod:`pynomaly.engine.banked_calibration`), no drift monitors, no ``protect``
+(see :func:`bank_supported`). The per-row warm-up,
 late-event check, threshold and cooldown live in
 :mod:`pynomaly.engine.banked_decide`.
 
@@ -328,17 +330,25 @@ def bank_supported(config: PipelineConfig) -> bool:
     if entry is None:
         return False
     params = detector_class(config.detector.name).Params(**config.detector.params)
-    return (entry[1](params) and config.calibration.kind == "none"
-            and config.threshold.kind == "static" and not config.drift
-            and not config.protect)
+    decision = ((config.calibration.kind == "none" and config.threshold.kind == "static")
+                or (config.calibration.kind == "conformal"
+                    and config.threshold.kind == "probability"))
+    return entry[1](params) and decision and not config.drift and not config.protect
 
 
 def make_bank(config: PipelineConfig, n_features: int) -> DetectorBank:
-    """An empty bank for ``config`` (see :func:`bank_supported`)."""
+    """An empty bank for ``config`` (see :func:`bank_supported`); with conformal
+    calibration, the bank also holds each slot's calibration window
+    (:mod:`pynomaly.engine.banked_calibration`)."""
     if not bank_supported(config):
         raise ValueError(f"detector {config.detector.name!r} with this pipeline config has no bank")
     cls = BANKS[config.detector.name][0]
-    return cls(detector_class(config.detector.name).Params(**config.detector.params), n_features)
+    params = detector_class(config.detector.name).Params(**config.detector.params)
+    if config.calibration.kind == "conformal":
+        from pynomaly.engine.banked_calibration import CONFORMAL_BANKS
+
+        return CONFORMAL_BANKS[cls](params, n_features, window=config.calibration.window)
+    return cls(params, n_features)
 
 
 def prepare_values(X: np.ndarray) -> np.ndarray:

@@ -238,7 +238,9 @@ class BankedDetectLogic:
             X = prepare_values(batch.values)
             dst = self._decision_state(st)
             arr = self.decision.arrivals(dst, batch.keys, times, keep,
-                                         batch_watermarks(dst, batch), batch.watermark_from)
+                                         batch_watermarks(dst, batch), batch.watermark_from,
+                                         dst.slots_of_bank(batch.keys, slots, (
+                                             len(st.slot_keys), st.evicted, len(st.keys))))
             hold, skip = self.decision.maintenance(dst, batch.keys, times)
             learn = keep & ~skip
             aug = self.decision.imputed(dst, arr, X, learn)  # what the detector learns

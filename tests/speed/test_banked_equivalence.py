@@ -17,12 +17,15 @@ from pynomaly.spec import FlowSpec
 FIELDS = ("cpu", "mem", "lat")
 
 
-def _spec(detector: dict, **over) -> FlowSpec:
+def _spec(detector: dict, calibrated: bool = False, **over) -> FlowSpec:
+    thr = detector.pop("_thr")
+    decision = ({"calibration": {"kind": "conformal", "window": 200},
+                 "threshold": {"kind": "probability", "level": 0.99}} if calibrated else
+                {"calibration": {"kind": "none"}, "threshold": {"kind": "static", "value": thr}})
     data = {
         "name": "eq", "source": {"type": "file", "path": "x"},
         "record": {"value_fields": list(FIELDS)},
-        "detection": {"detector": detector, "warmup": 15, "calibration": {"kind": "none"},
-                      "threshold": {"kind": "static", "value": detector.pop("_thr")}},
+        "detection": {"detector": detector, "warmup": 15, **decision},
         "alerts": {"cooldown_s": 120.0, "explain_top": 2},
         "keys": {"max_keys": 120, "ttl_s": 300.0, "shards": 4},
         "window": {"allowed_lateness_s": 30.0},
@@ -78,15 +81,18 @@ HST = {"name": "hst", "params": {"n_trees": 6, "height": 5, "window_size": 20,
        "_thr": 0.75}
 
 
+@pytest.mark.parametrize("calibrated", [False, True], ids=["static", "conformal"])
 @pytest.mark.parametrize("detector", [ZSCORE, HST], ids=["robust_zscore", "hst"])
 @pytest.mark.parametrize("recover_at", [None, 23])
-def test_banked_matches_per_key_path(detector: dict, recover_at: int | None) -> None:
-    spec = _spec(dict(detector))
+def test_banked_matches_per_key_path(detector: dict, recover_at: int | None,
+                                     calibrated: bool) -> None:
+    spec = _spec(dict(detector), calibrated)
     assert banked_eligible(spec)
     generic = _run(DetectLogic(spec), spec, _stream(7))
     banked = _run(BankedDetectLogic(spec), spec, _stream(7), recover_at)
     alerts, dead, counters, final = generic
-    assert len(alerts) > 20 and len(dead) > 100  # the stream exercises every case
+    # the stream exercises every case (a probability level of 0.99 alerts less often)
+    assert len(alerts) > (5 if calibrated else 20) and len(dead) > 100
     reasons = {d[0] for d in dead}
     assert reasons == {"late_event", "key_overflow"}
     assert sum(f[1] for f in final.values()) > 0  # TTL evicted keys
@@ -112,9 +118,14 @@ def test_banked_ignores_rows_of_nonfinite_values_like_per_key_path() -> None:
 
 def test_dispatch_keeps_per_key_path_for_other_specs() -> None:
     assert isinstance(make_detect_logic(_spec(dict(ZSCORE))), BankedDetectLogic)
-    calibrated = FlowSpec.model_validate({
+    # the defaults (robust statistics, conformal calibration, probability threshold) are banked
+    default = FlowSpec.model_validate({
         "name": "c", "source": {"type": "file", "path": "x"}, "record": {"value_fields": ["v"]}})
-    assert isinstance(make_detect_logic(calibrated), DetectLogic)
+    assert isinstance(make_detect_logic(default), BankedDetectLogic)
+    spot = FlowSpec.model_validate({
+        "name": "c", "source": {"type": "file", "path": "x"}, "record": {"value_fields": ["v"]},
+        "detection": {"calibration": {"kind": "spot"}}})
+    assert isinstance(make_detect_logic(spot), DetectLogic)
     auto_hst = dict(HST, params={**HST["params"], "limits": "auto"})
     assert isinstance(make_detect_logic(_spec(auto_hst)), DetectLogic)
     windowed = _spec(dict(ZSCORE), window={"kind": "tumbling", "size_s": 60.0})

@@ -1,0 +1,106 @@
+"""Banked conformal calibration: each slot's sliding window of past scores in
+rows of shared arrays, so a flow with the default calibration runs on the
+banked detect path (ADR 0090) instead of one pipeline object per key.
+
+The statements are those of
+:mod:`pynomaly.engine.calibration_conformal` on row ``slot`` of the arrays:
+for each kept row, in arrival order, the p-value of its score against the
+slot's window, then the score joins the window (dropping the oldest when
+full). So p-values are bit-identical to a per-key
+:class:`~pynomaly.engine.calibration_conformal.ConformalCalibrator`.
+
+Memory: two float64 rows of ``window`` per slot (16 kB per key at the default
+window of 1000).
+
+Example
+-------
+>>> import numpy as np
+>>> from pynomaly.engine.banked import ZScoreBank
+>>> from pynomaly.engine.calibration_conformal import ConformalCalibrator
+>>> from pynomaly.engine.detectors.robust_zscore import RobustZScore
+>>> bank = ConformalZScoreBank(RobustZScore.Params(), n_features=1, window=50)
+>>> bank.ensure(2)
+>>> s = np.random.default_rng(0).random(20)
+>>> slots = np.tile([0, 1], 10)
+>>> p = bank.p_values(s, slots, np.ones(20, dtype=bool))
+>>> bool(np.array_equal(p[0::2], ConformalCalibrator(window=50).p_values(s[0::2])))
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from pynomaly.engine.banked import DetectorBank, HSTBank, ZScoreBank
+from pynomaly.engine.calibration_conformal import _lower_bound, _window_push_at
+
+#: names of the calibration arrays a calibrated bank adds to its detector's
+CALIBRATION_ARRAYS = ("cal_ring", "cal_sorted", "cal_n", "cal_head")
+
+
+@njit(cache=True, nogil=True)
+def _conformal_bank_kernel(scores, slots, keep, ring, sorted_w, n, head, out):
+    """p-value of each kept row's score before learning it, per slot (1.0 for
+    the other rows, which are not learned)."""
+    for i in range(scores.shape[0]):
+        if not keep[i]:
+            out[i] = 1.0
+            continue
+        s = slots[i]
+        x = scores[i]
+        ns = n[s]
+        k = _lower_bound(sorted_w[s], ns, x)
+        out[i] = (1.0 + (ns - k)) / (1.0 + ns)
+        n[s], head[s] = _window_push_at(ring[s], sorted_w[s], ns, head[s], x, k)
+
+
+class ConformalBankMixin:
+    """Adds a conformal window per slot to a :class:`DetectorBank`."""
+
+    window: int
+    cal_ring: np.ndarray
+    cal_sorted: np.ndarray
+    cal_n: np.ndarray
+    cal_head: np.ndarray
+
+    def __init__(self, params: Any, n_features: int, window: int) -> None:
+        self.window = window
+        super().__init__(params, n_features)  # type: ignore[call-arg]
+
+    def _fresh(self, n: int) -> dict[str, np.ndarray]:
+        fresh = super()._fresh(n)  # type: ignore[misc]
+        fresh.update(cal_ring=np.zeros((n, self.window)), cal_sorted=np.zeros((n, self.window)),
+                     cal_n=np.zeros(n, dtype=np.int64), cal_head=np.zeros(n, dtype=np.int64))
+        return fresh
+
+    def p_values(self, scores: np.ndarray, slots: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """Conformal p-values of the kept rows' scores, each learned after it
+        is judged (see the module doc)."""
+        out = np.empty(scores.shape[0])
+        _conformal_bank_kernel(np.ascontiguousarray(scores, dtype=np.float64),
+                               np.ascontiguousarray(slots, dtype=np.int64),
+                               np.ascontiguousarray(keep, dtype=np.bool_), self.cal_ring,
+                               self.cal_sorted, self.cal_n, self.cal_head, out)
+        return out
+
+
+class ConformalZScoreBank(ConformalBankMixin, ZScoreBank):
+    """Robust statistics with conformal calibration, banked."""
+
+    arrays = ZScoreBank.arrays + CALIBRATION_ARRAYS
+
+
+class ConformalHSTBank(ConformalBankMixin, HSTBank):
+    """Half-Space Trees (fixed limits) with conformal calibration, banked."""
+
+    arrays = HSTBank.arrays + CALIBRATION_ARRAYS
+
+
+#: detector bank class → its calibrated form
+CONFORMAL_BANKS: dict[type[DetectorBank], type[DetectorBank]] = {
+    ZScoreBank: ConformalZScoreBank,
+    HSTBank: ConformalHSTBank,
+}

@@ -204,3 +204,11 @@ def test_to_alert_sinks_takes_spec_sinks_and_bytewax_sinks(tmp_path):
     assert orjson.loads((tmp_path / "a.jsonl").read_bytes()) == {"id": "x"}
     with pytest.raises(ValueError, match="dashboard"):
         pxo.to_alert_sinks("dash", alerts, [{"type": "dashboard"}])
+
+
+def test_alert_rules_are_options_too():
+    static = {"threshold": {"kind": "static", "value": 8.0}}
+    assert len(_run_detect(_records(), **static)[0]) == 2
+    # both spikes go up: a rule that only lets drops alert holds them back
+    assert _run_detect(_records(), rules={"direction": "down"}, **static)[0] == []
+    assert len(_run_detect(_records(), rules={"direction": "up"}, **static)[0]) == 2

@@ -9,8 +9,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 #: pynomaly.operators and the modules its operators are made of
-OPERATORS = ["__init__", "detect_op", "detect_options", "instrumented", "parse_op",
-             "record_rows", "score_records", "sinks_op", "window_op"]
+OPERATORS = ["__init__", "alert_record", "detect_op", "detect_options", "instrumented",
+             "parse_arrow", "parse_op", "record_rows", "score_records", "sinks_op",
+             "window_op"]
 #: engine modules not yet annotated throughout (the banked path's bank
 #: classes, and detectors still being written)
 ENGINE_PENDING = {"banked.py", "banked_calibration.py", "left_discord_kernels.py",

@@ -68,4 +68,5 @@ def alert_schema(version: int = 2) -> dict[str, Any]:
     if version not in (1, 2):
         raise ValueError(f"no alert schema version {version!r} (there are 1 and 2)")
     text = resources.files("pynomaly").joinpath(f"schemas/alert.v{version}.json").read_text()
-    return json.loads(text)
+    schema: dict[str, Any] = json.loads(text)
+    return schema

@@ -52,7 +52,7 @@ def _times(col: Any, time_format: str, parse_strings: Callable[[list[Any]], np.n
         per = _US_PER[t.unit]
         # as the rows' datetimes hold them: whole microseconds (ArrowRows)
         us = ints // 1000 if per is None else ints * per
-        out = us.astype(np.float64) / 1e6
+        out: np.ndarray = us.astype(np.float64) / 1e6
     elif pa.types.is_string(t) or pa.types.is_large_string(t):
         if time_format != "iso" or parse_strings is None:
             return np.full(n, np.nan)

@@ -56,9 +56,10 @@ SIGMA_PER_MAD = 1.2533141373155003
 
 @njit(cache=True, nogil=True)
 def _observe_kernel(slots, keep, X, level, trend, spread, count, a_level, b_trend, a_spread,
-                    clip, warmup, expected, sigma):
+                    clip, warmup, expected, sigma, seen):
     n, d = X.shape
     for i in range(n):
+        seen[i] = count[slots[i]] if keep[i] else 0
         if not keep[i]:
             for j in range(d):
                 expected[i, j] = np.nan
@@ -127,15 +128,17 @@ class Baseline:
                 ) -> tuple[np.ndarray, np.ndarray]:
         """``expected`` and ``sigma`` of every row before it is learned (NaN
         where a row is not kept; sigma NaN while a key is warming up), then
-        learn the kept rows."""
+        learn the kept rows. ``self.seen`` then holds, per row, how many
+        records its key had learned before it."""
         n = X.shape[0]
         expected = np.empty((n, self.n_fields))
         sigma = np.empty((n, self.n_fields))
+        self.seen = np.empty(n, dtype=np.int64)
         sp = self.spec
         _observe_kernel(np.ascontiguousarray(slots, dtype=np.int64), keep,
                         np.ascontiguousarray(X, dtype=np.float64), self.level, self.trend,
                         self.spread, self.count, sp.level_alpha, sp.trend_beta, sp.spread_alpha,
-                        sp.clip_sigma, sp.warmup, expected, sigma)
+                        sp.clip_sigma, sp.warmup, expected, sigma, self.seen)
         return expected, sigma
 
     def state(self, n: int) -> dict[str, Any]:

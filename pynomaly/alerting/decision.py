@@ -197,6 +197,7 @@ class DecisionState:
         for name in ("baseline", "rules", "cadence"):
             part = copy.copy(getattr(self, name))
             part.load(part.state(n))
+            part.__dict__.pop("seen", None)  # the last batch's per-row counts
             st[name] = part
         st["last_value"] = self.last_value[:n].copy()
         st["slot_origin"] = self.slot_origin[:n].copy()
@@ -224,6 +225,8 @@ class Observation:
     sigma: np.ndarray
     #: flagged rows the rules let through
     passed: np.ndarray
+    #: rows past the flow's warm-up (flags before it are not counted)
+    warm: np.ndarray
 
 
 @dataclass
@@ -239,6 +242,23 @@ class Arrivals:
     gap: np.ndarray
     #: the key's cadence before the row
     cadence: np.ndarray
+
+
+def in_key_order(records: list[dict[str, Any]], keys: list[str]) -> list[dict[str, Any]]:
+    """``records`` of one batch in the order the per-key detect step emits
+    them: keys in order of first appearance in ``keys``; within a key its
+    silence records (``missing_data``, ``recovery``) before its anomalies;
+    otherwise as given.
+
+    >>> recs = [{"key": "b", "kind": "anomaly"}, {"key": "a", "kind": "recovery"},
+    ...         {"key": "b", "kind": "recovery"}]
+    >>> [(r["key"], r["kind"]) for r in in_key_order(recs, ["b", "a", "b"])]
+    [('b', 'recovery'), ('b', 'anomaly'), ('a', 'recovery')]
+    """
+    rank: dict[str, int] = {}
+    for k in keys:
+        rank.setdefault(k, len(rank))
+    return sorted(records, key=lambda r: (rank.get(r["key"], len(rank)), r["kind"] == "anomaly"))
 
 
 def batch_watermarks(st: DecisionState, batch: Any) -> np.ndarray:
@@ -307,8 +327,10 @@ class AlertDecision:
                 if s is not None:
                     st.labels[s] = lab
         expected, sigma = st.baseline.observe(slots, keep, X)
-        passed = st.rules.apply(slots, flagged & keep, X, expected, sigma)
-        return Observation(slots, expected, sigma, passed)
+        # past the flow's warm-up, as the per-key pipeline counts it
+        warm = st.baseline.seen >= self.spec.detection.warmup
+        passed = st.rules.apply(slots, flagged & keep & warm, X, expected, sigma)
+        return Observation(slots, expected, sigma, passed, warm)
 
     def maintenance(self, st: DecisionState, keys: list[str], times: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
@@ -347,7 +369,7 @@ class AlertDecision:
     def held(self, st: DecisionState, obs: Observation, flagged: np.ndarray,
              alerted: np.ndarray) -> np.ndarray:
         """Per alerted row, the flagged rows held back since the key's last alert."""
-        return st.rules.count_held(obs.slots, flagged, alerted)
+        return st.rules.count_held(obs.slots, flagged & obs.warm, alerted)
 
     def upgrade(self, st: DecisionState, obs: Observation, i: int, alert: dict[str, Any],
                 suppressed: int) -> dict[str, Any]:

@@ -33,7 +33,12 @@ from typing import Any
 
 import numpy as np
 
-from pynomaly.alerting.decision import AlertDecision, DecisionState, batch_watermarks
+from pynomaly.alerting.decision import (
+    AlertDecision,
+    DecisionState,
+    batch_watermarks,
+    in_key_order,
+)
 from pynomaly.engine.banked import (
     DetectorBank,
     bank_supported,
@@ -277,6 +282,8 @@ class BankedDetectLogic:
                         self.decision.upgrade(dst, obs, i, a, int(held[i])) for i, a in
                         zip(self._group_order(slots, rows).tolist(), out.alerts[start:],
                             strict=True)]
+            if arr.recovered.any():  # in the order the per-key path gives
+                out.alerts = in_key_order(out.alerts, batch.keys)
             st.watermark = max(st.watermark, float(times.max()))
         out.alerts += self.decision.missing(self._decision_state(st), batch, st.watermark)
         ttl = self.spec.keys.ttl_s

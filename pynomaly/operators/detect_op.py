@@ -34,6 +34,7 @@ batches of :func:`~pynomaly.operators.parse` keyed by shard
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -144,7 +145,8 @@ def detect(step_id: str, up: KeyedStream[Any], fields: list[str] | None = None,
     ``calibration``, ``threshold``, ``protect``, ``drift``, ``drift_policy``,
     ``explain``, ``window``, ``cooldown_s``, ``explain_top``, ``max_keys``,
     ``ttl_s``, ``shards``, ``max_future_s`` … (see docs/flow-spec.md).
-    ``name`` is the flow name in alerts (default: the step id).
+    ``name`` is the flow name in alerts (default: the step id, with
+    characters other than letters, digits and ``_.-`` as ``-``).
 
     ``score_records=False`` leaves ``scores`` empty and lets eligible specs
     use the faster banked path. ``spec`` gives a whole
@@ -152,7 +154,9 @@ def detect(step_id: str, up: KeyedStream[Any], fields: list[str] | None = None,
     spec path: values are then event batches keyed by shard); ``per_key``
     forces the per-key detect path (benchmarks).
     """
-    label = name or step_id.rpartition(".")[2]
+    # a flow name allows letters, digits and _.- only: other characters of a
+    # step id become "-"
+    label = name or re.sub(r"[^A-Za-z0-9_.-]", "-", step_id.rpartition(".")[2])[:100]
     if spec is None:
         if not fields:
             raise TypeError(f"detect {label!r}: fields= names at least one value field")

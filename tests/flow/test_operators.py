@@ -212,3 +212,19 @@ def test_alert_rules_are_options_too():
     # both spikes go up: a rule that only lets drops alert holds them back
     assert _run_detect(_records(), rules={"direction": "down"}, **static)[0] == []
     assert len(_run_detect(_records(), rules={"direction": "up"}, **static)[0]) == 2
+
+
+def test_flow_name_defaults_to_the_step_id():
+    flow = Dataflow("names")
+    keyed = op.key_on("k", op.input("in", flow, TestingSource(_records(300))),
+                      lambda r: r["host"])
+    out = pxo.detect("cpu spikes", keyed, fields=["cpu"], detector="robust_zscore",
+                     warmup=50, threshold={"kind": "static", "value": 8.0})
+    named = pxo.detect("named", keyed, fields=["cpu"], name="cpu.hosts", warmup=50,
+                       detector="robust_zscore", threshold={"kind": "static", "value": 8.0})
+    alerts, named_alerts = [], []
+    op.output("a", out.alerts, TestingSink(alerts))
+    op.output("b", named.alerts, TestingSink(named_alerts))
+    run_main(flow)
+    assert {a["flow"] for a in alerts} == {"cpu-spikes"}
+    assert {a["flow"] for a in named_alerts} == {"cpu.hosts"}

@@ -75,10 +75,14 @@ class LabelPicker:
         out: dict[str, Labels] = {}
         if len(payloads) == len(keys):
             last = dict(zip(keys, range(len(keys)), strict=True))
-            for k in due:
-                lab = self.pick(payloads[last[k]])
-                if lab is not None:
-                    out[k] = lab
+            record_batch = getattr(payloads, "record_batch", None)
+            if record_batch is not None:  # Arrow rows (Parquet, CSV): one take for all keys
+                out = self._from_arrow(record_batch, due, last)
+            else:
+                for k in due:
+                    lab = self.pick(payloads[last[k]])
+                    if lab is not None:
+                        out[k] = lab
         else:
             for i in range(len(payloads) - 1, -1, -1):
                 obj = _as_dict(payloads[i])
@@ -89,6 +93,22 @@ class LabelPicker:
                         break
         self.sent |= due
         return out or None
+
+    def _from_arrow(self, rb: Any, due: set[str], last: dict[str, int]) -> dict[str, Labels]:
+        """Labels of the ``due`` keys from an Arrow record batch: the scalar
+        label columns of their last rows, converted in one call."""
+        import pyarrow as pa
+
+        scalar = (pa.types.is_string, pa.types.is_large_string, pa.types.is_integer,
+                  pa.types.is_floating, pa.types.is_boolean)
+        wanted = self.include if self.include is not None else rb.schema.names
+        cols = [n for n in wanted if n not in self.roles and rb.schema.get_field_index(n) >= 0
+                and any(t(rb.schema.field(n).type) for t in scalar)]
+        if not cols:
+            return {}
+        order = list(due)
+        rows = rb.select(cols).take(pa.array([last[k] for k in order])).to_pylist()
+        return {k: self.from_dict(r) for k, r in zip(order, rows, strict=True)}
 
     def pick(self, payload: Any) -> Labels | None:
         """The labels of one record (bytes or dict), or None when it is not a JSON object."""

@@ -141,3 +141,24 @@ def test_oncall_check_through_kafka(tmp_path: Path, bootstrap, topic_factory,
     assert [a["key"] for a in anomalies] == [s.spike_host]
     assert anomalies[0]["labels"]["region"] == "us-east-1"
     assert [a["key"] for a in alerts if a["kind"] == "missing_data"] == [s.silent_host]
+
+
+def test_oncall_check_from_parquet_carries_labels(tmp_path: Path) -> None:
+    """Arrow rows (Parquet, CSV) carry labels too."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    s = SCENARIOS["gentle"]
+    data = tmp_path / "metrics.parquet"
+    pq.write_table(pa.Table.from_pylist(s.records()), data)
+    spec = parse_spec({
+        "name": "oncall", "source": {"type": "file", "path": str(data)},
+        "record": {"key_field": "host", "value_fields": ["cpu"]},
+        "sinks": [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")}],
+    })
+    run_dataflow(build_flow(spec), RunOptions())
+    alerts = [orjson.loads(x) for x in (tmp_path / "alerts.jsonl").read_bytes().splitlines()]
+    spike = [a for a in alerts if a["kind"] == "anomaly"]
+    assert [a["key"] for a in spike] == [s.spike_host]
+    assert spike[0]["labels"] == {"region": "us-east-1", "service": "checkout"}
+    assert [a["key"] for a in alerts if a["kind"] == "missing_data"] == [s.silent_host]

@@ -184,7 +184,10 @@ class BankedDetectLogic:
         self.flow = spec.name
         self.det_name = spec.detection.detector.name
         self.threshold_kind = spec.detection.threshold.kind
-        self.threshold_value = float(spec.detection.threshold.value)
+        #: conformal calibration: alerts are decided on the probability 1 - p
+        self.calibrated = spec.detection.calibration.kind == "conformal"
+        thr = spec.detection.threshold
+        self.threshold_value = float(thr.level if self.calibrated else thr.value)  # type: ignore[union-attr]
         self.fields = tuple(spec.record.value_fields)
         self.max_keys_per_shard = max(1, spec.keys.max_keys // spec.keys.shards)
         self.keep_points = False
@@ -249,21 +252,28 @@ class BankedDetectLogic:
             hold, skip = self.decision.maintenance(dst, batch.keys, times)
             learn = keep & ~skip
             aug = self.decision.imputed(dst, arr, X, learn)  # what the detector learns
+            prob = None
             if aug.imputed:
                 scores, contrib = st.bank.score_learn_explain(
                     aug.X, slots[aug.source], aug.keep, self._explain_at())
+                if self.calibrated:
+                    prob = 1.0 - st.bank.p_values(scores, slots[aug.source], aug.keep)[aug.real]
                 scores, contrib = scores[aug.real], contrib[aug.real]
             else:
                 scores, contrib = st.bank.score_learn_explain(X, slots, learn, self._explain_at())
+                if self.calibrated:
+                    prob = 1.0 - st.bank.p_values(scores, slots, learn)
             if self.spec.budget is not None:
                 out.budget_scores.append((times[keep], scores[keep]))
-            flags = learn & (scores >= self.threshold_value)
+            # what the threshold applies to: the score, or with calibration its probability
+            level_on = scores if prob is None else prob
+            flags = learn & (level_on >= self.threshold_value)
             obs = self.decision.observe(dst, batch.keys, X, learn, flags, batch.labels,
                                         arr.slots)
             # rules and maintenance windows gate the flags before the cooldown:
             # a held-back flag starts none
-            scores = np.where(self.decision.hold(dst, obs, hold), scores, -np.inf)
-            alert = decide(slots, keep, times, scores, st.seen, st.cooldown_until,
+            gated = np.where(self.decision.hold(dst, obs, hold), level_on, -np.inf)
+            alert = decide(slots, keep, times, gated, st.seen, st.cooldown_until,
                            self.spec.detection.warmup, self.threshold_value,
                            self.spec.alerts.cooldown_s)
             n_keep = int(np.count_nonzero(keep))
@@ -277,7 +287,7 @@ class BankedDetectLogic:
                 if alert.any():
                     start = len(out.alerts)
                     rows = np.flatnonzero(alert)
-                    self._alerts(st, batch, contrib, slots, scores, rows, out)
+                    self._alerts(st, batch, contrib, slots, scores, rows, out, prob)
                     out.alerts[start:] = [
                         self.decision.upgrade(dst, obs, i, a, int(held[i])) for i, a in
                         zip(self._group_order(slots, rows).tolist(), out.alerts[start:],
@@ -329,14 +339,18 @@ class BankedDetectLogic:
         that can alert (its score at least the threshold), or none."""
         if not (self.spec.detection.explain and self.spec.alerts.explain_top > 0):
             return np.inf
+        if self.calibrated:  # which scores will alert is known only after calibrating
+            return -np.inf
         from pynomaly.engine.base import SCORE_LIMIT
 
         return self.threshold_value if self.threshold_value > -SCORE_LIMIT else -np.inf
 
     def _alerts(self, st: BankedShardState, batch: EventBatch, contrib: np.ndarray,
-                slots: np.ndarray, scores: np.ndarray, rows: np.ndarray, out: Any) -> None:
+                slots: np.ndarray, scores: np.ndarray, rows: np.ndarray, out: Any,
+                prob: np.ndarray | None = None) -> None:
         """Alerts of ``rows``; ``contrib`` holds their contributions to the
-        score, on the state each was scored with."""
+        score, on the state each was scored with; ``prob`` the calibrated
+        probabilities (None without calibration)."""
         now = time.time()
         explain = self.spec.detection.explain and self.spec.alerts.explain_top > 0
         for i in self._group_order(slots, rows).tolist():
@@ -345,7 +359,8 @@ class BankedDetectLogic:
             out.alerts.append(make_alert(
                 self.flow, key, float(batch.times[i]),
                 dict(zip(self.fields, batch.values[i].tolist(), strict=True)),
-                float(scores[i]), None, self.threshold_value, self.threshold_kind,
+                float(scores[i]), None if prob is None else float(prob[i]),
+                self.threshold_value, self.threshold_kind,
                 self.det_name, self._explanation(share), emit_time=now,
             ))
 

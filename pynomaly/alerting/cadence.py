@@ -47,7 +47,7 @@ CADENCE_ALPHA = 0.05
 
 @njit(cache=True, nogil=True)
 def _observe_kernel(slots, keep, times, wm_before, last, cadence, n_int, missing, alpha, multiple,
-                    min_intervals, min_silence, recovered, missed, gap, before):
+                    min_intervals, min_silence, recovered, missed, gap, before, next_due):
     for i in range(slots.shape[0]):
         recovered[i] = False
         missed[i] = False
@@ -83,11 +83,17 @@ def _observe_kernel(slots, keep, times, wm_before, last, cadence, n_int, missing
         w = alpha if k * alpha >= 1.0 else 1.0 / (k + 1.0)
         cadence[s] = dt if k == 0 else c + w * (dt - c)
         n_int[s] = k + 1
+        if k + 1 >= min_intervals:  # when this key can next be due
+            due = t + max(multiple * cadence[s], min_silence)
+            if due < next_due[0]:
+                next_due[0] = due
 
 
 @njit(cache=True, nogil=True)
-def _silent_kernel(wm, last, cadence, n_int, missing, multiple, min_silence, min_intervals, out):
+def _silent_kernel(wm, last, cadence, n_int, missing, multiple, min_silence, min_intervals, out,
+                   next_due):
     k = 0
+    soonest = np.inf
     for s in range(wm.shape[0]):
         if missing[s] or n_int[s] < min_intervals:
             continue
@@ -96,6 +102,9 @@ def _silent_kernel(wm, last, cadence, n_int, missing, multiple, min_silence, min
             missing[s] = True
             out[k] = s
             k += 1
+        elif last[s] + limit < soonest:
+            soonest = last[s] + limit
+    next_due[0] = soonest
     return k
 
 
@@ -108,6 +117,8 @@ class Cadence:
         self.cadence = np.zeros(0)
         self.n_int = np.zeros(0, dtype=np.int64)
         self.missing = np.zeros(0, dtype=np.bool_)
+        #: no slot can be missing before this event time (a lower bound)
+        self.next_due = np.full(1, -np.inf)
 
     def ensure(self, n: int) -> None:
         cap = self.last.shape[0]
@@ -147,7 +158,8 @@ class Cadence:
                         np.ascontiguousarray(times, dtype=np.float64),
                         np.ascontiguousarray(wm_before, dtype=np.float64), self.last,
                         self.cadence, self.n_int, self.missing, CADENCE_ALPHA, sp.multiple,
-                        sp.min_intervals, sp.min_silence_s, recovered, missed, gap, before)
+                        sp.min_intervals, sp.min_silence_s, recovered, missed, gap, before,
+                        self.next_due)
         return recovered, missed, gap, before
 
     def silence_limit(self, slots: np.ndarray) -> np.ndarray:
@@ -164,7 +176,7 @@ class Cadence:
         out = np.empty(n, dtype=np.int64)
         sp = self.spec
         k = _silent_kernel(wm, self.last, self.cadence, self.n_int, self.missing, sp.multiple,
-                           sp.min_silence_s, sp.min_intervals, out)
+                           sp.min_silence_s, sp.min_intervals, out, self.next_due)
         return out[:k]
 
     def alert_time(self, slots: np.ndarray) -> np.ndarray:
@@ -178,6 +190,7 @@ class Cadence:
     def load(self, st: dict[str, Any]) -> None:
         for name in ("last", "cadence", "n_int", "missing"):
             setattr(self, name, np.array(st[name]))
+        self.next_due = np.full(1, -np.inf)  # check every slot at the next watermark
 
     def copy(self) -> Cadence:
         new = Cadence(self.spec)

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from pynomaly.alerting.alert_v2 import (
     SCHEMA_VERSION,
@@ -61,6 +62,22 @@ from pynomaly.alerting.imputation import Augmented, impute, last_values
 from pynomaly.alerting.maintenance import Calendar
 from pynomaly.alerting.rules import Rules
 from pynomaly.alerting.watermark import OriginWatermarks
+
+
+@njit(cache=True, nogil=True)
+def _map_slots(bank_slots, by_bank, out):
+    """``out = by_bank[bank_slots]`` (``-1`` where a bank slot is ``-1``);
+    False when a bank slot has no mapping yet."""
+    m = by_bank.shape[0]
+    for i in range(bank_slots.shape[0]):
+        b = bank_slots[i]
+        if b < 0:
+            out[i] = -1
+        elif b >= m or by_bank[b] < 0:
+            return False
+        else:
+            out[i] = by_bank[b]
+    return True
 
 
 class DecisionState:
@@ -134,10 +151,9 @@ class DecisionState:
         keys) is unchanged this is one array lookup, no per-key work."""
         by_bank = self.__dict__.get("_by_bank")
         n = len(keys)
-        if (by_bank is not None and generation == self.__dict__.get("_bank_generation")
-                and n and int(bank_slots.max()) < by_bank.shape[0]):
-            got = np.where(bank_slots >= 0, by_bank[np.maximum(bank_slots, 0)], -1)
-            if not (got[bank_slots >= 0] < 0).any():
+        if by_bank is not None and generation == self.__dict__.get("_bank_generation"):
+            got = np.empty(n, dtype=np.int64)
+            if _map_slots(bank_slots, by_bank, got):
                 return got
         ok = bank_slots >= 0
         got = np.full(n, -1, dtype=np.int64)
@@ -431,9 +447,10 @@ class AlertDecision:
         origin its events come from (:class:`~.watermark.OriginWatermarks`)."""
         wm = batch.watermark if batch.watermark == batch.watermark else shard_max
         st.origins.update(batch.watermark_from, wm)
-        st.watermark = max(st.watermark, wm)
-        if not self.missing_on:
-            return []
+        if wm > st.watermark:
+            st.watermark = wm
+        if not self.missing_on or st.watermark < st.cadence.next_due[0]:
+            return []  # no key can be due yet: the usual case costs nothing more
         effective = st.origins.effective()
         if len(effective) == 0:
             return []

@@ -241,8 +241,9 @@ class Observation:
     sigma: np.ndarray
     #: flagged rows the rules let through
     passed: np.ndarray
-    #: rows past the flow's warm-up (flags before it are not counted)
-    warm: np.ndarray
+    #: per row, the records its key had learned before it (flags within the
+    #: flow's warm-up are not counted)
+    seen: np.ndarray
 
 
 @dataclass
@@ -279,7 +280,18 @@ def in_key_order(records: list[dict[str, Any]], keys: list[str]) -> list[dict[st
 
 def batch_watermarks(st: DecisionState, batch: Any) -> np.ndarray:
     """The watermark of the batch's origin just before each of its rows."""
-    return watermarks_before(st.origins.watermark(batch.watermark_from), batch.times)
+    out = np.empty(len(batch.times))
+    _running_max(st.origins.watermark(batch.watermark_from), batch.times, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _running_max(start, times, out):
+    m = start
+    for i in range(times.shape[0]):
+        out[i] = m
+        if times[i] > m:
+            m = times[i]
 
 
 def watermarks_before(start: float, times: np.ndarray) -> np.ndarray:
@@ -307,6 +319,8 @@ class AlertDecision:
         self.severity = spec.alerts.severity
         self.missing_on = spec.alerts.missing_data.enabled
         self.dashboard_url = spec.alerts.dashboard_url
+        self._warmup = int(spec.detection.warmup)
+        self._missing_spec = spec.alerts.missing_data
         self.calendar = Calendar(spec.alerts.maintenance)
         self._control = spec.alerts.maintenance_control
         self._feed: ControlFeed | None = None
@@ -343,10 +357,10 @@ class AlertDecision:
                 if s is not None:
                     st.labels[s] = lab
         expected, sigma = st.baseline.observe(slots, keep, X)
-        # past the flow's warm-up, as the per-key pipeline counts it
-        warm = st.baseline.seen >= self.spec.detection.warmup
-        passed = st.rules.apply(slots, flagged & keep & warm, X, expected, sigma)
-        return Observation(slots, expected, sigma, passed, warm)
+        # flags count past the flow's warm-up, as the per-key pipeline counts it
+        seen = st.baseline.seen
+        passed = st.rules.apply(slots, flagged, X, expected, sigma, seen, self._warmup)
+        return Observation(slots, expected, sigma, passed, seen)
 
     def maintenance(self, st: DecisionState, keys: list[str], times: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
@@ -374,7 +388,7 @@ class AlertDecision:
                 ) -> Augmented:
         """The rows the detector learns: ``X`` with the imputation policy's
         rows before every row after a gap (:mod:`pynomaly.alerting.imputation`)."""
-        md = self.spec.alerts.missing_data
+        md = self._missing_spec
         if md.imputation == "none":
             return Augmented(X, arr.slots, keep, np.ones(len(X), dtype=bool), np.arange(len(X)))
         aug = impute(X, arr.slots, keep, arr.gap, arr.cadence, st.last_value, md.imputation,
@@ -385,7 +399,7 @@ class AlertDecision:
     def held(self, st: DecisionState, obs: Observation, flagged: np.ndarray,
              alerted: np.ndarray) -> np.ndarray:
         """Per alerted row, the flagged rows held back since the key's last alert."""
-        return st.rules.count_held(obs.slots, flagged & obs.warm, alerted)
+        return st.rules.count_held(obs.slots, flagged & (obs.seen >= self._warmup), alerted)
 
     def upgrade(self, st: DecisionState, obs: Observation, i: int, alert: dict[str, Any],
                 suppressed: int) -> dict[str, Any]:

@@ -36,7 +36,7 @@ _DIRECTIONS = {"both": 0, "up": 1, "down": -1}
 
 @njit(cache=True, nogil=True)
 def _apply_kernel(slots, flagged, X, expected, sigma, min_sigma, min_dev, min_rel, direction,
-                  need, run, passed):
+                  need, run, seen, warmup, passed):
     n, d = X.shape
     for i in range(n):
         s = slots[i]
@@ -58,7 +58,7 @@ def _apply_kernel(slots, flagged, X, expected, sigma, min_sigma, min_dev, min_re
                 run[s, j] = run[s, j] + 1 if hit else 0
                 if hit and run[s, j] >= need[j]:
                     ok = True
-        passed[i] = ok and flagged[i]
+        passed[i] = ok and flagged[i] and seen[i] >= warmup
 
 
 @njit(cache=True, nogil=True)
@@ -105,15 +105,21 @@ class Rules:
         self.held[slots] = 0
 
     def apply(self, slots: np.ndarray, flagged: np.ndarray, X: np.ndarray,
-              expected: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+              expected: np.ndarray, sigma: np.ndarray, seen: np.ndarray | None = None,
+              warmup: int = 0) -> np.ndarray:
         """Which flagged rows pass; advances the trigger-window counters of
-        every kept row (``expected`` NaN marks a row that is not kept)."""
-        passed = np.empty(X.shape[0], dtype=np.bool_)
+        every kept row (``expected`` NaN marks a row that is not kept). With
+        ``seen`` (records each row's key learned before it), flags within the
+        first ``warmup`` records do not pass."""
+        n = X.shape[0]
+        passed = np.empty(n, dtype=np.bool_)
+        if seen is None:
+            seen = np.zeros(n, dtype=np.int64)
         _apply_kernel(np.ascontiguousarray(slots, dtype=np.int64),
                       np.ascontiguousarray(flagged, dtype=np.bool_),
                       np.ascontiguousarray(X, dtype=np.float64), expected, sigma,
                       self.min_sigma, self.min_dev, self.min_rel, self.direction, self.need,
-                      self.run, passed)
+                      self.run, seen, int(warmup), passed)
         return passed
 
     def count_held(self, slots: np.ndarray, flagged: np.ndarray, alerted: np.ndarray

@@ -49,6 +49,7 @@ True
 
 from __future__ import annotations
 
+import copy
 import pickle
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -157,6 +158,27 @@ class PipelineConfig(BaseModel):
         if self.drift_policy != "none" and not self.drift:
             raise ValueError(f"drift_policy={self.drift_policy!r} needs at least one drift monitor")
         return self
+
+
+def _state_copy(detector: Any) -> bytes | dict[str, Any]:
+    """An independent copy of a detector's state (cheaper than a snapshot:
+    no pickling); :func:`_detector_from` rebuilds the detector from it. A
+    detector that has seen nothing yet gives its snapshot."""
+    if detector.n_features is None:
+        return detector.snapshot()
+    return copy.deepcopy(detector._get_state())
+
+
+def _detector_from(like: Any, saved: bytes | dict[str, Any]) -> Any:
+    """A detector like ``like`` in the state ``saved`` (snapshot bytes or a
+    :func:`_state_copy`)."""
+    if isinstance(saved, bytes):
+        return type(like).restore(saved)
+    det = type(like)(**like.get_params())
+    det.n_features = like.n_features
+    det._reset(like.n_features)
+    det._set_state(copy.deepcopy(saved), like.state_version)
+    return det
 
 
 def _can_explain(detector: Any) -> bool:
@@ -357,17 +379,17 @@ class ScoringPipeline:
                 if act_on_drift or not self._stops_at_flag():
                     saved = [comp.save_state() for comp in (self.calibrator, self.threshold)]
                 saved_monitors = [m.save_state() for m in self._monitors()] if act_on_drift else []
-            explain_blob = None  # the detector before this pass, when a row of it can flag
+            explain_from: Any = None  # the detector before this pass, when a row can flag
             if explaining and self._warm(pos, seg.shape[0]).any():
-                explain_blob = det_blob if speculative else self.detector.snapshot()
+                explain_from = det_blob if speculative else _state_copy(self.detector)
             raw, flags, seen, hits = self._run(seg, pos, out)
             first_flag = int(np.argmax(flags)) if c.protect and flags.any() else None
             first_drift = hits[0][0] if act_on_drift and hits else None
             cut = min((e for e in (first_flag, first_drift) if e is not None), default=None)
             final = seg.shape[0] if cut is None else cut + 1  # rows of this pass that stand
-            if explain_blob is not None and explanations is not None:
+            if explain_from is not None and explanations is not None:
                 explanations = self._explain_pass(
-                    explain_blob, seg, out["is_anomaly"][pos : pos + final], pos, explanations)
+                    explain_from, seg, out["is_anomaly"][pos : pos + final], pos, explanations)
             if cut is None:
                 events.extend(ev for _, ev in hits)
                 pos += seg.shape[0]
@@ -406,16 +428,17 @@ class ScoringPipeline:
             result.explanations = explanations
         return result
 
-    def _explain_pass(self, blob: bytes, seg: np.ndarray, flagged: np.ndarray, base: int,
+    def _explain_pass(self, before: Any, seg: np.ndarray, flagged: np.ndarray, base: int,
                       expl: dict[int, np.ndarray]) -> dict[int, np.ndarray] | None:
         """Add the explanations of the ``flagged`` rows of a pass (batch rows
         ``base + r``) to ``expl``, each on the detector state it was scored
-        with: the detector of ``blob`` (its state before the pass) learns the
-        rows in between. None when the detector cannot attribute."""
+        with: the detector as ``before`` (a snapshot or :func:`_state_copy`
+        of it before the pass) learns the rows in between. None when the
+        detector cannot attribute."""
         rows = np.flatnonzero(flagged).tolist()
         if not rows:
             return expl
-        det = type(self.detector).restore(blob)
+        det = _detector_from(self.detector, before)
         done = 0
         for r in rows:
             if r > done:

@@ -155,3 +155,14 @@ def test_unknown_detectors_are_named(spec: str, message: str) -> None:
 
     with pytest.raises(ValueError, match=message):
         resolve(spec)
+
+
+@pytest.mark.parametrize("peer", ["peer:pca", "peer:river_hst"])
+def test_peers_run_through_the_same_harness(smd_folder: Path, tmp_path: Path, capsys, peer: str) -> None:
+    rc = main(["bench", "smd", "--data", str(smd_folder), "--out", str(tmp_path / "p"), "--detector", peer,
+               "--machines", "machine-9-1", "--json", "--no-progress"])
+    assert rc == 0
+    r = json.loads(capsys.readouterr().out)["machines"]["machine-9-1"]
+    assert np.load(tmp_path / "p" / "machine-9-1.npy").shape == (700,)
+    assert r["best_f1"] > 0.5  # the incident is plain to either
+    assert r["interpretation_rows"]["rows"] == 0  # peers do not explain

@@ -1,15 +1,15 @@
-"""File replay throughput: JSONL or Parquet in, alerts JSONL out, one process.
+"""File replay throughput: JSONL, Parquet or CSV in, alerts JSONL out, one process.
 
 The generator writes ``records`` records over ``keys`` keys to a file; the
 flow (file source → parse → shard → detect → alerts JSONL) reads it as fast
 as it can, one Bytewax worker in this process, with the collector settings
 of ``pynomaly run``/``pynomaly replay``. For reference the same file is also
-just read and decoded (JSONL: orjson per line; Parquet: rows as dicts),
-which the flow itself does not do (it reads the JSON bytes and the Arrow
-columns directly).
+just read and decoded (JSONL: orjson per line; Parquet and CSV: rows as
+dicts), which the flow itself does not do (it reads the JSON bytes and the
+Arrow columns directly).
 
 >>> sorted(FORMATS)
-['jsonl', 'parquet']
+['csv', 'jsonl', 'parquet']
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from pynomaly.bench.e2e import run_flow, warm_up
 from pynomaly.bench.e2e_setup import bench_spec, load_average
 
-FORMATS = {"jsonl": ".jsonl", "parquet": ".parquet"}
+FORMATS = {"jsonl": ".jsonl", "parquet": ".parquet", "csv": ".csv"}
 
 
 def _read_only(path: str, fmt: str) -> float:
@@ -41,7 +41,7 @@ def _read_only(path: str, fmt: str) -> float:
 
 
 def run_replay(records: int = 1_000_000, keys: int = 10_000,
-               formats: tuple[str, ...] = ("jsonl", "parquet"),
+               formats: tuple[str, ...] = ("jsonl", "parquet", "csv"),
                detector: str = "robust_zscore") -> dict[str, Any]:
     from pynomaly.connectors.generator import GeneratorConfig
     from pynomaly.connectors.generator_sinks import produce

@@ -149,6 +149,27 @@ def recovery_record(flow: str, key: str, event_time: float, detector: str, *,
                     emit_time=emit_time)
 
 
+def drift_record(flow: str, key: str, event_time: float, detector: str, *, monitor: str,
+                 stream: str, detail: dict[str, Any], labels: dict[str, Any],
+                 link: str | None = None, emit_time: float | None = None) -> dict[str, Any]:
+    """A drift monitor found the key's ``stream`` (input or score) changed at ``event_time``.
+
+    >>> r = drift_record("f", "k", 60.0, "robust_zscore", monitor="adwin", stream="score",
+    ...                  detail={"action": "reset"}, labels={}, emit_time=61.0)
+    >>> r["kind"], r["drift"]["monitor"], r["severity"]
+    ('drift', 'adwin', 'warning')
+    """
+    rec = _base("drift", flow, key, event_time, f"drift:{monitor}:{stream}", emit_time)
+    rec.update({
+        "values": {}, "score": None, "probability": None, "threshold": None,
+        "threshold_kind": None, "detector": detector, "explanation": {}, "expected": {},
+        "bounds": {}, "direction": {}, "severity": "warning", "labels": labels, "suppressed": 0,
+        "link": link, "missing": None,
+        "drift": {"monitor": monitor, "stream": stream, "detail": dict(detail)},
+    })
+    return rec
+
+
 @lru_cache(maxsize=1)
 def alert_schema_v2() -> dict[str, Any]:
     """The JSON Schema of the v2 alert record."""

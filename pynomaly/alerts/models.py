@@ -24,7 +24,7 @@ pynomaly.alerts.models.AlertFormatError: unsupported schema_version 9 (this read
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
@@ -76,13 +76,22 @@ class Silence(_Record):
     cadence_s: float
 
 
+class DriftFinding(_Record):
+    """The ``drift`` part of a v2 ``drift`` record."""
+
+    monitor: str
+    stream: str
+    detail: dict[str, Any]
+
+
 class AlertV2(_Record):
     """One alert, schema version 2 (``alert.v2.json``): an anomaly, a key gone
-    silent (``missing_data``) or its return (``recovery``)."""
+    silent (``missing_data``), its return (``recovery``) or a distribution
+    change (``drift``)."""
 
     schema_version: Literal[2]
     id: AlertId
-    kind: Literal["anomaly", "missing_data", "recovery"]
+    kind: Literal["anomaly", "missing_data", "recovery", "drift"]
     flow: str
     key: str
     event_time: datetime
@@ -102,6 +111,7 @@ class AlertV2(_Record):
     suppressed: Annotated[int, Field(ge=0)]
     link: str | None
     missing: Silence | None
+    drift: DriftFinding | None = None
 
 
 #: An alert of any schema version this reader knows.

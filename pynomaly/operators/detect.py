@@ -246,6 +246,19 @@ class ShardState:
         return (_load_shard, (blob,))
 
 
+def _drift_alert(flow: str, detector: str, link_base: str | None, st: ShardState, key: str,
+                 t: float, ev: Any) -> dict[str, Any]:
+    """A drift event of ``key`` as an alert record of kind ``drift`` (schema v2)."""
+    from pynomaly.alerting.alert_v2 import dashboard_link, drift_record
+
+    decision = st.decision
+    slot = decision.keys.get(key) if decision is not None else None
+    labels = dict(decision.labels[slot]) if decision is not None and slot is not None else {}
+    return drift_record(flow, key, t, detector, monitor=ev.monitor, stream=ev.stream,
+                        detail=dict(ev.detail), labels=labels,
+                        link=dashboard_link(link_base, key))
+
+
 def rebaseline_shard(state: Any, item: Rebaseline) -> Any:
     """Apply a :class:`Rebaseline` to a shard's state, per-key or banked. On the
     per-key path the named keys lose their pipelines (a fresh one, with its
@@ -382,6 +395,10 @@ class DetectLogic:
             del st.keys[k]
         st.evicted += len(stale)
 
+    def _drift_record(self, st: ShardState, key: str, t: float, ev: Any) -> dict[str, Any]:
+        return _drift_alert(self.flow, self.det_name, self.spec.alerts.dashboard_url, st, key,
+                            t, ev)
+
     def _arrivals(self, st: ShardState, key: str, times: np.ndarray, keep: np.ndarray,
                   wm_before: np.ndarray | None, idx: np.ndarray, out: ShardOutput,
                   origin: str) -> Arrivals:
@@ -449,8 +466,10 @@ class DetectLogic:
             out.points.append((key, times, X, scores, res.probability, res.threshold,
                                res.is_anomaly))
         for ev in res.drift_events:
-            out.drift.append({"key": key, "ts": float(times[ev.index - res.start]),
+            t_ev = float(times[ev.index - res.start])
+            out.drift.append({"key": key, "ts": t_ev,
                               "monitor": ev.monitor, "stream": ev.stream, "detail": ev.detail})
+            out.alerts.append(self._drift_record(st, key, t_ev, ev))
         ks.seen += len(scores)
         ks.last_time = max(ks.last_time, float(times.max()))
         n = len(times)

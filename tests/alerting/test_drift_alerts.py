@@ -1,0 +1,34 @@
+"""Drift monitors' findings reach the alert sinks as records of kind ``drift``."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import numpy as np
+
+from pynomaly.alerting.alert_v2 import alert_schema_v2
+from pynomaly.alerts.models import parse_alert
+from pynomaly.operators.detect import make_detect_logic
+from pynomaly.records import EventBatch
+from pynomaly.spec import FlowSpec
+
+
+def test_a_level_shift_gives_one_drift_record_that_validates() -> None:
+    spec = FlowSpec.model_validate({
+        "name": "drifting", "source": {"type": "file", "path": "x"},
+        "record": {"value_fields": ["v"]},
+        "detection": {"detector": "robust_zscore",
+                      "drift": [{"monitor": "fast_page_hinkley", "stream": "input"}]},
+        "alerts": {"dashboard_url": "http://dash:8765"}})
+    rng = np.random.default_rng(2)
+    x = np.r_[rng.normal(0, 1, 600), rng.normal(8, 1, 400)].reshape(-1, 1)
+    _, out = make_detect_logic(spec).process(
+        None, EventBatch(["k"] * 1000, 1.7e9 + 60.0 * np.arange(1000), x, ("v",)))
+    drift = [a for a in out.alerts if a["kind"] == "drift"]
+    assert len(drift) == len(out.drift) >= 1
+    first = drift[0]
+    assert first["drift"]["monitor"] == "fast_page_hinkley" and first["drift"]["stream"] == "input"
+    assert first["link"] == "http://dash:8765/#key=k" and first["severity"] == "warning"
+    jsonschema.validate(first, alert_schema_v2())
+    assert parse_alert(json.dumps(first)).kind == "drift"

@@ -160,7 +160,7 @@ class PipelineConfig(BaseModel):
         return self
 
 
-def _state_copy(detector: Any) -> bytes | dict[str, Any]:
+def _state_copy(detector: Detector) -> bytes | dict[str, Any]:
     """An independent copy of a detector's state (cheaper than a snapshot:
     no pickling); :func:`_detector_from` rebuilds the detector from it. A
     detector that has seen nothing yet gives its snapshot."""
@@ -169,23 +169,24 @@ def _state_copy(detector: Any) -> bytes | dict[str, Any]:
     return copy.deepcopy(detector._get_state())
 
 
-def _detector_from(like: Any, saved: bytes | dict[str, Any]) -> Any:
+def _detector_from(like: Detector, saved: bytes | dict[str, Any]) -> Detector:
     """A detector like ``like`` in the state ``saved`` (snapshot bytes or a
     :func:`_state_copy`)."""
     if isinstance(saved, bytes):
         return type(like).restore(saved)
+    n = like.n_features
+    if n is None:  # _state_copy gives a snapshot until the feature count is known
+        raise ValueError("a detector state copy needs the detector's feature count")
     det = type(like)(**like.get_params())
-    det.n_features = like.n_features
-    det._reset(like.n_features)
+    det.n_features = n
+    det._reset(n)
     det._set_state(copy.deepcopy(saved), like.state_version)
     return det
 
 
-def _can_explain(detector: Any) -> bool:
+def _can_explain(detector: Detector) -> bool:
     """Whether ``detector`` attributes scores to features (overrides the
     base class's ``explain_one`` or ``_explain``, which give None)."""
-    from pynomaly.engine.base import Detector
-
     cls = type(detector)
     return cls.explain_one is not Detector.explain_one or cls._explain is not Detector._explain
 

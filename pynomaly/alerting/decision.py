@@ -376,6 +376,13 @@ class AlertDecision:
 
         return self.calendar.apply(keys, times, labels_of)
 
+    def windows_in_force(self, watermark: float) -> list[dict[str, Any]] | None:
+        """The maintenance windows in force at ``watermark`` (None when the flow
+        has no windows, or no watermark yet)."""
+        if not self.calendar.windows or not np.isfinite(watermark):
+            return None
+        return self.calendar.in_force(watermark)
+
     def hold(self, st: DecisionState, obs: Observation, hold: np.ndarray) -> np.ndarray:
         """The rows the rules let through, less those a window holds back
         (counted in ``st.held_in_windows``)."""

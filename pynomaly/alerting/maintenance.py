@@ -153,6 +153,19 @@ class Calendar:
         """Names of the windows in force at event time ``t`` (for any key)."""
         return sorted(n for n, w in self.windows.items() if w.intervals(t, t))
 
+    def in_force(self, t: float) -> list[dict[str, Any]]:
+        """The windows in force at event time ``t``, as the dashboard shows them:
+        name, start and end (epoch seconds), the keys and labels they select,
+        and whether detectors learn during them."""
+        out = []
+        for name, w in sorted(self.windows.items()):
+            spans = w.intervals(t, t)
+            if spans:
+                out.append({"name": name, "start": spans[0][0], "end": spans[0][1],
+                            "keys": list(w.keys), "labels": dict(w.labels),
+                            "learning": w.learning})
+        return out
+
     def apply(self, keys: list[str], times: np.ndarray,
               labels_of: Callable[[str], dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
         """Per row: whether a window holds its alerts back, and whether one

@@ -281,6 +281,9 @@ def detect_output_events(
         events.append({"type": "drift", "key": drift.get("key"), "ts": float(drift["ts"]) * 1000.0,
                        "monitor": drift.get("monitor") or "drift",
                        "detail": drift.get("detail")})
+    windows = getattr(output, "windows", None)
+    if windows is not None:
+        events.append({"type": "windows", "windows": windows})
     return events
 
 

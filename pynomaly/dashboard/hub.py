@@ -76,6 +76,8 @@ class Hub:
         self.alert_seq = 0
         self.drifts: deque[dict[str, Any]] = deque(maxlen=200)
         self.drift_seq = 0
+        #: maintenance windows in force, as each publisher last reported them
+        self.windows_by_source: dict[str, tuple[float, list[dict[str, Any]]]] = {}
         #: the latest record of each recent incident, newest last
         self.incidents: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.incident_seq = 0
@@ -137,6 +139,8 @@ class Hub:
                 if s is not None:
                     s.add_alert(event)
                 self.counters["alerts"] += 1
+            elif kind == "windows":
+                self.windows_by_source[source] = (time.time(), event["windows"])
             elif kind == "incident":
                 self.incident_seq += 1
                 event["seq"] = self.incident_seq
@@ -234,7 +238,19 @@ class Hub:
             "seq_gaps": self.counters["seq_gaps"],
             "publisher_dropped": self.counters["publisher_dropped"],
             "viewers": len(self.viewers),
+            "maintenance": self.windows_in_force(),
         }
+
+    def windows_in_force(self, max_age_s: float = 60.0) -> list[dict[str, Any]]:
+        """The maintenance windows the flow's publishers reported in force
+        (reports older than ``max_age_s`` are dropped), one per name."""
+        now = time.time()
+        seen: dict[str, dict[str, Any]] = {}
+        for at, windows in self.windows_by_source.values():
+            if now - at <= max_age_s:
+                for w in windows:
+                    seen.setdefault(w["name"], w)
+        return [seen[n] for n in sorted(seen)]
 
     # ---------------------------------------------------------------- fan-out
     def tick(self, now: float | None = None) -> None:

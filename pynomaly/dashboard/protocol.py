@@ -32,6 +32,10 @@ dashboard can show losses it never saw. Each entry of ``events`` is a small JSON
 ``stats``
     ``{"type": "stats", "events_per_s", "lag_s", "alert_rate", "active_keys",
     "drift_events", "sinks": {name: "ok" | "failing"}}``.
+``windows``
+    ``{"type": "windows", "windows": [{"name", "start", "end", "keys",
+    "labels", "learning"}]}``: the maintenance windows in force at the flow's
+    watermark (start and end in epoch seconds); an empty list when none is.
 ``incident``
     An incident record (docs/alert-fatigue.md): ``{"type": "incident", "id",
     "event": "open" | "update" | "resolve", "group", "n_alerts", "members",
@@ -66,7 +70,7 @@ import orjson
 PROTOCOL_VERSION = 1
 """Major version of the batch envelope and event shapes above."""
 
-EVENT_TYPES = ("point", "alert", "drift", "stats", "incident")
+EVENT_TYPES = ("point", "alert", "drift", "stats", "incident", "windows")
 MAX_INCIDENT_MEMBERS = 500
 """Member alert ids of an incident kept by the dashboard (the count is kept whole)."""
 SINK_STATES = ("ok", "failing")
@@ -236,6 +240,17 @@ def normalize(event: dict[str, Any]) -> dict[str, Any]:
         }
     if kind == "incident":
         return _normalize_incident(event)
+    if kind == "windows":
+        windows = event.get("windows")
+        if not isinstance(windows, list):
+            raise ValueError("windows.windows must be a list")
+        return {"type": "windows", "windows": [
+            {"name": str(w.get("name"))[:200], "start": _number(w.get("start")),
+             "end": _number(w.get("end")),
+             "keys": [str(k) for k in (w.get("keys") or [])][:20],
+             "labels": {str(k): str(v) for k, v in (w.get("labels") or {}).items()},
+             "learning": "skip" if w.get("learning") == "skip" else "learn"}
+            for w in windows[:50] if isinstance(w, dict)]}
     if kind == "stats":
         sinks = event.get("sinks") or {}
         if not isinstance(sinks, dict):

@@ -299,6 +299,9 @@ class ShardOutput:
     #: (event times, scores) of the scored rows, when the flow has an alert
     #: budget (its tests and p-value pool; pynomaly.incidents.budget)
     budget_scores: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    #: the maintenance windows in force at the shard's watermark (None: the
+    #: flow has none), for the dashboard
+    windows: list[dict[str, Any]] | None = None
 
 
 def make_detect_logic(spec: FlowSpec, keep_points: bool = False) -> Any:
@@ -384,6 +387,7 @@ class DetectLogic:
         if ttl > 0 and st.batches % 16 == 0:
             self._evict(st, st.watermark - ttl)
             st.decision.evict_before(st.watermark - ttl)
+        out.windows = self.decision.windows_in_force(st.watermark)
         return st, out
 
     def _dead(self, batch: EventBatch, i: int, reason: Reason, detail: str) -> DeadLetter:

@@ -300,6 +300,7 @@ class BankedDetectLogic:
         if ttl > 0 and st.batches % 16 == 0:
             st.evict_before(st.watermark - ttl)
             self._decision_state(st).evict_before(st.watermark - ttl)
+        out.windows = self.decision.windows_in_force(st.watermark)
         return st, out
 
     def _decision_state(self, st: BankedShardState) -> DecisionState:

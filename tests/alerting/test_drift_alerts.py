@@ -32,3 +32,25 @@ def test_a_level_shift_gives_one_drift_record_that_validates() -> None:
     assert first["link"] == "http://dash:8765/#key=k" and first["severity"] == "warning"
     jsonschema.validate(first, alert_schema_v2())
     assert parse_alert(json.dumps(first)).kind == "drift"
+
+
+def test_detect_outputs_carry_the_windows_in_force() -> None:
+    from pynomaly.connectors.live_view import detect_output_events
+
+    spec = FlowSpec.model_validate({
+        "name": "maint", "source": {"type": "file", "path": "x"},
+        "record": {"value_fields": ["v"]},
+        "alerts": {"maintenance": [{"name": "nightly", "start": "2023-11-14T22:00:00",
+                                    "duration_s": 3600, "rrule": "FREQ=DAILY",
+                                    "keys": ["db-*"], "learning": "skip"}]}})
+    logic = make_detect_logic(spec)
+    t0 = 1699999200.0  # 2023-11-14T22:00:00Z, inside the window
+    _, out = logic.process(None, EventBatch(["db-1"] * 3, t0 + np.arange(3.0),
+                                            np.ones((3, 1)), ("v",)))
+    assert [w["name"] for w in out.windows] == ["nightly"]
+    assert out.windows[0]["learning"] == "skip" and out.windows[0]["keys"] == ["db-*"]
+    events = detect_output_events(out)
+    assert events[-1]["type"] == "windows"
+    _, later = logic.process(None, EventBatch(["db-1"], np.array([t0 + 7200.0]), np.ones((1, 1)),
+                                              ("v",)))
+    assert later.windows == []

@@ -227,3 +227,21 @@ def test_incident_records_keep_the_latest_per_id_and_reach_viewers() -> None:
     frame = hub.frame_for(viewer, 0.0, include_top=False)
     assert [(i["id"], i["event"]) for i in frame["incidents"]] == [("inc", "update")]
     assert "incidents" not in hub.frame_for(viewer, 0.0, include_top=False)
+
+
+def test_maintenance_windows_reach_the_overview() -> None:
+    from pynomaly.dashboard.config import DashboardSettings
+    from pynomaly.dashboard.hub import Hub
+    from pynomaly.dashboard.protocol import Batch
+
+    hub = Hub(DashboardSettings(ingest_token="i" * 32, view_token="v" * 32))
+    w = {"name": "backup", "start": 100.0, "end": 200.0, "keys": ["db-*"], "labels": {},
+         "learning": "skip"}
+    hub.ingest(Batch(seq=1, sent_at=None, events=[{"type": "windows", "windows": [w]}]), "p1")
+    hub.ingest(Batch(seq=1, sent_at=None, events=[{"type": "windows", "windows": [w]}]), "p2")
+    hub.tick(0.0)
+    assert hub.overview()["maintenance"] == [w]
+    hub.ingest(Batch(seq=2, sent_at=None, events=[{"type": "windows", "windows": []}]), "p1")
+    hub.ingest(Batch(seq=2, sent_at=None, events=[{"type": "windows", "windows": []}]), "p2")
+    hub.tick(1.0)
+    assert hub.overview()["maintenance"] == []

@@ -174,6 +174,15 @@
       const s = document.createElement("span"); s.className = "sink " + o.sinks[name];
       s.textContent = `${name} · ${o.sinks[name]}`; sinks.append(s);
     }
+    const maint = $("m-maint"); maint.textContent = "";
+    const windows = o.maintenance || [];
+    $("maint-card").hidden = windows.length === 0;
+    for (const w of windows) {
+      const s = document.createElement("span"); s.className = "sink maint";
+      const who = [...(w.keys || []), ...Object.entries(w.labels || {}).map(([k, val]) => `${k}=${val}`)].join(", ") || "all keys";
+      s.textContent = `${w.name} · until ${fmtTime((w.end || 0) * 1000)} · ${who}` + (w.learning === "skip" ? " · not learning" : "");
+      maint.append(s);
+    }
     const v = S.viewer || {};
     $("m-dropped").textContent = `dropped: publisher ${o.publisher_dropped ?? 0} · seq gaps ${o.seq_gaps} · this view ${(v.points_missed || 0) + (v.alerts_skipped || 0)} · rejected ${o.rejected}`;
   }

@@ -56,8 +56,10 @@ from pynomaly.engine.shapes import as_batch
 
 # -- kernels -----------------------------------------------------------------
 @njit(cache=True, nogil=True)
-def _zscore_bank_kernel(X, slots, keep, mean, var, count, alpha, warmup, clip_z, out,
-                        explain_at, contrib):
+def _zscore_bank_kernel(X: np.ndarray, slots: np.ndarray, keep: np.ndarray, mean: np.ndarray,
+                        var: np.ndarray, count: np.ndarray, alpha: float, warmup: int,
+                        clip_z: float, out: np.ndarray, explain_at: float,
+                        contrib: np.ndarray) -> None:
     """Score-then-learn each kept row with its slot's EWMA state, in order.
 
     The statements of ``robust_zscore._ewma_zscore_kernel`` for one row, on
@@ -104,8 +106,10 @@ def _zscore_bank_kernel(X, slots, keep, mean, var, count, alpha, warmup, clip_z,
 
 
 @njit(cache=True, nogil=True)
-def _hst_bank_kernel(X, slots, keep, feature, threshold, mass, height, window, state, out,
-                     explain_at, contrib):
+def _hst_bank_kernel(X: np.ndarray, slots: np.ndarray, keep: np.ndarray, feature: np.ndarray,
+                     threshold: np.ndarray, mass: np.ndarray, height: int, window: int,
+                     state: np.ndarray, out: np.ndarray, explain_at: float,
+                     contrib: np.ndarray) -> None:
     """Score-then-learn each kept row on its slot's masses (shared trees), in order.
 
     The statements of ``hst_kernels.score_learn`` (with ``learn``) for one
@@ -248,7 +252,10 @@ class DetectorBank:
 class ZScoreBank(DetectorBank):
     """Banked :class:`~pynomaly.engine.detectors.robust_zscore.RobustZScore`."""
 
-    arrays = ("mean", "var", "count")
+    arrays: tuple[str, ...] = ("mean", "var", "count")
+    mean: np.ndarray
+    var: np.ndarray
+    count: np.ndarray
 
     def _fresh(self, n: int) -> dict[str, np.ndarray]:
         d = self.n_features
@@ -266,7 +273,7 @@ class ZScoreBank(DetectorBank):
         return out, contrib
 
     def explain(self, slot: int, x: np.ndarray) -> np.ndarray:
-        return np.abs(x - self.mean[slot]) / np.sqrt(self.var[slot] + EPS)
+        return np.asarray(np.abs(x - self.mean[slot]) / np.sqrt(self.var[slot] + EPS))
 
 
 class HSTBank(DetectorBank):
@@ -278,7 +285,9 @@ class HSTBank(DetectorBank):
     first window, so that case is not banked.
     """
 
-    arrays = ("mass", "state")
+    arrays: tuple[str, ...] = ("mass", "state")
+    mass: np.ndarray
+    state: np.ndarray
 
     def __init__(self, params: Any, n_features: int) -> None:
         super().__init__(params, n_features)
@@ -314,7 +323,7 @@ class HSTBank(DetectorBank):
 
 
 def _hst_bankable(params: Any) -> bool:
-    return params.limits != "auto"
+    return bool(params.limits != "auto")
 
 
 #: detector name → (bank class, predicate on its params)
@@ -347,7 +356,8 @@ def make_bank(config: PipelineConfig, n_features: int) -> DetectorBank:
     if config.calibration.kind == "conformal":
         from pynomaly.engine.banked_calibration import CONFORMAL_BANKS
 
-        return CONFORMAL_BANKS[cls](params, n_features, window=config.calibration.window)
+        window = int(config.calibration.window)
+        return CONFORMAL_BANKS[cls](params, n_features, window=window)
     return cls(params, n_features)
 
 

@@ -29,6 +29,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,9 @@ CALIBRATION_ARRAYS = ("cal_ring", "cal_sorted", "cal_n", "cal_head")
 
 
 @njit(cache=True, nogil=True)
-def _conformal_bank_kernel(scores, slots, keep, ring, sorted_w, n, head, out):
+def _conformal_bank_kernel(scores: np.ndarray, slots: np.ndarray, keep: np.ndarray,
+                           ring: np.ndarray, sorted_w: np.ndarray, n: np.ndarray,
+                           head: np.ndarray, out: np.ndarray) -> None:
     """p-value of each kept row's score before learning it, per slot (1.0 for
     the other rows, which are not learned)."""
     for i in range(scores.shape[0]):
@@ -71,7 +74,7 @@ class ConformalBankMixin:
         super().__init__(params, n_features)  # type: ignore[call-arg]
 
     def _fresh(self, n: int) -> dict[str, np.ndarray]:
-        fresh = super()._fresh(n)  # type: ignore[misc]
+        fresh: dict[str, np.ndarray] = super()._fresh(n)  # type: ignore[misc]
         fresh.update(cal_ring=np.zeros((n, self.window)), cal_sorted=np.zeros((n, self.window)),
                      cal_n=np.zeros(n, dtype=np.int64), cal_head=np.zeros(n, dtype=np.int64))
         return fresh
@@ -90,17 +93,17 @@ class ConformalBankMixin:
 class ConformalZScoreBank(ConformalBankMixin, ZScoreBank):
     """Robust statistics with conformal calibration, banked."""
 
-    arrays = ZScoreBank.arrays + CALIBRATION_ARRAYS
+    arrays: tuple[str, ...] = ZScoreBank.arrays + CALIBRATION_ARRAYS
 
 
 class ConformalHSTBank(ConformalBankMixin, HSTBank):
     """Half-Space Trees (fixed limits) with conformal calibration, banked."""
 
-    arrays = HSTBank.arrays + CALIBRATION_ARRAYS
+    arrays: tuple[str, ...] = HSTBank.arrays + CALIBRATION_ARRAYS
 
 
 #: detector bank class → its calibrated form
-CONFORMAL_BANKS: dict[type[DetectorBank], type[DetectorBank]] = {
+CONFORMAL_BANKS: dict[type[DetectorBank], Callable[..., DetectorBank]] = {
     ZScoreBank: ConformalZScoreBank,
     HSTBank: ConformalHSTBank,
 }

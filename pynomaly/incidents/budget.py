@@ -107,7 +107,7 @@ def score_bins(scores: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def _count_bins(scores, hist):
+def _count_bins(scores: np.ndarray, hist: np.ndarray) -> None:
     """``hist[score_bins(s)] += 1`` for each score, in one pass."""
     for i in range(scores.shape[0]):
         s = scores[i]
@@ -185,7 +185,9 @@ class AlertBudget:
         first = math.floor(lo / self.config.epoch_s)
         last = math.floor(hi / self.config.epoch_s)
         epochs = None if first == last else np.floor(times / self.config.epoch_s)
-        for ep in range(first, last + 1) if last - first < 64 else np.unique(epochs).tolist():
+        spread = range(first, last + 1) if epochs is None or last - first < 64 else (
+            int(e) for e in np.unique(epochs))
+        for ep in spread:
             hist = np.zeros(N_BINS, dtype=np.int64)
             _count_bins(scores if epochs is None else scores[epochs == ep], hist)
             if ep in self._epochs:

@@ -38,7 +38,7 @@ from pynomaly.alerting.decision import AlertDecision, Arrivals, DecisionState, b
 from pynomaly.alerting.imputation import Augmented, real_rows
 from pynomaly.alerting.labels import labels_for
 from pynomaly.alerting.watermark import Ticker, with_ticks
-from pynomaly.engine.pipeline import PipelineConfig, ScoringPipeline
+from pynomaly.engine.pipeline import ScoringPipeline
 from pynomaly.observability import metrics
 from pynomaly.operators.alert_record import make_alert
 from pynomaly.operators.windowing import KeyWindows
@@ -211,18 +211,20 @@ class KeyState:
     def __getstate__(self) -> dict[str, Any]:
         st = {s: getattr(self, s) for s in self.__slots__ if s != "pipeline"}
         st["pipeline"] = self.pipeline.state()
+        # every key of a shard shares one config object: a snapshot stores it once
+        st["config"] = self.pipeline.config
         return st
 
     def __setstate__(self, st: dict[str, Any]) -> None:
+        config = st.get("config")
+        if config is None:
+            raise ValueError(
+                "recovery state of a key was written by an older release, without its "
+                "pipeline config; start the flow from an empty recovery directory")
         for k, v in st.items():
-            if k != "pipeline":
+            if k not in ("pipeline", "config"):
                 setattr(self, k, v)
-        self.pipeline = ScoringPipeline.from_state(_config_for_restore, st["pipeline"])
-
-
-#: Set by DetectLogic before state is unpickled (recovery): pipelines store
-#: their state without the config, which comes from the flow spec.
-_config_for_restore: PipelineConfig | None = None
+        self.pipeline = ScoringPipeline.from_state(config, st["pipeline"])
 
 
 @dataclass
@@ -277,6 +279,13 @@ def rebaseline_shard(state: Any, item: Rebaseline) -> Any:
     return state
 
 
+def decision_of(st: ShardState) -> DecisionState:
+    """The shard's alert-decision state (:meth:`DetectLogic.process` creates it)."""
+    if st.decision is None:
+        raise RuntimeError("shard state has no decision state yet")
+    return st.decision
+
+
 def _load_shard(blob: bytes) -> ShardState:
     st = ShardState.__new__(ShardState)
     st.__dict__.update(pickle.loads(blob))
@@ -287,13 +296,13 @@ def _load_shard(blob: bytes) -> ShardState:
 class ShardOutput:
     """What one detect call produced."""
 
-    alerts: list[dict] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     #: scored events for live views: (key, event times, values, scores,
     #: probabilities, thresholds, anomaly flags)
-    points: list[tuple] = field(default_factory=list)
+    points: list[tuple[Any, ...]] = field(default_factory=list)
     #: drift events: {"key", "ts", "monitor", "stream", "detail"}
-    drift: list[dict] = field(default_factory=list)
+    drift: list[dict[str, Any]] = field(default_factory=list)
     scored: int = 0
     read_at: float = 0.0
     #: (event times, scores) of the scored rows, when the flow has an alert
@@ -327,8 +336,6 @@ class DetectLogic:
         self.max_keys_per_shard = max(1, spec.keys.max_keys // spec.keys.shards)
         self.keep_points = keep_points
         self.decision = AlertDecision(spec)
-        global _config_for_restore
-        _config_for_restore = spec.detection
         w = spec.window
         self._window_args = (
             None if w.kind == "none"
@@ -358,8 +365,8 @@ class DetectLogic:
         out = ShardOutput(read_at=batch.read_at)
         st.batches += 1
         # arrival-order watermark before each row (missing data, see pynomaly.alerting)
-        wm_before = batch_watermarks(st.decision, batch)
-        maintenance = self.decision.maintenance(st.decision, batch.keys, batch.times)
+        wm_before = batch_watermarks(decision_of(st), batch)
+        maintenance = self.decision.maintenance(decision_of(st), batch.keys, batch.times)
         groups: dict[str, list[int]] = {}
         for i, k in enumerate(batch.keys):
             g = groups.get(k)
@@ -382,11 +389,11 @@ class DetectLogic:
             self._process_key(st, ks, key, batch, idx, out, wm_before, maintenance)
         if len(batch):
             st.watermark = max(st.watermark, float(batch.times.max()))
-        out.alerts += self.decision.missing(st.decision, batch, st.watermark)
+        out.alerts += self.decision.missing(decision_of(st), batch, st.watermark)
         ttl = self.spec.keys.ttl_s
         if ttl > 0 and st.batches % 16 == 0:
             self._evict(st, st.watermark - ttl)
-            st.decision.evict_before(st.watermark - ttl)
+            decision_of(st).evict_before(st.watermark - ttl)
         out.windows = self.decision.windows_in_force(st.watermark)
         return st, out
 
@@ -409,10 +416,10 @@ class DetectLogic:
         """The key's event times to its cadence; recoveries (and missing data
         within the batch) to the alerts."""
         wm = wm_before[idx] if wm_before is not None else None
-        arr = self.decision.arrivals(st.decision, [key] * len(times), times, keep, wm,
+        arr = self.decision.arrivals(decision_of(st), [key] * len(times), times, keep, wm,
                                      origin)
         if arr.recovered.any():
-            out.alerts += self.decision.recoveries(st.decision, arr, [key] * len(times), times)
+            out.alerts += self.decision.recoveries(decision_of(st), arr, [key] * len(times), times)
         return arr
 
     def _process_key(self, st: ShardState, ks: KeyState, key: str, batch: EventBatch,
@@ -421,7 +428,7 @@ class DetectLogic:
         times = batch.times[idx]
         X = batch.values[idx]
         if maintenance is None:
-            maintenance = self.decision.maintenance(st.decision, batch.keys, batch.times)
+            maintenance = self.decision.maintenance(decision_of(st), batch.keys, batch.times)
         if ks.windows is not None:
             late, closed = ks.windows.add(times, X)
             for j in late:
@@ -435,7 +442,7 @@ class DetectLogic:
                 return
             times = np.array([c[0] for c in closed])
             X = np.array([c[1] for c in closed], dtype=np.float64)
-            hold, skip = self.decision.maintenance(st.decision, [key] * len(times), times)
+            hold, skip = self.decision.maintenance(decision_of(st), [key] * len(times), times)
             aug = Augmented(X, np.zeros(len(X), dtype=np.int64), ~skip, np.ones(len(X), bool),
                             np.arange(len(X)))
         else:
@@ -443,7 +450,7 @@ class DetectLogic:
             prev = np.maximum.accumulate(np.r_[ks.last_time, times])[:-1]
             late_mask = times < prev - lateness
             if late_mask.any():
-                for j in np.flatnonzero(late_mask):
+                for j in np.flatnonzero(late_mask).tolist():
                     st.late += 1
                     out.dead.append(self._dead(batch, int(idx[j]), Reason.LATE_EVENT,
                                                "event time behind the key's newest event"))
@@ -454,7 +461,7 @@ class DetectLogic:
             arr = self._arrivals(st, key, times, np.ones(len(times), dtype=bool), wm_before, idx,
                                  out, batch.watermark_from)
             hold, skip = maintenance[0][idx], maintenance[1][idx]
-            aug = self.decision.imputed(st.decision, arr, X, ~skip)
+            aug = self.decision.imputed(decision_of(st), arr, X, ~skip)
         if aug.imputed or not aug.keep.all():
             # imputed rows learned before the row after a gap; skipped rows not at all
             learned = aug.X[aug.keep]
@@ -478,10 +485,10 @@ class DetectLogic:
         ks.last_time = max(ks.last_time, float(times.max()))
         n = len(times)
         flags = np.asarray(res.is_anomaly, dtype=bool)
-        obs = self.decision.observe(st.decision, [key] * n, X, ~skip, flags,
+        obs = self.decision.observe(decision_of(st), [key] * n, X, ~skip, flags,
                                     labels_for(batch.labels, [key]))
         now = time.time()
-        passed = np.flatnonzero(self.decision.hold(st.decision, obs, hold))
+        passed = np.flatnonzero(self.decision.hold(decision_of(st), obs, hold))
         if not flags.any():
             return
         cooldown = self.spec.alerts.cooldown_s
@@ -494,7 +501,7 @@ class DetectLogic:
                 continue
             ks.cooldown_until = max(ks.cooldown_until, t + cooldown)
             alerted[j] = True
-        held = self.decision.held(st.decision, obs, flags, alerted)
+        held = self.decision.held(decision_of(st), obs, flags, alerted)
         for j in np.flatnonzero(alerted).tolist():
             alert = make_alert(
                 self.flow, key, float(times[j]), dict(zip(self.fields, X[j].tolist(), strict=True)),
@@ -502,7 +509,7 @@ class DetectLogic:
                 self.threshold_kind, self.det_name,
                 self._explanation(res.explanations.get(j)), emit_time=now,
             )
-            out.alerts.append(self.decision.upgrade(st.decision, obs, j, alert, int(held[j])))
+            out.alerts.append(self.decision.upgrade(decision_of(st), obs, j, alert, int(held[j])))
 
     def _explanation(self, share: np.ndarray | None) -> dict[str, float]:
         top = self.spec.alerts.explain_top

@@ -46,10 +46,11 @@ from pynomaly.engine.banked import (
     make_bank,
     prepare_values,
 )
+from pynomaly.engine.banked_calibration import ConformalBankMixin
 from pynomaly.engine.banked_decide import admit, decide
 from pynomaly.observability import metrics
 from pynomaly.operators.alert_record import make_alert
-from pynomaly.operators.detect import dead_letter
+from pynomaly.operators.detect import ShardOutput, dead_letter
 from pynomaly.records import DeadLetter, EventBatch, Reason
 from pynomaly.spec import FlowSpec
 
@@ -140,7 +141,7 @@ class BankedShardState:
         """Array bytes per slot (detector + counters), without the key dict."""
         return self.bank.bytes_per_slot() + 3 * 8
 
-    def __deepcopy__(self, memo: dict) -> BankedShardState:
+    def __deepcopy__(self, memo: dict[int, Any]) -> BankedShardState:
         """An independent copy made of container and array copies (Bytewax
         deep-copies every shard's state at each epoch, recovery on or off;
         the generic ``deepcopy`` walk would visit every key)."""
@@ -152,7 +153,7 @@ class BankedShardState:
         for name in ("last_time", "cooldown_until", "seen"):
             setattr(new, name, getattr(self, name).copy())
         new.bank = self.bank.copy()
-        if self.__dict__.get("decision") is not None:
+        if self.decision is not None:
             new.decision = self.decision.copy()
         return new
 
@@ -201,7 +202,8 @@ class BankedDetectLogic:
     def new_state(self) -> BankedShardState:
         return BankedShardState(make_bank(self.spec.detection, len(self.fields)))
 
-    def mapper(self, state: BankedShardState | None, batch: EventBatch):
+    def mapper(self, state: BankedShardState | None,
+               batch: EventBatch) -> tuple[BankedShardState, ShardOutput]:
         return self.process(state, batch)
 
     def _slots(self, st: BankedShardState, keys: list[str]) -> np.ndarray:
@@ -227,9 +229,8 @@ class BankedDetectLogic:
         get = km.get
         return np.fromiter((get(k, over.get(k)) for k in keys), dtype=np.int64, count=len(keys))
 
-    def process(self, state: BankedShardState | None, batch: EventBatch):
-        from pynomaly.operators.detect import ShardOutput
-
+    def process(self, state: BankedShardState | None,
+                batch: EventBatch) -> tuple[BankedShardState, ShardOutput]:
         if state is not None and not isinstance(state, BankedShardState):
             raise TypeError(
                 f"flow {self.flow!r}: recovery state of shard was written by the per-key detect "
@@ -257,12 +258,13 @@ class BankedDetectLogic:
                 scores, contrib = st.bank.score_learn_explain(
                     aug.X, slots[aug.source], aug.keep, self._explain_at())
                 if self.calibrated:
-                    prob = 1.0 - st.bank.p_values(scores, slots[aug.source], aug.keep)[aug.real]
+                    prob = 1.0 - self._calibrated(st).p_values(
+                        scores, slots[aug.source], aug.keep)[aug.real]
                 scores, contrib = scores[aug.real], contrib[aug.real]
             else:
                 scores, contrib = st.bank.score_learn_explain(X, slots, learn, self._explain_at())
                 if self.calibrated:
-                    prob = 1.0 - st.bank.p_values(scores, slots, learn)
+                    prob = 1.0 - self._calibrated(st).p_values(scores, slots, learn)
             if self.spec.budget is not None:
                 out.budget_scores.append((times[keep], scores[keep]))
             # what the threshold applies to: the score, or with calibration its probability
@@ -302,6 +304,13 @@ class BankedDetectLogic:
             self._decision_state(st).evict_before(st.watermark - ttl)
         out.windows = self.decision.windows_in_force(st.watermark)
         return st, out
+
+    @staticmethod
+    def _calibrated(st: BankedShardState) -> ConformalBankMixin:
+        """The shard's bank as the calibrated bank it is when ``self.calibrated``."""
+        bank = st.bank
+        assert isinstance(bank, ConformalBankMixin)
+        return bank
 
     def _decision_state(self, st: BankedShardState) -> DecisionState:
         """The shard's alert-decision state (created on first use)."""

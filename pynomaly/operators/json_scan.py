@@ -78,7 +78,9 @@ _TAB = ord('\t')
 _UPPER_E = ord('E')
 
 @njit(cache=True, nogil=True)
-def _scan_row(buf, s, e, names, offs, ts_string, pow10, i, spans, values, inexact):
+def _scan_row(buf: np.ndarray, s: int, e: int, names: np.ndarray, offs: np.ndarray,
+              ts_string: bool, pow10: np.ndarray, i: int, spans: np.ndarray, values: np.ndarray,
+              inexact: np.ndarray) -> bool:
     """Scan record ``i`` (``buf[s:e]``); True when accepted. Fills
     ``spans[i]`` (key start/end, time start/end) and ``values[i]`` (time
     number first when the time is numeric, then the value fields); a number
@@ -259,12 +261,14 @@ def _scan_row(buf, s, e, names, offs, ts_string, pow10, i, spans, values, inexac
         p += 1
     if p != e:
         return False
-    return seen == (np.int64(1) << n_roles) - 1
+    return bool(seen == (np.int64(1) << n_roles) - 1)
 
 
 @njit(cache=True, nogil=True)
-def _scan(buf, starts, ends, names, offs, limit, ts_string, pow10, crc_table, ok, spans,
-          values, inexact, crc):
+def _scan(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, names: np.ndarray,
+          offs: np.ndarray, limit: int, ts_string: bool, pow10: np.ndarray, crc_table: np.ndarray,
+          ok: np.ndarray, spans: np.ndarray, values: np.ndarray, inexact: np.ndarray,
+          crc: np.ndarray) -> None:
     for i in range(starts.shape[0]):
         s, e = starts[i], ends[i]
         good = 0 < e - s <= limit and _scan_row(buf, s, e, names, offs, ts_string, pow10, i,
@@ -278,7 +282,8 @@ def _scan(buf, starts, ends, names, offs, limit, ts_string, pow10, crc_table, ok
 
 
 @njit(cache=True, nogil=True)
-def _gather(buf, spans, col, rows, dedupe):
+def _gather(buf: np.ndarray, spans: np.ndarray, col: int, rows: np.ndarray,
+            dedupe: bool) -> tuple[np.ndarray, np.ndarray]:
     """The strings ``buf[spans[r, col]:spans[r, col + 1]]`` of ``rows``
     joined by newlines, and each row's index into that list; with
     ``dedupe``, a row equal to the previous one reuses its entry."""

@@ -65,7 +65,7 @@ class _TriageLogic(StatefulLogic[Any, tuple[str, dict[str, Any]], TriageState]):
     def _counted(self, step: Any, value: Any) -> list[tuple[str, dict[str, Any]]]:
         """Run ``step`` and count what it held back and the incident events (metrics)."""
         before = dict(self.state.held_back)
-        out = step(value)
+        out: list[tuple[str, dict[str, Any]]] = step(value)
         m = metrics.current()
         for reason, n in self.state.held_back.items():
             if n > before.get(reason, 0):

@@ -58,9 +58,10 @@ from pynomaly.engine.registry import register
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _z(x, mean, var, lo, hi, floor, relative_floor, cap):
+def _z(x: float, mean: float, var: float, lo: float, hi: float, floor: float,
+       relative_floor: float, cap: float) -> float:
     """Capped standardised deviation of one value from its metric's statistics."""
-    scale = max(np.sqrt(var), relative_floor * (hi - lo), floor)
+    scale = max(float(np.sqrt(var)), relative_floor * (hi - lo), floor)
     diff = abs(x - mean)
     if scale > 0.0:
         z = diff / scale
@@ -71,9 +72,11 @@ def _z(x, mean, var, lo, hi, floor, relative_floor, cap):
 
 @njit(cache=True, nogil=True)
 def metric_deviation_kernel(
-    X, learn, mean, var, lo, hi, smooth_z, state, top_k, smoothing, floor, relative_floor, cap,
-    memory, learn_clip, learn_gate, out,
-):
+    X: np.ndarray, learn: bool, mean: np.ndarray, var: np.ndarray, lo: np.ndarray,
+    hi: np.ndarray, smooth_z: np.ndarray, state: np.ndarray, top_k: int, smoothing: float,
+    floor: float, relative_floor: float, cap: float, memory: float, learn_clip: float,
+    learn_gate: float, out: np.ndarray,
+) -> np.ndarray:
     """Score each row of X before learning it (when ``learn``).
 
     ``state`` holds ``[events learned, smoothed score]``; ``smooth_z`` the

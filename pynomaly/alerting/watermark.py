@@ -64,10 +64,14 @@ class OriginWatermarks:
     (0, 1)
     >>> w.effective().tolist()           # each origin its own
     [100.0, 40.0]
-    >>> w.clock = lambda: 60.0; w.update("p0", 160.0)
-    0
+    >>> for t in range(5, 65, 5):        # p0 goes on speaking, p1 does not
+    ...     w.clock = lambda t=t: float(t); _ = w.update("p0", 100.0 + t)
     >>> w.effective().tolist()           # p1 silent for 60 s: judged by those speaking
     [160.0, 160.0]
+    >>> w.clock = lambda: 200.0; w.update("p0", 170.0)  # nothing spoke for 140 s: an outage
+    0
+    >>> w.effective().tolist()           # p1 gets its idle time again
+    [170.0, 40.0]
     """
 
     def __init__(self, idle_s: float = IDLE_ORIGIN_S,
@@ -79,15 +83,24 @@ class OriginWatermarks:
         self.spoke = np.zeros(0)
 
     def update(self, origin: str, watermark: float) -> int:
-        """Take ``watermark`` (NaN: none) from ``origin``; its id."""
+        """Take ``watermark`` (NaN: none) from ``origin``; its id.
+
+        When no origin at all has spoken for ``idle_s`` (the source or its
+        broker was away), every origin's idle clock restarts: after an outage
+        each partition gets ``idle_s`` to speak again before it counts as
+        idle, so the first partition back does not make the others' keys
+        look silent."""
+        now = self.clock()
+        if self.spoke.size and now - float(self.spoke.max()) > self.idle_s:
+            self.spoke[:] = now
         i = self.ids.get(origin)
         if i is None:
             i = self.ids[origin] = len(self.ids)
             self.newest = np.r_[self.newest, -np.inf]
-            self.spoke = np.r_[self.spoke, self.clock()]
+            self.spoke = np.r_[self.spoke, now]
         if watermark == watermark and watermark > self.newest[i]:
             self.newest[i] = watermark
-        self.spoke[i] = self.clock()
+        self.spoke[i] = now
         return i
 
     def watermark(self, origin: str) -> float:

@@ -41,7 +41,7 @@ Examples
 >>> np.flatnonzero(res.is_anomaly).tolist()
 [1400]
 >>> res.explanations[1400].round(2).tolist()
-[0.01, 0.98, 0.01]
+[0.0, 0.99, 0.01]
 >>> again = ScoringPipeline.restore(pipe.snapshot())
 >>> bool(np.all(again.process_many(X[:5]).scores == pipe.process_many(X[:5]).scores))
 True

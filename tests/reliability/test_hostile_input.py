@@ -35,7 +35,9 @@ def _spec(bs, source, alerts, dead):
         "window": {"allowed_lateness_s": 5},
         "detection": {"detector": "robust_zscore", "warmup": 0, "explain": False,
                       "threshold": {"kind": "static", "value": -1.0}},
-        "alerts": {"cooldown_s": 0, "explain_top": 0},
+        # every good record alerts (threshold -1, no cooldown, rules off), so each is
+        # accounted for as an alert or a dead letter
+        "alerts": {"cooldown_s": 0, "explain_top": 0, "rules": {"min_sigma": 0}},
         "keys": {"shards": 1, "max_keys": N_KEYS + FLOOD_ADMITTED},
         "sinks": [{"type": "kafka", "bootstrap_servers": bs, "topic": alerts}],
         "dead_letter": {"type": "kafka", "bootstrap_servers": bs, "topic": dead},

@@ -39,7 +39,7 @@ def ring_sizes(history: int, m: int) -> tuple[int, int]:
 
 
 @njit(cache=True, nogil=True)
-def _window_stats(buf, p, m):
+def _window_stats(buf: np.ndarray, p: int, m: int) -> tuple[float, float, bool]:
     """Mean, population std and constancy of the window ``buf[p .. p+m-1]`` (newest first)."""
     s = 0.0
     lo = buf[p]
@@ -57,7 +57,7 @@ def _window_stats(buf, p, m):
 
 
 @njit(cache=True, nogil=True)
-def _refresh_qt(buf, p, t, qt, m, history):
+def _refresh_qt(buf: np.ndarray, p: int, t: int, qt: np.ndarray, m: int, history: int) -> None:
     """Recompute every dot product from the values (indices before the stream start are 0)."""
     for d in range(min(t, history) + 1):
         s = 0.0
@@ -67,7 +67,9 @@ def _refresh_qt(buf, p, t, qt, m, history):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _best_correlation(qt, mu, isig, cbase, sp, lo, hi, inv_m, mu_t, inv_t):
+def _best_correlation(qt: np.ndarray, mu: np.ndarray, isig: np.ndarray, cbase: np.ndarray,
+                      sp: int, lo: int, hi: int, inv_m: float, mu_t: float,
+                      inv_t: float) -> float:
     """Highest z-normalised correlation of the current window with those at lags ``lo..hi``."""
     best = -2.0
     for d in range(lo, hi + 1):
@@ -78,7 +80,9 @@ def _best_correlation(qt, mu, isig, cbase, sp, lo, hi, inv_m, mu_t, inv_t):
 
 
 @njit(cache=True, nogil=True)
-def left_profile_kernel(x, buf, qt, mu, isig, cbase, ints, out):
+def left_profile_kernel(x: np.ndarray, buf: np.ndarray, qt: np.ndarray, mu: np.ndarray,
+                        isig: np.ndarray, cbase: np.ndarray, ints: np.ndarray,
+                        out: np.ndarray) -> None:
     """Left matrix-profile distance of the subsequence ending at each value of ``x``.
 
     ``out[i]`` is the distance (not normalised) of the window ending at

@@ -58,7 +58,9 @@ TIE_BREAK = 1e-6
 
 
 @njit(cache=True, nogil=True)
-def combine_kernel(s_e, d, stats, warmup, weight, z_scale, alarm_z, quiet, out):
+def combine_kernel(s_e: np.ndarray, d: np.ndarray, stats: np.ndarray, warmup: int,
+                   weight: float, z_scale: float, alarm_z: float, quiet: int,
+                   out: np.ndarray) -> None:
     """The combined score per point; ``stats`` = (count, mean, M2) of the non-zero distances
     so far (Welford, updated after each point is scored) and the quiet points left."""
     alarm = 1.0 - math.exp(-alarm_z / z_scale)
@@ -167,6 +169,8 @@ class ShapeEnsemble(Detector):
         }
 
     def _set_state(self, state: dict[str, Any], version: int) -> None:
-        self.ensemble = UnivariateEnsemble.restore(state["ensemble"])
-        self.discord = LeftDiscord.restore(state["discord"])
+        ensemble, discord = (UnivariateEnsemble.restore(state["ensemble"]),
+                             LeftDiscord.restore(state["discord"]))
+        assert isinstance(ensemble, UnivariateEnsemble) and isinstance(discord, LeftDiscord)
+        self.ensemble, self.discord = ensemble, discord
         self.stats = np.asarray(state["stats"], dtype=np.float64).copy()

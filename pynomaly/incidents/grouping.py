@@ -9,6 +9,11 @@ each alert that joins, ``resolve``); the latest record of an incident always
 lists all its members. Alerts may come out of event-time order (shards run
 independently): the gap is measured from the incident's latest alert.
 
+Alerts that carry none of the topology labels group by *co-movement*
+instead: alerts whose main field moved the same way (``direction`` of
+schema-v2 alerts) within ``gap_s`` share an incident, so a fleet-wide
+latency rise on unlabelled hosts is one incident, not one per host.
+
 The incident id is the BLAKE2b-128 of the flow, the group and the first
 member alert's id. Alert ids are deterministic (ADR 0002), so a replay after
 a restart gives the same incident ids.
@@ -52,6 +57,9 @@ class GroupingConfig(BaseModel):
     group_by: tuple[str, ...] = Field(
         ("service",), description="alert labels whose values must all match to share an incident")
     gap_s: float = Field(300.0, gt=0, description="largest event-time gap inside an incident")
+    co_movement: bool = Field(
+        True, description="alerts that carry none of the group_by labels group by co-movement: "
+        "the same field moving the same way within gap_s")
     resolve_after_s: float = Field(
         900.0, gt=0, description="an incident resolves this long after its latest alert")
     max_members: int = Field(10_000, ge=1, description="member ids kept per incident")
@@ -149,6 +157,10 @@ class IncidentEvent:
                 "root_cause": inc.root_cause(), "summary": inc.summary()}
 
 
+#: the first element of a co-movement group
+_MOVED = "~moved"
+
+
 class IncidentGrouper:
     """The online grouping state of one flow (picklable; see module doc)."""
 
@@ -158,8 +170,19 @@ class IncidentGrouper:
         self._open: dict[tuple[Any, ...], Incident] = {}
 
     def group_of(self, alert: dict[str, Any]) -> tuple[Any, ...]:
+        """The alert's group: its ``group_by`` label values or, for an alert
+        with none of them, the field that moved and its direction."""
         labels = alert.get("labels") or {}
-        return tuple(labels.get(name) for name in self.config.group_by)
+        values = tuple(labels.get(name) for name in self.config.group_by)
+        if self.config.co_movement and all(v is None for v in values):
+            field_ = top_field(alert)
+            return (_MOVED, field_, (alert.get("direction") or {}).get(field_, ""))
+        return values
+
+    def _group_dict(self, group: tuple[Any, ...]) -> dict[str, Any]:
+        if group and group[0] == _MOVED:
+            return {"field": group[1], "direction": group[2]}
+        return dict(zip(self.config.group_by, group, strict=True))
 
     def add(self, alert: dict[str, Any]) -> list[IncidentEvent]:
         """Take one alert (in event-time order per group); the events it causes."""
@@ -173,7 +196,7 @@ class IncidentGrouper:
         if inc is None:
             raw = f"{self.flow}\x1f{group!r}\x1f{alert['id']}".encode()
             inc = Incident(id=hashlib.blake2b(raw, digest_size=16).hexdigest(),
-                           group=dict(zip(self.config.group_by, group, strict=True)),
+                           group=self._group_dict(group),
                            opened_at=t, updated_at=t)
             self._open[group] = inc
             self._join(inc, alert, t)

@@ -53,3 +53,24 @@ def test_magnitude_prefers_bands_then_probability_then_score() -> None:
     assert abs(alert_magnitude(v2) - 4.0) < 1e-9
     assert abs(alert_magnitude({**v2, "expected": None}) - 3.0) < 1e-9
     assert alert_magnitude({"score": 6.0, "threshold": 2.0, "probability": None}) == 3.0
+
+
+def test_unlabelled_alerts_group_by_co_movement() -> None:
+    g = IncidentGrouper(GroupingConfig(group_by=("service",), gap_s=120), flow="f")
+
+    def moved(i: int, key: str, t: float, field: str, way: str) -> dict:
+        return {"id": f"m{i}", "key": key, "event_time": t, "score": 5.0, "threshold": 1.0,
+                "explanation": {field: 1.0}, "direction": {field: way}, "labels": {}}
+
+    events = [e.record() for a in (moved(0, "h1", 0, "latency_ms", "up"),
+                                    moved(1, "h2", 30, "latency_ms", "up"),
+                                    moved(2, "h3", 40, "latency_ms", "down"),
+                                    moved(3, "h4", 50, "cpu", "up")) for e in g.add(a)]
+    opened = [e["group"] for e in events if e["event"] == "open"]
+    assert opened == [{"field": "latency_ms", "direction": "up"},
+                      {"field": "latency_ms", "direction": "down"},
+                      {"field": "cpu", "direction": "up"}]
+    up = [e for e in events if e["group"] == {"field": "latency_ms", "direction": "up"}][-1]
+    assert up["keys"] == ["h1", "h2"]
+    off = IncidentGrouper(GroupingConfig(group_by=("service",), co_movement=False), flow="f")
+    assert len({off.group_of(moved(i, "h", 0, f, "up")) for i, f in enumerate("ab")}) == 1

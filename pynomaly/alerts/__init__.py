@@ -2,7 +2,7 @@
 
 >>> from pynomaly.alerts import AlertConsumer, AlertV1, AlertV2, parse_alert
 >>> sorted(AlertV2.model_fields)[:4]
-['bounds', 'detector', 'direction', 'emit_time']
+['bounds', 'detector', 'direction', 'drift']
 
 See :mod:`pynomaly.alerts.consumer` for the consumer and
 :mod:`pynomaly.alerts.models` for the records.

@@ -54,7 +54,9 @@ def test_start_status_and_summary_lines_of_a_tailing_kafka_run(bootstrap, topic_
             if not line:
                 break
             lines.append(line.rstrip("\n"))
-            if line.startswith("status:") and f"{produced:,} records," in line:
+            statuses = [ln for ln in lines if ln.startswith("status:")]
+            # a tailing run keeps reporting: wait for two lines, the last with every record
+            if len(statuses) >= 2 and f"{produced:,} records," in line:
                 break
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)

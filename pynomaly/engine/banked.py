@@ -48,6 +48,8 @@ from pynomaly.engine.base import INPUT_LIMIT
 from pynomaly.engine.detectors.hst import HalfSpaceTrees
 from pynomaly.engine.detectors.hst_kernels import SIZE_LIMIT_FRACTION
 from pynomaly.engine.detectors.hst_kernels import explain as hst_explain
+from pynomaly.engine.detectors.metric_deviation import _z as _md_z
+from pynomaly.engine.detectors.metric_deviation import metric_deviation_kernel
 from pynomaly.engine.detectors.robust_zscore import EPS
 from pynomaly.engine.pipeline import PipelineConfig
 from pynomaly.engine.registry import detector_class
@@ -322,6 +324,66 @@ class HSTBank(DetectorBank):
         return out
 
 
+@njit(cache=True, nogil=True)
+def _metric_deviation_bank_kernel(
+    X: np.ndarray, slots: np.ndarray, keep: np.ndarray, mean: np.ndarray, var: np.ndarray,
+    lo: np.ndarray, hi: np.ndarray, smooth_z: np.ndarray, state: np.ndarray, top_k: int,
+    smoothing: float, floor: float, relative_floor: float, cap: float, memory: float,
+    learn_clip: float, learn_gate: float, out: np.ndarray, explain_at: float,
+    contrib: np.ndarray, row: np.ndarray,
+) -> None:
+    """Each kept row through ``metric_deviation_kernel`` on its slot's state, in
+    order; the contributions (``_explain``: each metric's smoothed z) on the
+    state the row was scored with, for rows scoring at least ``explain_at``."""
+    d = X.shape[1]
+    explaining = explain_at < np.inf
+    for i in range(X.shape[0]):
+        if not keep[i]:
+            out[i] = 0.0
+            continue
+        s = slots[i]
+        if explaining:
+            for j in range(d):
+                z = _md_z(X[i, j], mean[s, j], var[s, j], lo[s, j], hi[s, j], floor,
+                          relative_floor, cap)
+                row[j] = smooth_z[s, j] + smoothing * (z - smooth_z[s, j])
+        metric_deviation_kernel(X[i:i + 1], True, mean[s], var[s], lo[s], hi[s], smooth_z[s],
+                                state[s], top_k, smoothing, floor, relative_floor, cap, memory,
+                                learn_clip, learn_gate, out[i:i + 1])
+        if explaining and out[i] >= explain_at:
+            for j in range(d):
+                contrib[i, j] = row[j]
+
+
+class MetricDeviationBank(DetectorBank):
+    """Banked :class:`~pynomaly.engine.detectors.metric_deviation.MetricDeviation`."""
+
+    arrays: tuple[str, ...] = ("mean", "var", "lo", "hi", "smooth_z", "state")
+    mean: np.ndarray
+    var: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    smooth_z: np.ndarray
+    state: np.ndarray
+
+    def _fresh(self, n: int) -> dict[str, np.ndarray]:
+        d = self.n_features
+        return {"mean": np.zeros((n, d)), "var": np.zeros((n, d)), "lo": np.zeros((n, d)),
+                "hi": np.zeros((n, d)), "smooth_z": np.zeros((n, d)), "state": np.zeros((n, 2))}
+
+    def score_learn_explain(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray,
+                            explain_at: float) -> tuple[np.ndarray, np.ndarray]:
+        X = as_batch(X, "metric_deviation bank")
+        out = np.empty(X.shape[0])
+        contrib = np.empty(X.shape if explain_at < np.inf else (0, X.shape[1]))
+        p = self.params
+        _metric_deviation_bank_kernel(
+            X, slots, keep, self.mean, self.var, self.lo, self.hi, self.smooth_z, self.state,
+            p.top_k, p.smoothing, p.floor, p.relative_floor, p.cap, p.memory, p.learn_clip,
+            p.learn_gate, out, float(explain_at), contrib, np.empty(X.shape[1]))
+        return out, contrib
+
+
 def _hst_bankable(params: Any) -> bool:
     return bool(params.limits != "auto")
 
@@ -330,6 +392,7 @@ def _hst_bankable(params: Any) -> bool:
 BANKS: dict[str, tuple[type[DetectorBank], Any]] = {
     "robust_zscore": (ZScoreBank, lambda p: True),
     "hst": (HSTBank, _hst_bankable),
+    "metric_deviation": (MetricDeviationBank, lambda p: True),
 }
 
 

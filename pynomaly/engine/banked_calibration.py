@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from pynomaly.engine.banked import DetectorBank, HSTBank, ZScoreBank
+from pynomaly.engine.banked import DetectorBank, HSTBank, MetricDeviationBank, ZScoreBank
 from pynomaly.engine.calibration_conformal import _lower_bound, _window_push_at
 
 #: names of the calibration arrays a calibrated bank adds to its detector's
@@ -102,8 +102,15 @@ class ConformalHSTBank(ConformalBankMixin, HSTBank):
     arrays: tuple[str, ...] = HSTBank.arrays + CALIBRATION_ARRAYS
 
 
+class ConformalMetricDeviationBank(ConformalBankMixin, MetricDeviationBank):
+    """The multivariate default with conformal calibration, banked."""
+
+    arrays: tuple[str, ...] = MetricDeviationBank.arrays + CALIBRATION_ARRAYS
+
+
 #: detector bank class → its calibrated form
 CONFORMAL_BANKS: dict[type[DetectorBank], Callable[..., DetectorBank]] = {
     ZScoreBank: ConformalZScoreBank,
     HSTBank: ConformalHSTBank,
+    MetricDeviationBank: ConformalMetricDeviationBank,
 }

@@ -81,8 +81,12 @@ HST = {"name": "hst", "params": {"n_trees": 6, "height": 5, "window_size": 20,
        "_thr": 0.75}
 
 
+MDEV = {"name": "metric_deviation", "params": {}, "_thr": 3.0}
+
+
 @pytest.mark.parametrize("calibrated", [False, True], ids=["static", "conformal"])
-@pytest.mark.parametrize("detector", [ZSCORE, HST], ids=["robust_zscore", "hst"])
+@pytest.mark.parametrize("detector", [ZSCORE, HST, MDEV],
+                         ids=["robust_zscore", "hst", "metric_deviation"])
 @pytest.mark.parametrize("recover_at", [None, 23])
 def test_banked_matches_per_key_path(detector: dict, recover_at: int | None,
                                      calibrated: bool) -> None:

@@ -14,7 +14,7 @@ dead letters and keeps the newest event-time lag, and passes every call on.
 ...     "sinks": [{"type": "kafka", "bootstrap_servers": "k:9092", "topic": "alerts"},
 ...               {"type": "dashboard", "url": "ws://127.0.0.1:8765/ws/ingest"}]})
 >>> start_line(spec, "cpu", workers=2, processes=1, metrics_url="http://127.0.0.1:9100")
-'run cpu | source kafka k:9092 [metrics] | sinks kafka k:9092/alerts, dashboard http://127.0.0.1:8765/ | dead letters stderr | 2 workers | metrics http://127.0.0.1:9100/metrics'
+'run cpu | source kafka k:9092 [metrics] | sinks kafka k:9092/alerts, dashboard http://127.0.0.1:8765/ | dead letters stderr | detect per key (the dashboard sink keeps every score) | 2 workers | metrics http://127.0.0.1:9100/metrics'
 >>> c = FlowCounters()
 >>> c.events_in("metrics/0", 1000); c.alerts("cpu", "hst", 2); c.parse_failed("bad_json", 3)
 >>> c.event_lag("cpu", 0.25)
@@ -162,6 +162,12 @@ def start_line(spec: Any, flow_id: str, *, workers: int, processes: int,
         parts.append("sinks " + (", ".join(describe_sink(s) for s in spec.sinks) or "none"))
         dead = spec.dead_letter
         parts.append("dead letters " + (describe_sink(dead) if dead is not None else "stderr"))
+        from pynomaly.operators.detect_banked import per_key_reason
+
+        points = any(getattr(s, "type", "") == "dashboard" and getattr(s, "points", False)
+                     for s in spec.sinks)
+        reason = per_key_reason(spec, points)
+        parts.append("detect banked" if reason is None else f"detect per key ({reason})")
     else:
         parts.append("source and sinks defined in Python")
     who = _plural(workers, "worker")

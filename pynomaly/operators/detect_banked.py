@@ -55,6 +55,38 @@ from pynomaly.records import DeadLetter, EventBatch, Reason
 from pynomaly.spec import FlowSpec
 
 
+def per_key_reason(spec: FlowSpec, keep_points: bool = False) -> str | None:
+    """Why ``spec`` runs on the per-key detect path (None: it runs banked).
+
+    >>> from pynomaly.spec import FlowSpec
+    >>> base = {"name": "x", "source": {"type": "file", "path": "a"},
+    ...         "record": {"value_fields": ["v"]}}
+    >>> per_key_reason(FlowSpec.model_validate(base)) is None
+    True
+    >>> per_key_reason(FlowSpec.model_validate({**base, "detection": {"detector": "rcf"}}))
+    'detector rcf has no banked form'
+    """
+    from pynomaly.engine.banked import BANKS
+
+    det = spec.detection
+    if spec.window.kind != "none":
+        return "event-time windows"
+    if keep_points:
+        return "the dashboard sink keeps every score"
+    if det.detector.name not in BANKS:
+        return f"detector {det.detector.name} has no banked form"
+    if det.drift:
+        return "drift monitors"
+    if det.protect:
+        return "protect"
+    if not bank_supported(det):
+        if det.detector.name == "hst" and det.detector.params.get("limits", "auto") == "auto":
+            return "hst with limits: auto (each key draws its own trees)"
+        return (f"calibration {det.calibration.kind} with a {det.threshold.kind} threshold "
+                "(banked: none with static, conformal with probability)")
+    return None
+
+
 def banked_eligible(spec: FlowSpec, keep_points: bool = False) -> bool:
     """Whether ``spec`` runs on the banked path (same alerts as the per-key path)."""
     return spec.window.kind == "none" and not keep_points and bank_supported(spec.detection)

@@ -162,3 +162,18 @@ def test_deepcopy_is_independent_and_continues_identically() -> None:
         outs.append((alerts, len(state.keys), state.late, state.overflow))
     assert outs[0] == outs[1]
     assert twin is not st and twin.bank.mass is not st.bank.mass
+
+
+def test_the_run_line_names_the_path_the_dispatcher_takes() -> None:
+    from pynomaly.operators.detect_banked import per_key_reason
+
+    specs = [_spec(dict(ZSCORE)), _spec(dict(HST), True), _spec(dict(MDEV), True),
+             _spec(dict(ZSCORE), window={"kind": "tumbling", "size_s": 60.0}),
+             _spec(dict(HST, params={**HST["params"], "limits": "auto"})),
+             _spec({"name": "rcf", "_thr": 1.0}),
+             _spec(dict(ZSCORE), detection={"calibration": {"kind": "spot"},
+                                            "threshold": {"kind": "probability"}})]
+    for spec in specs:
+        banked = isinstance(make_detect_logic(spec), BankedDetectLogic)
+        assert (per_key_reason(spec) is None) == banked, (spec.detection, per_key_reason(spec))
+    assert "limits: auto" in (per_key_reason(specs[4]) or "")

@@ -106,9 +106,16 @@ def _tail_alerts(bootstrap: str, procs: dict[str, subprocess.Popen], duration: f
     return seen
 
 
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM stops the demo as Ctrl-C does (processes stopped, folder removed)."""
+    raise KeyboardInterrupt
+
+
 def _cmd(args: argparse.Namespace) -> int:
     from pynomaly.connectors.broker import EmbeddedBroker
     from pynomaly.connectors.kafka_admin import ensure_topics
+
+    signal.signal(signal.SIGTERM, _stop)
 
     own_work_dir = args.work_dir is None
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="pynomaly-demo-"))

@@ -57,3 +57,25 @@ def test_demo_event_times_follow_the_clock_and_its_folder_is_removed(tmp_path):
     assert all(t0 - timedelta(seconds=5) <= t <= datetime.now(UTC) for t in times), times
     assert "removed on exit" in proc.stdout
     assert list(tmp_path.iterdir()) == []  # no pynomaly-demo-* folder, no labels file
+
+
+def test_demo_stopped_by_sigterm_removes_its_folder(tmp_path):
+    import signal
+    import time
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pynomaly.cli.main", "demo", "--no-dashboard", "--keys", "5",
+         "--rate", "50"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        cwd=tmp_path)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # up and producing
+        line = proc.stdout.readline()
+        if not line or line.startswith("producing"):
+            break
+    assert any(tmp_path.iterdir())  # its folder exists while it runs
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert list(tmp_path.iterdir()) == []

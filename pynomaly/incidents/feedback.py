@@ -45,7 +45,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pynomaly.incidents.grouping import event_seconds
+from pynomaly.incidents.grouping import band_deviation, event_seconds
 
 
 class FeedbackConfig(BaseModel):
@@ -105,16 +105,8 @@ class Adaptation:
 
 def feedback_magnitude(alert: dict[str, Any]) -> float:
     """The magnitude a floor is compared with (see module doc)."""
-    expected, bounds = alert.get("expected"), alert.get("bounds")
-    if expected and bounds:
-        best = 0.0
-        for f, v in (alert.get("values") or {}).items():
-            if f in expected and f in bounds:
-                lo, hi = bounds[f]
-                best = max(best, abs(v - expected[f]) / max((hi - lo) / 2.0, 1e-12))
-        if best > 0.0:
-            return best
-    return float(alert.get("score") or 0.0)
+    best = band_deviation(alert)
+    return best if best > 0.0 else float(alert.get("score") or 0.0)
 
 
 @dataclass

@@ -72,18 +72,28 @@ def event_seconds(value: Any) -> float:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
 
 
+def band_deviation(alert: dict[str, Any]) -> float:
+    """The largest distance of a value from its ``expected``, in half-widths of
+    its ``bounds`` (schema-v2 alerts); 0 when the alert has none.
+
+    >>> band_deviation({"values": {"a": 9.0, "b": 1.0}, "expected": {"a": 5.0, "b": None},
+    ...                 "bounds": {"a": [4.0, 6.0], "b": None}})
+    4.0
+    """
+    expected, bounds = alert.get("expected") or {}, alert.get("bounds") or {}
+    best = 0.0
+    for f, v in (alert.get("values") or {}).items():
+        e, band = expected.get(f), bounds.get(f)
+        if v is not None and e is not None and band is not None:
+            best = max(best, abs(v - e) / max((band[1] - band[0]) / 2.0, 1e-12))
+    return best
+
+
 def alert_magnitude(alert: dict[str, Any]) -> float:
     """How far an alert is from normal, comparable across keys (see module doc)."""
-    expected, bounds = alert.get("expected"), alert.get("bounds")
-    if expected and bounds:
-        best = 0.0
-        for f, v in (alert.get("values") or {}).items():
-            if f in expected and f in bounds:
-                lo, hi = bounds[f]
-                half = max((hi - lo) / 2.0, 1e-12)
-                best = max(best, abs(v - expected[f]) / half)
-        if best > 0.0:
-            return best
+    best = band_deviation(alert)
+    if best > 0.0:
+        return best
     p = alert.get("probability")
     if p is not None:
         return -math.log10(max(1.0 - float(p), 1e-300))

@@ -21,7 +21,6 @@ are built before the clock starts, as the peers' dicts are.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -56,15 +55,6 @@ def river_model(name: str, params: dict[str, Any]) -> Any:
     return classes[name](**p) if name in classes else None
 
 
-def _best(repeats: int, run: Any) -> tuple[Any, float]:
-    best, result = np.inf, None
-    for _ in range(repeats):
-        t0 = time.process_time()
-        result = run()
-        best = min(best, time.process_time() - t0)
-    return result, best
-
-
 def time_river_api(
     name: str, params: dict[str, Any], X: np.ndarray, batch: int, per_event: int, repeats: int
 ) -> dict[str, Any]:
@@ -94,8 +84,10 @@ def time_river_api(
             model.learn_many(frame)
         return np.concatenate(out)
 
-    _, single_s = _best(repeats, singles)
-    scores, batch_s = _best(repeats, batches)
+    from pynomaly.cli.bench_detectors import _best_of  # the detectors bench's timer
+
+    _, single_s = _best_of(repeats, singles)
+    scores, batch_s = _best_of(repeats, batches)
     return {
         "river_api_eps": len(rows) / single_s,
         "river_api_batch_eps": len(X) / batch_s,

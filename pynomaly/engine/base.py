@@ -65,6 +65,8 @@ class Detector(ABC):
     #: Bump when the layout of ``_get_state`` changes; ``_set_state`` receives the
     #: version it was written with so it can upgrade older snapshots.
     state_version: ClassVar[int] = 1
+    #: Models one series: a batch must have exactly one feature.
+    univariate_only: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.params = self.Params(**params)
@@ -91,6 +93,9 @@ class Detector(ABC):
         if arr.shape[1] == 0:
             raise ValueError(f"{self.name}: events must have at least one feature")
         if self.n_features is None:
+            if self.univariate_only and arr.shape[1] != 1:
+                raise ValueError(
+                    f"{self.name}: a univariate detector takes 1 feature, got {arr.shape[1]}")
             self.n_features = int(arr.shape[1])
             self._reset(self.n_features)
         elif arr.shape[1] != self.n_features:

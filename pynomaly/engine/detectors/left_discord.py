@@ -122,10 +122,6 @@ class LeftDiscord(Detector):
     subsequence_only: ClassVar[bool] = True
 
     def _reset(self, n_features: int) -> None:
-        if n_features != 1:
-            raise ValueError(
-                f"{self.name}: a univariate detector takes 1 feature, got {n_features}"
-            )
         self.pending = np.zeros(max(self.params.period_after, self.params.period_until))
         self.n_pending = 0
         self.kernel: dict[str, np.ndarray] | None = None

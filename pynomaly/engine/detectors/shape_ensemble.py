@@ -132,10 +132,6 @@ class ShapeEnsemble(Detector):
     univariate_only: ClassVar[bool] = True
 
     def _reset(self, n_features: int) -> None:
-        if n_features != 1:
-            raise ValueError(
-                f"{self.name}: a univariate detector takes 1 feature, got {n_features}"
-            )
         self.ensemble = UnivariateEnsemble()
         self.discord = LeftDiscord(history=self.params.discord_history)
         self.stats = np.zeros(4)

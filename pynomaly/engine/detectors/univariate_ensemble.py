@@ -150,10 +150,6 @@ class UnivariateEnsemble(Detector):
     state_version: ClassVar[int] = 2
 
     def _reset(self, n_features: int) -> None:
-        if n_features != 1:
-            raise ValueError(
-                f"{self.name}: a univariate detector takes 1 feature, got {n_features}"
-            )
         p = self.params
         self.dens = np.zeros(p.history)
         self.season = np.zeros(max(p.season_history, p.season_max_lag + 1))

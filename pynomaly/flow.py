@@ -87,12 +87,14 @@ def build_flow(spec: FlowSpec, *, source: Source | None = None,
                alert_sinks: list[DynamicSink] | None = None,
                dead_letter_sink: DynamicSink | None = None,
                on_batch: Callable[[RawBatch], None] | None = None,
-               per_key: bool = False) -> Dataflow:
+               per_key: bool = False, recovery: bool = True) -> Dataflow:
     """The dataflow for ``spec``. ``source``/``alert_sinks``/``dead_letter_sink``
     replace the spec's (tests and benchmarks use this); ``on_batch`` is called
     with every raw batch read (progress bars). The detect step is banked when
     the spec allows it (see :func:`~pynomaly.operators.detect.make_detect_logic`);
-    ``per_key`` forces the per-key path (benchmarks compare the two)."""
+    ``per_key`` forces the per-key path (benchmarks compare the two);
+    ``recovery=False`` says the flow runs without Bytewax recovery, so the
+    detect state is not copied at every epoch for a snapshot nobody keeps."""
     wants_points = any(isinstance(s, DashboardSinkSpec) and s.points for s in spec.sinks)
 
     flow = Dataflow(spec.name)
@@ -109,7 +111,7 @@ def build_flow(spec: FlowSpec, *, source: Source | None = None,
             keyed = op.merge("detect-input", keyed, op.flat_map(
                 "rebaseline", verdicts, lambda v: rebaseline_items(v, shards)))
     detected = pxo.detect("detect", keyed, spec=spec, score_records=wants_points,
-                          per_key=per_key)
+                          per_key=per_key, snapshots=recovery)
     outputs, alerts = detected.outputs, detected.alerts
     dead = op.merge("dead-letters", parsed.dead, detected.dead)
     alerts, incidents = _add_triage(flow, spec, alerts, outputs, verdicts)

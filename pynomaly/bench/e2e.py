@@ -103,7 +103,7 @@ def run_flow(spec: Any, records: int, *, per_key: bool = False) -> tuple[float, 
     def count(batch: Any) -> None:
         seen[0] += len(batch.payloads)
 
-    flow = build_flow(spec, on_batch=count, per_key=per_key)
+    flow = build_flow(spec, on_batch=count, per_key=per_key, recovery=False)
     old = gc.get_threshold()
     t0 = time.perf_counter()
     tune_for_streaming()  # as pynomaly.runner.run_dataflow does

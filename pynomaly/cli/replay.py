@@ -116,7 +116,8 @@ def _cmd(args: argparse.Namespace) -> int:
     bar = tqdm(total=total, unit="rec", unit_scale=True, disable=args.quiet, file=sys.stderr,
                desc="replay")
     t0 = time.perf_counter()
-    flow = build_flow(spec, on_batch=lambda b: bar.update(len(b.payloads)))
+    flow = build_flow(spec, on_batch=lambda b: bar.update(len(b.payloads)),
+                      recovery=bool(args.recovery_dir))
     opts = options_from(args)
     opts.status = RunStatus(interval_s=0, quiet=True)  # counts only: the bar shows progress
     run_dataflow(flow, opts, spec)

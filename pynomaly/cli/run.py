@@ -129,7 +129,7 @@ def _cmd(args: argparse.Namespace) -> int:
         spec = override_bootstrap(target, args.bootstrap_servers)
         confine_spec(spec, args.sandbox_paths)
         prepare_kafka(spec, timeout_s=args.kafka_timeout, create_topics=args.create_topics)
-        target = build_flow(spec)
+        target = build_flow(spec, recovery=bool(args.recovery_dir))
     else:
         from pynomaly.preflight import probe_dataflow
 

@@ -45,7 +45,7 @@ import numpy as np
 from numba import njit
 
 from pynomaly.engine.base import INPUT_LIMIT
-from pynomaly.engine.detectors.hst import HalfSpaceTrees
+from pynomaly.engine.detectors.hst import AUTO_MARGIN, HalfSpaceTrees
 from pynomaly.engine.detectors.hst_kernels import SIZE_LIMIT_FRACTION
 from pynomaly.engine.detectors.hst_kernels import explain as hst_explain
 from pynomaly.engine.detectors.metric_deviation import _z as _md_z
@@ -107,6 +107,47 @@ def _zscore_bank_kernel(X: np.ndarray, slots: np.ndarray, keep: np.ndarray, mean
         count[s] = c + 1
 
 
+@njit(inline="always")
+def _hst_walk(x: np.ndarray, s: int, feature: np.ndarray, threshold: np.ndarray,
+              mass: np.ndarray, height: int, size_limit: float, max_score: float,
+              scoring: bool, node: np.ndarray, walking: np.ndarray) -> float:
+    """Score row ``x`` on slot ``s``'s reference masses and count it in the
+    latest masses: the statements of ``hst_kernels.score_learn`` for one row."""
+    n_trees = feature.shape[0]
+    for t in range(n_trees):
+        node[t] = 0
+        walking[t] = 1 if scoring else 0
+    total = 0
+    pow2 = 1
+    for _ in range(height):
+        for t in range(n_trees):
+            nd = node[t]
+            mass[s, t, nd, 0] += 1
+            r = mass[s, t, nd, 1]
+            total += walking[t] * r * pow2
+            walking[t] &= r >= size_limit
+            node[t] = 2 * nd + 2 - (x[feature[t, nd]] < threshold[t, nd])
+        pow2 *= 2
+    for t in range(n_trees):
+        nd = node[t]
+        mass[s, t, nd, 0] += 1
+        total += walking[t] * mass[s, t, nd, 1] * pow2
+    return 1.0 - total / max_score if scoring else 0.0
+
+
+@njit(inline="always")
+def _hst_count(s: int, mass: np.ndarray, window: int, state: np.ndarray) -> None:
+    """One more event in slot ``s``'s window; a full window becomes the reference."""
+    state[s, 0] += 1
+    if state[s, 0] == window:
+        for t in range(mass.shape[1]):
+            for n in range(mass.shape[2]):
+                mass[s, t, n, 1] = mass[s, t, n, 0]
+                mass[s, t, n, 0] = 0
+        state[s, 0] = 0
+        state[s, 1] = 0
+
+
 @njit(cache=True, nogil=True)
 def _hst_bank_kernel(X: np.ndarray, slots: np.ndarray, keep: np.ndarray, feature: np.ndarray,
                      threshold: np.ndarray, mass: np.ndarray, height: int, window: int,
@@ -123,7 +164,6 @@ def _hst_bank_kernel(X: np.ndarray, slots: np.ndarray, keep: np.ndarray, feature
     masses it was scored with (before its window may swap them).
     """
     n_trees = feature.shape[0]
-    n_nodes = mass.shape[2]
     size_limit = SIZE_LIMIT_FRACTION * window
     max_score = float(n_trees) * float(window) * float(2 ** (height + 1) - 1)
     node = np.zeros(n_trees, dtype=np.int64)
@@ -134,39 +174,85 @@ def _hst_bank_kernel(X: np.ndarray, slots: np.ndarray, keep: np.ndarray, feature
             continue
         s = slots[i]
         scoring = state[s, 1] == 0
-        for t in range(n_trees):
-            node[t] = 0
-            walking[t] = 1 if scoring else 0
-        total = 0
-        pow2 = 1
-        for _ in range(height):
-            for t in range(n_trees):
-                nd = node[t]
-                mass[s, t, nd, 0] += 1
-                r = mass[s, t, nd, 1]
-                total += walking[t] * r * pow2
-                walking[t] &= r >= size_limit
-                node[t] = 2 * nd + 2 - (X[i, feature[t, nd]] < threshold[t, nd])
-            pow2 *= 2
-        for t in range(n_trees):
-            nd = node[t]
-            mass[s, t, nd, 0] += 1
-            total += walking[t] * mass[s, t, nd, 1] * pow2
-        out[i] = 1.0 - total / max_score if scoring else 0.0
+        out[i] = _hst_walk(X[i], s, feature, threshold, mass, height, size_limit, max_score,
+                           scoring, node, walking)
         if not out[i] < explain_at:
             if scoring:
                 hst_explain(X[i], feature, threshold, mass[s, :, :, 1], height, window,
                             contrib[i])
             else:
                 contrib[i, :] = 0.0
-        state[s, 0] += 1
-        if state[s, 0] == window:
-            for t in range(n_trees):
-                for n in range(n_nodes):
-                    mass[s, t, n, 1] = mass[s, t, n, 0]
-                    mass[s, t, n, 0] = 0
-            state[s, 0] = 0
-            state[s, 1] = 0
+        _hst_count(s, mass, window, state)
+
+
+@njit(cache=True, nogil=True)
+def _hst_auto_bank_kernel(X: np.ndarray, slots: np.ndarray, keep: np.ndarray,
+                          feature: np.ndarray, threshold: np.ndarray, mass: np.ndarray,
+                          height: int, window: int, state: np.ndarray, scale: np.ndarray,
+                          pending: np.ndarray, out: np.ndarray, explain_at: float,
+                          contrib: np.ndarray) -> None:
+    """:func:`_hst_bank_kernel` for ``limits="auto"``: the unit trees are shared
+    and each slot maps its rows onto them with its own ``scale[s] = [offset,
+    width]``, set from its first window as ``HalfSpaceTrees`` does.
+
+    Until a slot has seen a window its rows wait in ``pending[s]`` and score 0
+    (``state[s, 2]`` counts them); the row that completes the window fixes
+    the slot's auto limits (:func:`~pynomaly.engine.detectors.hst.auto_limits`,
+    the same statements) and the waiting rows are learned, in order.
+    """
+    n_trees = feature.shape[0]
+    d = X.shape[1]
+    size_limit = SIZE_LIMIT_FRACTION * window
+    max_score = float(n_trees) * float(window) * float(2 ** (height + 1) - 1)
+    node = np.zeros(n_trees, dtype=np.int64)
+    walking = np.zeros(n_trees, dtype=np.int64)
+    xt = np.empty(d)
+    for i in range(X.shape[0]):
+        if not keep[i]:
+            out[i] = 0.0
+            continue
+        s = slots[i]
+        waiting = state[s, 2]
+        if waiting < window:
+            pending[s, waiting, :] = X[i]
+            state[s, 2] = waiting + 1
+            out[i] = 0.0
+            if not out[i] < explain_at:
+                contrib[i, :] = 0.0
+            if waiting + 1 < window:
+                continue
+            for j in range(d):
+                lo = pending[s, 0, j]
+                hi = pending[s, 0, j]
+                for r in range(1, window):
+                    v = pending[s, r, j]
+                    lo = min(lo, v)
+                    hi = max(hi, v)
+                width = hi - lo
+                if not width > 0.0:
+                    width = max(1.0, abs(lo)) / (2.0 * AUTO_MARGIN)
+                a = lo - AUTO_MARGIN * width
+                b = hi + AUTO_MARGIN * width
+                scale[s, 0, j] = a
+                scale[s, 1, j] = b - a
+            for r in range(window):
+                for j in range(d):
+                    xt[j] = (pending[s, r, j] - scale[s, 0, j]) / scale[s, 1, j]
+                _hst_walk(xt, s, feature, threshold, mass, height, size_limit, max_score,
+                          state[s, 1] == 0, node, walking)
+                _hst_count(s, mass, window, state)
+            continue
+        for j in range(d):
+            xt[j] = (X[i, j] - scale[s, 0, j]) / scale[s, 1, j]
+        scoring = state[s, 1] == 0
+        out[i] = _hst_walk(xt, s, feature, threshold, mass, height, size_limit, max_score,
+                           scoring, node, walking)
+        if not out[i] < explain_at:
+            if scoring:
+                hst_explain(xt, feature, threshold, mass[s, :, :, 1], height, window, contrib[i])
+            else:
+                contrib[i, :] = 0.0
+        _hst_count(s, mass, window, state)
 
 
 # -- banks -------------------------------------------------------------------
@@ -283,8 +369,8 @@ class HSTBank(DetectorBank):
 
     Every per-key detector of a flow is built from the same seed and limits,
     so they all draw the same trees; only the masses and window counters
-    differ per key. With ``limits="auto"`` each key's trees depend on its
-    first window, so that case is not banked.
+    differ per key (with the default ``window_size`` of 250, uint8 masses:
+    ``n_trees * (2**(height + 1) - 1) * 2`` bytes per key).
     """
 
     arrays: tuple[str, ...] = ("mass", "state")
@@ -315,13 +401,59 @@ class HSTBank(DetectorBank):
                          p.window_size, self.state, out, float(explain_at), contrib)
         return out, contrib
 
+    def _tree_space(self, slot: int, x: np.ndarray) -> np.ndarray:
+        return x
+
     def explain(self, slot: int, x: np.ndarray) -> np.ndarray:
         out = np.zeros(x.shape[0])
         if self.state[slot, 1] == 0:
             p = self.params
             r_mass = np.ascontiguousarray(self.mass[slot, :, :, 1])
-            hst_explain(x, self.feature, self.threshold, r_mass, p.height, p.window_size, out)
+            hst_explain(self._tree_space(slot, x), self.feature, self.threshold, r_mass,
+                        p.height, p.window_size, out)
         return out
+
+
+class AutoHSTBank(HSTBank):
+    """Banked Half-Space Trees with ``limits="auto"``: the unit trees are shared,
+    each slot keeps its masses, its scale (offset and width per feature, from
+    its first window) and, until that window is full, the rows waiting for it.
+
+    The per-key detector scales by the same limits onto the same unit trees
+    (see :mod:`pynomaly.engine.detectors.hst`), so scores are identical.
+    """
+
+    arrays: tuple[str, ...] = ("mass", "state", "scale", "pending")
+    scale: np.ndarray
+    pending: np.ndarray
+
+    def _fresh(self, n: int) -> dict[str, np.ndarray]:
+        fresh = super()._fresh(n)
+        d, w = self.n_features, self.params.window_size
+        # state columns: window counter, first window, rows waiting for the limits
+        fresh["state"] = np.hstack([fresh["state"], np.zeros((n, 1), dtype=np.int64)])
+        fresh["scale"] = np.zeros((n, 2, d))
+        fresh["pending"] = np.zeros((n, w, d))
+        return fresh
+
+    def score_learn_explain(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray,
+                            explain_at: float) -> tuple[np.ndarray, np.ndarray]:
+        X = as_batch(X, "hst bank")
+        out = np.empty(X.shape[0])
+        contrib = np.empty(X.shape if explain_at < np.inf else (0, X.shape[1]))
+        p = self.params
+        _hst_auto_bank_kernel(X, slots, keep, self.feature, self.threshold, self.mass,
+                              p.height, p.window_size, self.state, self.scale, self.pending,
+                              out, float(explain_at), contrib)
+        return out, contrib
+
+    def _tree_space(self, slot: int, x: np.ndarray) -> np.ndarray:
+        return np.asarray((x - self.scale[slot, 0]) / self.scale[slot, 1])
+
+    def explain(self, slot: int, x: np.ndarray) -> np.ndarray:
+        if self.state[slot, 2] < self.params.window_size:
+            return np.zeros(x.shape[0])
+        return super().explain(slot, x)
 
 
 @njit(cache=True, nogil=True)
@@ -384,16 +516,19 @@ class MetricDeviationBank(DetectorBank):
         return out, contrib
 
 
-def _hst_bankable(params: Any) -> bool:
-    return bool(params.limits != "auto")
-
-
 #: detector name → (bank class, predicate on its params)
 BANKS: dict[str, tuple[type[DetectorBank], Any]] = {
     "robust_zscore": (ZScoreBank, lambda p: True),
-    "hst": (HSTBank, _hst_bankable),
+    "hst": (HSTBank, lambda p: True),
     "metric_deviation": (MetricDeviationBank, lambda p: True),
 }
+
+
+def bank_class(name: str, params: Any) -> type[DetectorBank]:
+    """The bank of detector ``name`` with ``params`` (auto-limit HST has its own)."""
+    if name == "hst" and params.limits == "auto":
+        return AutoHSTBank
+    return BANKS[name][0]
 
 
 def bank_supported(config: PipelineConfig) -> bool:
@@ -414,8 +549,8 @@ def make_bank(config: PipelineConfig, n_features: int) -> DetectorBank:
     (:mod:`pynomaly.engine.banked_calibration`)."""
     if not bank_supported(config):
         raise ValueError(f"detector {config.detector.name!r} with this pipeline config has no bank")
-    cls = BANKS[config.detector.name][0]
     params = detector_class(config.detector.name).Params(**config.detector.params)
+    cls = bank_class(config.detector.name, params)
     if config.calibration.kind == "conformal":
         from pynomaly.engine.banked_calibration import CONFORMAL_BANKS
 

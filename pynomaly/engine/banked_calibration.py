@@ -35,7 +35,13 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from pynomaly.engine.banked import DetectorBank, HSTBank, MetricDeviationBank, ZScoreBank
+from pynomaly.engine.banked import (
+    AutoHSTBank,
+    DetectorBank,
+    HSTBank,
+    MetricDeviationBank,
+    ZScoreBank,
+)
 from pynomaly.engine.calibration_conformal import _lower_bound, _window_push_at
 
 #: names of the calibration arrays a calibrated bank adds to its detector's
@@ -102,6 +108,12 @@ class ConformalHSTBank(ConformalBankMixin, HSTBank):
     arrays: tuple[str, ...] = HSTBank.arrays + CALIBRATION_ARRAYS
 
 
+class ConformalAutoHSTBank(ConformalBankMixin, AutoHSTBank):
+    """Half-Space Trees (auto limits) with conformal calibration, banked."""
+
+    arrays: tuple[str, ...] = AutoHSTBank.arrays + CALIBRATION_ARRAYS
+
+
 class ConformalMetricDeviationBank(ConformalBankMixin, MetricDeviationBank):
     """The multivariate default with conformal calibration, banked."""
 
@@ -112,5 +124,6 @@ class ConformalMetricDeviationBank(ConformalBankMixin, MetricDeviationBank):
 CONFORMAL_BANKS: dict[type[DetectorBank], Callable[..., DetectorBank]] = {
     ZScoreBank: ConformalZScoreBank,
     HSTBank: ConformalHSTBank,
+    AutoHSTBank: ConformalAutoHSTBank,
     MetricDeviationBank: ConformalMetricDeviationBank,
 }

@@ -80,8 +80,6 @@ def per_key_reason(spec: FlowSpec, keep_points: bool = False) -> str | None:
     if det.protect:
         return "protect"
     if not bank_supported(det):
-        if det.detector.name == "hst" and det.detector.params.get("limits", "auto") == "auto":
-            return "hst with limits: auto (each key draws its own trees)"
         return (f"calibration {det.calibration.kind} with a {det.threshold.kind} threshold "
                 "(banked: none with static, conformal with probability)")
     return None
@@ -139,7 +137,8 @@ class BankedShardState:
         self.last_time[slots] = -np.inf
         self.cooldown_until[slots] = -np.inf
         self.seen[slots] = 0
-        self.bank.reset(slots)
+        if reuse:  # slots beyond the old top are fresh from ensure(): writing them
+            self.bank.reset(slots[: len(reuse)])  # would touch every page for nothing
         sk, km = self.slot_keys, self.keys
         for k, s in zip(new_keys, slots.tolist(), strict=True):
             km[k] = s

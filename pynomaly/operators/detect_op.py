@@ -79,10 +79,12 @@ class _ShardDetect(StatefulBatchLogic[Any, ShardOutput, Any]):
     """One shard's detect state; dict records of a batch are validated into
     one event batch, event batches (the spec path) are scored as they are."""
 
-    def __init__(self, step: DetectFn, rows: RowParser, state: Any) -> None:
+    def __init__(self, step: DetectFn, rows: RowParser, state: Any,
+                 snapshots: bool = True) -> None:
         self.step = step
         self.rows = rows
         self.state = state
+        self.snapshots = snapshots
 
     def on_batch(self, values: list[Any]) -> tuple[Iterable[ShardOutput], bool]:
         outs: list[ShardOutput] = []
@@ -116,7 +118,11 @@ class _ShardDetect(StatefulBatchLogic[Any, ShardOutput, Any]):
         return out
 
     def snapshot(self) -> Any:
-        return copy.deepcopy(self.state)
+        """A copy of the state for recovery. Bytewax asks at the end of every
+        epoch, recovery on or off; without recovery nothing keeps the copy, so
+        ``snapshots=False`` returns None instead of copying every key's state
+        (a copy the size of the state, once per epoch)."""
+        return copy.deepcopy(self.state) if self.snapshots else None
 
 
 def _to_shard(shards: int) -> Callable[[tuple[str, Any]], tuple[str, Any]]:
@@ -134,7 +140,8 @@ def _to_shard(shards: int) -> Callable[[tuple[str, Any]], tuple[str, Any]]:
 @operator
 def detect(step_id: str, up: KeyedStream[Any], fields: list[str] | None = None,
            time_field: str = "ts", *, spec: FlowSpec | None = None, name: str | None = None,
-           score_records: bool = True, per_key: bool = False, **options: Any) -> DetectOut:
+           score_records: bool = True, per_key: bool = False, snapshots: bool = True,
+           **options: Any) -> DetectOut:
     """Score a keyed stream of dict records and decide which are anomalies.
 
     ``up`` is a Bytewax keyed stream of dicts; the stream key is the entity
@@ -152,7 +159,10 @@ def detect(step_id: str, up: KeyedStream[Any], fields: list[str] | None = None,
     use the faster banked path. ``spec`` gives a whole
     :class:`~pynomaly.spec.FlowSpec` instead of ``fields``/options (the
     spec path: values are then event batches keyed by shard); ``per_key``
-    forces the per-key detect path (benchmarks).
+    forces the per-key detect path (benchmarks). ``snapshots=False`` tells the
+    step the dataflow runs without recovery, so its state is not copied at
+    every epoch (``pynomaly run`` and ``replay`` pass it without
+    ``--recovery-dir``); leave it on when running with Bytewax recovery.
     """
     # a flow name allows letters, digits and _.- only: other characters of a
     # step id become "-"
@@ -170,7 +180,7 @@ def detect(step_id: str, up: KeyedStream[Any], fields: list[str] | None = None,
 
     routed = op.map("shard", up, _to_shard(spec.keys.shards))
     detected = op.stateful_batch("detect", routed,
-                                 lambda state: _ShardDetect(step, rows, state))
+                                 lambda state: _ShardDetect(step, rows, state, snapshots))
     outputs = op.map("outputs", detected, lambda kv: kv[1])
     alerts = op.flat_map("alerts", outputs, lambda o: o.alerts)
     dead = op.flat_map("dead", outputs, lambda o: o.dead)

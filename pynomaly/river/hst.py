@@ -100,7 +100,7 @@ class HalfSpaceTrees(NativeAnomalyDetector):
         """One row through the engine's single-event kernel, on the engine detector's arrays."""
         d: Any = self._detector
         out = self._out
-        score_learn(row, d._feature, d._threshold, d._l_mass, d._r_mass, d._path_score,
+        score_learn(d.tree_space(row), d._feature, d._threshold, d._l_mass, d._r_mass, d._path_score,
                     self.height, self.window_size, d._state, learn, out)  # fmt: skip
         return out[0]
 

@@ -81,12 +81,14 @@ HST = {"name": "hst", "params": {"n_trees": 6, "height": 5, "window_size": 20,
        "_thr": 0.75}
 
 
+HST_AUTO = {"name": "hst", "params": {"n_trees": 6, "height": 5, "window_size": 20, "seed": 4},
+            "_thr": 0.75}
 MDEV = {"name": "metric_deviation", "params": {}, "_thr": 3.0}
 
 
 @pytest.mark.parametrize("calibrated", [False, True], ids=["static", "conformal"])
-@pytest.mark.parametrize("detector", [ZSCORE, HST, MDEV],
-                         ids=["robust_zscore", "hst", "metric_deviation"])
+@pytest.mark.parametrize("detector", [ZSCORE, HST, HST_AUTO, MDEV],
+                         ids=["robust_zscore", "hst", "hst_auto_limits", "metric_deviation"])
 @pytest.mark.parametrize("recover_at", [None, 23])
 def test_banked_matches_per_key_path(detector: dict, recover_at: int | None,
                                      calibrated: bool) -> None:
@@ -131,7 +133,7 @@ def test_dispatch_keeps_per_key_path_for_other_specs() -> None:
         "detection": {"calibration": {"kind": "spot"}}})
     assert isinstance(make_detect_logic(spot), DetectLogic)
     auto_hst = dict(HST, params={**HST["params"], "limits": "auto"})
-    assert isinstance(make_detect_logic(_spec(auto_hst)), DetectLogic)
+    assert isinstance(make_detect_logic(_spec(auto_hst)), BankedDetectLogic)
     windowed = _spec(dict(ZSCORE), window={"kind": "tumbling", "size_s": 60.0})
     assert isinstance(make_detect_logic(windowed), DetectLogic)
     assert isinstance(make_detect_logic(_spec(dict(ZSCORE)), keep_points=True), DetectLogic)
@@ -169,11 +171,10 @@ def test_the_run_line_names_the_path_the_dispatcher_takes() -> None:
 
     specs = [_spec(dict(ZSCORE)), _spec(dict(HST), True), _spec(dict(MDEV), True),
              _spec(dict(ZSCORE), window={"kind": "tumbling", "size_s": 60.0}),
-             _spec(dict(HST, params={**HST["params"], "limits": "auto"})),
              _spec({"name": "rcf", "_thr": 1.0}),
              _spec(dict(ZSCORE), detection={"calibration": {"kind": "spot"},
                                             "threshold": {"kind": "probability"}})]
     for spec in specs:
         banked = isinstance(make_detect_logic(spec), BankedDetectLogic)
         assert (per_key_reason(spec) is None) == banked, (spec.detection, per_key_reason(spec))
-    assert "limits: auto" in (per_key_reason(specs[4]) or "")
+    assert "rcf has no banked form" in (per_key_reason(specs[4]) or "")

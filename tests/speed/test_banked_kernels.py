@@ -13,12 +13,18 @@ from pynomaly.engine.pipeline import PipelineConfig
 CASES = {
     "robust_zscore": {"alpha": 0.1, "warmup": 5, "clip_z": 3.0},
     "hst": {"n_trees": 4, "height": 4, "window_size": 7, "limits": [[-4.0, 4.0]] * 3, "seed": 2},
+    "hst_auto": {"n_trees": 4, "height": 4, "window_size": 7, "seed": 2},
 }
+
+
+def _detector(name: str) -> str:
+    return name.removesuffix("_auto")
 
 
 def _config(name: str) -> PipelineConfig:
     return PipelineConfig.model_validate({
-        "detector": {"name": name, "params": CASES[name]}, "calibration": {"kind": "none"},
+        "detector": {"name": _detector(name), "params": CASES[name]},
+        "calibration": {"kind": "none"},
         "threshold": {"kind": "static", "value": 1.0}})
 
 
@@ -28,7 +34,7 @@ def test_bank_kernel_equals_one_detector_per_key(name: str) -> None:
     n_slots, n = 9, 600
     bank = make_bank(_config(name), 3)
     bank.ensure(n_slots)
-    twins = [create_detector(name, **CASES[name]) for _ in range(n_slots)]
+    twins = [create_detector(_detector(name), **CASES[name]) for _ in range(n_slots)]
     expected = np.zeros(n)
     got = np.zeros(n)
     for lo in range(0, n, 97):  # several batches, uneven
@@ -55,11 +61,21 @@ def test_reset_slot_is_a_fresh_detector() -> None:
     assert np.array_equal(first, again)
 
 
-def test_auto_limits_hst_is_not_banked() -> None:
+def test_auto_limits_hst_is_banked_with_a_scale_per_slot() -> None:
     cfg = PipelineConfig.model_validate({
         "detector": {"name": "hst"}, "calibration": {"kind": "none"},
         "threshold": {"kind": "static", "value": 0.9}})
-    assert not bank_supported(cfg)
+    assert bank_supported(cfg)
+    bank = make_bank(cfg, 2)
+    bank.ensure(2)
+    rng = np.random.default_rng(4)
+    # two keys in very different units share the unit trees through their scales
+    X = np.c_[rng.normal(size=600), rng.normal(size=600)] * np.tile([[1.0, 1.0], [1e3, 1e-3]],
+                                                                     (300, 1))
+    slots = np.tile([0, 1], 300)
+    bank.score_learn(X, slots, np.ones(600, dtype=bool))
+    assert bank.scale[1, 1, 0] / bank.scale[0, 1, 0] > 100.0
+    assert bank.mass.dtype == np.uint8  # a 250-event window fits in a byte
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -68,7 +84,7 @@ def test_contributions_are_on_the_state_each_row_was_scored_with(name: str) -> N
     n_slots = 4
     bank = make_bank(_config(name), 3)
     bank.ensure(n_slots)
-    twins = [create_detector(name, **CASES[name]) for _ in range(n_slots)]
+    twins = [create_detector(_detector(name), **CASES[name]) for _ in range(n_slots)]
     explained = 0
     for size in (1, 7, 300):  # the same rows in batches of any size
         X = rng.normal(size=(size, 3)) * rng.choice([1.0, 6.0], size=(size, 1))

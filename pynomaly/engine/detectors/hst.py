@@ -20,9 +20,15 @@ scores agree with River's to rounding.
 ``limits`` gives each feature's range as ``((lo, hi), ...)``; ``"unit"`` is
 River's default ``[0, 1]`` for every feature; ``"auto"`` (the default) takes
 each feature's range over the first window, widened by one range on each side
-(see :func:`auto_limits`), then builds the trees and learns that window. Since
+(see :func:`auto_limits`), scales every feature by those limits onto
+``[0, 1]`` and learns that window on trees drawn in the unit cube. Since
 nothing is scored during the first window anyway, ``"auto"`` gives exactly
-the scores River would give with those limits.
+the scores River gives with ``"unit"`` limits on the scaled stream. Scaling
+first means each feature gets splits in proportion to its scaled range, not
+its raw one (a latency in ms no longer takes the splits from a CPU share),
+and that every key of a flow draws the same unit trees from the same seed:
+a key's own state is its masses and its two scale rows, which is what lets
+many keys share one forest (:class:`~pynomaly.engine.banked.HSTBank`).
 
 Example
 -------
@@ -120,6 +126,17 @@ def auto_limits(window: np.ndarray) -> np.ndarray:
     return np.stack([lo - AUTO_MARGIN * width, hi + AUTO_MARGIN * width])
 
 
+def mass_dtype(window_size: int) -> type:
+    """Mass counters for ``window_size``: a node never counts more than a window.
+
+    >>> mass_dtype(250).__name__, mass_dtype(1000).__name__, mass_dtype(10**5).__name__
+    ('uint8', 'uint16', 'int32')
+    """
+    if window_size < 2**8:
+        return np.uint8
+    return np.uint16 if window_size < 2**16 else np.int32
+
+
 def river_draws(seed: int, n_trees: int, height: int) -> np.ndarray:
     """The uniforms River's tree builder takes from ``random.Random(seed)``.
 
@@ -151,17 +168,26 @@ class HalfSpaceTrees(Detector):
         self._path_score = np.zeros((p.n_trees, n_internal + 1), dtype=self._path_score_dtype())
         self._state = np.array([0, 1], dtype=np.int64)  # [counter, first_window]
         self._pending = np.empty((0, n_features))
+        #: the limits in the stream's units (known after the first window with "auto")
         self._limits: np.ndarray | None = None
+        #: with "auto": rows ``[offset, width]`` mapping the stream onto the unit trees
+        self._scale: np.ndarray | None = None
+        unit = np.stack([np.zeros(n_features), np.ones(n_features)])
         if p.limits == "unit":
-            self._build(np.stack([np.zeros(n_features), np.ones(n_features)]))
-        elif p.limits != "auto":
+            self._build(unit)
+            self._limits = unit
+        elif p.limits == "auto":
+            self._build(unit)
+        else:
             if len(p.limits) != n_features:
                 raise ValueError(f"hst: {len(p.limits)} limits for {n_features} features")
-            self._build(np.array(p.limits, dtype=np.float64).T.copy())
+            self._limits = np.array(p.limits, dtype=np.float64).T.copy()
+            self._build(self._limits)
 
     def _mass_dtype(self) -> type:
-        """uint16 masses while a window fits (smaller trees stay in the L1 cache)."""
-        return np.uint16 if self.params.window_size < 2**16 else np.int32
+        """The smallest unsigned masses a window fits in (uint8 up to 255 events,
+        uint16 up to 65535): smaller trees stay in the cache and many keys fit."""
+        return mass_dtype(self.params.window_size)
 
     def _path_score_dtype(self) -> type:
         """uint32 path scores while the largest, ``window * (2**(h+1) - 1)``, fits."""
@@ -170,7 +196,6 @@ class HalfSpaceTrees(Detector):
 
     def _build(self, limits: np.ndarray) -> None:
         p = self.params
-        self._limits = limits
         draws = river_draws(p.seed, p.n_trees, p.height)
         build_trees(limits[0], limits[1], draws, PADDING, p.height, self._feature, self._threshold)
 
@@ -183,9 +208,15 @@ class HalfSpaceTrees(Detector):
                p.height, p.window_size, self._state, learn, out)
         return out
 
+    def tree_space(self, X: np.ndarray) -> np.ndarray:
+        """``X`` in the units the trees split: scaled by the auto limits, else as is."""
+        if self._scale is None:
+            return X
+        return np.asarray((X - self._scale[0]) / self._scale[1])
+
     def _score_learn(self, X: np.ndarray, learn: bool) -> np.ndarray:
         if self._limits is not None:
-            return self._kernel(X, learn)
+            return self._kernel(self.tree_space(X), learn)
         if not learn:
             return np.zeros(X.shape[0])
         take = min(X.shape[0], self.params.window_size - self._pending.shape[0])
@@ -193,15 +224,17 @@ class HalfSpaceTrees(Detector):
         if self._pending.shape[0] < self.params.window_size:
             return np.zeros(X.shape[0])
         first, self._pending = self._pending, self._pending[:0]
-        self._build(auto_limits(first))
-        self._kernel(first, True)
-        return np.concatenate([np.zeros(take), self._kernel(X[take:], True)])
+        self._limits = auto_limits(first)
+        self._scale = np.stack([self._limits[0], self._limits[1] - self._limits[0]])
+        self._kernel(self.tree_space(first), True)
+        return np.concatenate([np.zeros(take), self._kernel(self.tree_space(X[take:]), True)])
 
     def _explain(self, x: np.ndarray) -> np.ndarray:
         out = np.zeros(x.shape[0])
         if self._state[1] == 0:
             p = self.params
-            explain(x, self._feature, self._threshold, self._r_mass, p.height, p.window_size, out)
+            explain(self.tree_space(x), self._feature, self._threshold, self._r_mass, p.height,
+                    p.window_size, out)
         return out
 
     def nbytes(self) -> int:
@@ -216,6 +249,7 @@ class HalfSpaceTrees(Detector):
         sum_internal(l_mass)  # the batched kernel counts leaves only
         return {
             "limits": None if self._limits is None else self._limits.copy(),
+            "scale": None if self._scale is None else self._scale.copy(),
             "pending": self._pending.copy(),
             "feature": self._feature.astype(np.min_scalar_type(self.n_features - 1)),
             "threshold": self._threshold.copy(),
@@ -226,6 +260,9 @@ class HalfSpaceTrees(Detector):
 
     def _set_state(self, state: dict[str, Any], version: int) -> None:
         self._limits = None if state["limits"] is None else np.array(state["limits"])
+        # a snapshot without "scale" holds trees drawn in the stream's units
+        scale = state.get("scale")
+        self._scale = None if scale is None else np.array(scale, dtype=np.float64)
         self._pending = np.array(state["pending"], dtype=np.float64)
         self._feature = np.array(state["feature"], dtype=np.int32)
         self._threshold = np.array(state["threshold"], dtype=np.float64)

@@ -3,8 +3,8 @@
 Trees are complete binary trees of height ``h`` stored in heap order: node
 ``i`` has children ``2i + 1`` (``x[feature] < threshold``) and ``2i + 2``;
 the ``2**h - 1`` internal nodes come first, then the ``2**h`` leaves. Masses
-are ``(n_trees, 2**(h + 1) - 1)`` arrays of uint16 while a window fits in it,
-int32 otherwise (:meth:`HalfSpaceTrees._mass_dtype`); the kernels take either.
+are ``(n_trees, 2**(h + 1) - 1)`` arrays of the smallest unsigned type a window
+fits in (:func:`~pynomaly.engine.detectors.hst.mass_dtype`); the kernels take any.
 
 Example
 -------

@@ -39,6 +39,14 @@ refits at every new peak; here the fit is redone once the peaks have grown by
 per event independently of ``max_peaks`` (``refit_growth=0`` refits at every
 peak). ``z_q`` follows ``n`` and ``N_t`` at every peak.
 
+State layout: one calibrator is row ``slot`` of a few arrays (the counters
+and fit in ``st``, the sorted initial sample, the ring of peaks, DSPOT's ring
+of learned scores; :func:`new_spot_state`), updated by
+:func:`spot_bank_kernel` for a batch of rows of mixed slots. A
+:class:`SpotCalibrator` is the one-slot case; the banked detect path
+(:mod:`pynomaly.engine.banked_calibration`) keeps one slot per key, so both
+compute the same statements on the same numbers.
+
 The calibrated p-value is the tail probability above; for ``x <= t`` it is
 the empirical p-value among the initial sample (never below ``N_t / n``), and
 during the initial phase the conformal p-value among the scores so far. Beyond
@@ -272,59 +280,99 @@ def _calibrate(st: np.ndarray, init_sorted: np.ndarray, n_init: int, level: floa
 
 
 @njit(cache=True, nogil=True)
-def _spot_kernel(
-    scores: np.ndarray, st: np.ndarray, init_sorted: np.ndarray, peaks: np.ndarray, dwin: np.ndarray, n_init: int, level: float,
-    q: float, moments: bool, refit_growth: float, learn: bool, out: np.ndarray, zq_out: np.ndarray,
-) -> None:
-    """p-value (and z_q) of each score before learning it; updates st in place."""
+def _spot_step(
+    s: float, st: np.ndarray, init_sorted: np.ndarray, peaks: np.ndarray, dwin: np.ndarray,
+    n_init: int, level: float, q: float, moments: bool, refit_growth: float, learn: bool,
+) -> tuple[float, float]:
+    """(p-value, z_q in force) of score ``s`` before learning it; learns it into
+    one calibrator's state (``st``, ``init_sorted``, ``peaks``, ``dwin``) when
+    ``learn``."""
     depth = dwin.shape[0]
+    x = s
+    if depth > 0 and st[DN] > 0:
+        x = s - st[DSUM] / st[DN]
+    seen = int(st[NSEEN])
+    if seen < n_init:
+        p = (1.0 + (seen - _lower_bound(init_sorted, seen, x))) / (1.0 + seen)
+        zq = np.inf
+    else:
+        p = _tail_p(x, st, init_sorted, n_init)
+        zq = st[ZQ]
+    if not learn:
+        return p, zq
+    if seen < n_init:
+        k = _lower_bound(init_sorted, seen, x)
+        for j in range(seen, k, -1):
+            init_sorted[j] = init_sorted[j - 1]
+        init_sorted[k] = x
+        st[NSEEN] = seen + 1
+        if seen + 1 == n_init:
+            _calibrate(st, init_sorted, n_init, level, peaks, q, moments)
+    elif x > st[ZQ]:
+        return p, zq  # alarm: not learned (paper Alg. 1, line 6)
+    else:
+        st[N] += 1.0
+        if x > st[T]:
+            cap = peaks.shape[0]
+            h = int(st[PHEAD])
+            peaks[h] = x - st[T]
+            st[PHEAD] = (h + 1) % cap
+            st[NPEAK] = min(st[NPEAK] + 1.0, cap)
+            st[NT] += 1.0
+            st[PSINCE] += 1.0
+            if st[PSINCE] >= max(1.0, refit_growth * st[NPEAK]):
+                st[GAMMA], st[SIGMA] = _fit_gpd(peaks, int(st[NPEAK]), moments)
+                st[PSINCE] = 0.0
+            st[ZQ] = _z_q(st[T], st[GAMMA], st[SIGMA], q, st[N], st[NT])
+    if depth > 0:  # DSPOT: mean of the last `depth` learned raw scores
+        h = int(st[DHEAD])
+        if st[DN] == depth:
+            st[DSUM] -= dwin[h]
+        else:
+            st[DN] += 1.0
+        dwin[h] = s
+        st[DSUM] += s
+        st[DHEAD] = (h + 1) % depth
+    return p, zq
+
+
+@njit(cache=True, nogil=True)
+def spot_bank_kernel(
+    scores: np.ndarray, slots: np.ndarray, keep: np.ndarray, st: np.ndarray, init: np.ndarray,
+    peaks: np.ndarray, dwin: np.ndarray, n_init: int, level: float, q: float, moments: bool,
+    refit_growth: float, learn: bool, out: np.ndarray, zq_out: np.ndarray,
+) -> None:
+    """SPOT over a batch of mixed calibrators: row ``s`` of ``st`` (``(slots,
+    13)``), ``init`` (``(slots, n_init)``), ``peaks`` (``(slots, max_peaks)``)
+    and ``dwin`` (``(slots, depth)``) is calibrator ``s``. Each kept row gets
+    the p-value (and z_q) of its score on its slot's calibrator, then the
+    score is learned there when ``learn``; the other rows get 1 (and inf).
+
+    A single calibrator is the one-slot case (:class:`SpotCalibrator` runs
+    this kernel on ``(1, ...)`` arrays), so a banked calibrator and a per-key
+    one compute the same statements on the same numbers.
+    """
     for i in range(scores.shape[0]):
-        s = scores[i]
-        x = s
-        if depth > 0 and st[DN] > 0:
-            x = s - st[DSUM] / st[DN]
-        seen = int(st[NSEEN])
-        if seen < n_init:
-            out[i] = (1.0 + (seen - _lower_bound(init_sorted, seen, x))) / (1.0 + seen)
+        if not keep[i]:
+            out[i] = 1.0
             zq_out[i] = np.inf
-        else:
-            out[i] = _tail_p(x, st, init_sorted, n_init)
-            zq_out[i] = st[ZQ]
-        if not learn:
             continue
-        if seen < n_init:
-            k = _lower_bound(init_sorted, seen, x)
-            for j in range(seen, k, -1):
-                init_sorted[j] = init_sorted[j - 1]
-            init_sorted[k] = x
-            st[NSEEN] = seen + 1
-            if seen + 1 == n_init:
-                _calibrate(st, init_sorted, n_init, level, peaks, q, moments)
-        elif x > st[ZQ]:
-            continue  # alarm: not learned (paper Alg. 1, line 6)
-        else:
-            st[N] += 1.0
-            if x > st[T]:
-                cap = peaks.shape[0]
-                h = int(st[PHEAD])
-                peaks[h] = x - st[T]
-                st[PHEAD] = (h + 1) % cap
-                st[NPEAK] = min(st[NPEAK] + 1.0, cap)
-                st[NT] += 1.0
-                st[PSINCE] += 1.0
-                if st[PSINCE] >= max(1.0, refit_growth * st[NPEAK]):
-                    st[GAMMA], st[SIGMA] = _fit_gpd(peaks, int(st[NPEAK]), moments)
-                    st[PSINCE] = 0.0
-                st[ZQ] = _z_q(st[T], st[GAMMA], st[SIGMA], q, st[N], st[NT])
-        if depth > 0:  # DSPOT: mean of the last `depth` learned raw scores
-            h = int(st[DHEAD])
-            if st[DN] == depth:
-                st[DSUM] -= dwin[h]
-            else:
-                st[DN] += 1.0
-            dwin[h] = s
-            st[DSUM] += s
-            st[DHEAD] = (h + 1) % depth
+        s = slots[i]
+        out[i], zq_out[i] = _spot_step(scores[i], st[s], init[s], peaks[s], dwin[s], n_init,
+                                       level, q, moments, refit_growth, learn)
+
+
+def new_spot_state(n: int, n_init: int, max_peaks: int, depth: int) -> dict[str, np.ndarray]:
+    """Fresh state of ``n`` SPOT calibrators (DSPOT when ``depth > 0``), by
+    array: ``st`` (the 13 counters and fit parameters), ``init`` (the sorted
+    initial sample), ``peaks`` (the ring of excesses), ``dwin`` (DSPOT's ring
+    of learned scores).
+
+    >>> {k: v.shape for k, v in new_spot_state(3, 20, 10, 0).items()}
+    {'st': (3, 13), 'init': (3, 20), 'peaks': (3, 10), 'dwin': (3, 0)}
+    """
+    return {"st": np.zeros((n, _STATE_LEN)), "init": np.zeros((n, n_init)),
+            "peaks": np.zeros((n, max_peaks)), "dwin": np.zeros((n, depth))}
 
 
 class SpotParams(ComponentParams):
@@ -364,52 +412,52 @@ class SpotCalibrator(Calibrator):
 
     def reset(self) -> None:
         p = self.params
-        self._st = np.zeros(_STATE_LEN)
-        self._init = np.zeros(p.n_init)
-        self._peaks = np.zeros(p.max_peaks)
-        self._dwin = np.zeros(self._depth())
+        fresh = new_spot_state(1, p.n_init, p.max_peaks, self._depth())
+        # one slot of the banked layout: row 0 of (1, ...) arrays
+        self._st, self._init, self._peaks, self._dwin = (
+            fresh["st"], fresh["init"], fresh["peaks"], fresh["dwin"])
 
     @property
     def n_seen(self) -> int:
-        return int(self._st[NSEEN] if self._st[NSEEN] < self.params.n_init else self._st[N])
+        st = self._st[0]
+        return int(st[NSEEN] if st[NSEEN] < self.params.n_init else st[N])
 
     @property
     def calibrated(self) -> bool:
         """True once the initial ``n_init`` scores have been fitted."""
-        return bool(self._st[NSEEN] >= self.params.n_init)
+        return bool(self._st[0, NSEEN] >= self.params.n_init)
 
     @property
     def z_q(self) -> float:
         """Current alarm threshold (``inf`` before calibration)."""
-        return float(self._st[ZQ]) if self.calibrated else float("inf")
+        return float(self._st[0, ZQ]) if self.calibrated else float("inf")
 
     @property
     def t(self) -> float:
         """Initial (peaks) threshold."""
-        return float(self._st[T])
+        return float(self._st[0, T])
 
     @property
     def gamma(self) -> float:
-        return float(self._st[GAMMA])
+        return float(self._st[0, GAMMA])
 
     @property
     def sigma(self) -> float:
-        return float(self._st[SIGMA])
+        return float(self._st[0, SIGMA])
 
     def peaks(self) -> np.ndarray:
         """A copy of the excesses currently used by the fit."""
-        return self._peaks[: int(self._st[NPEAK])].copy()
+        return self._peaks[0, : int(self._st[0, NPEAK])].copy()
 
     def _run(self, scores: np.ndarray, learn: bool) -> tuple[np.ndarray, np.ndarray]:
         p = self.params
-        out = np.empty(scores.shape[0])
-        zq = np.empty(scores.shape[0])
-        if learn:
-            st, init, peaks, dwin = self._st, self._init, self._peaks, self._dwin
-        else:
-            st, init, peaks, dwin = self._st.copy(), self._init, self._peaks, self._dwin
-        _spot_kernel(
-            scores, st, init, peaks, dwin, p.n_init, p.level, p.q, p.fit == "moments",
+        n = scores.shape[0]
+        out = np.empty(n)
+        zq = np.empty(n)
+        st = self._st if learn else self._st.copy()
+        spot_bank_kernel(
+            scores, np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.bool_), st, self._init,
+            self._peaks, self._dwin, p.n_init, p.level, p.q, p.fit == "moments",
             p.refit_growth, learn, out, zq,
         )
         return out, zq
@@ -425,15 +473,14 @@ class SpotCalibrator(Calibrator):
 
     def _get_state(self) -> dict[str, Any]:
         return {
-            "st": self._st.copy(), "init": self._init.copy(),
-            "peaks": self._peaks.copy(), "dwin": self._dwin.copy(),
+            "st": self._st[0].copy(), "init": self._init[0].copy(),
+            "peaks": self._peaks[0].copy(), "dwin": self._dwin[0].copy(),
         }
 
     def _set_state(self, state: dict[str, Any], version: int) -> None:
-        self._st = np.asarray(state["st"], dtype=np.float64).copy()
-        self._init = np.asarray(state["init"], dtype=np.float64).copy()
-        self._peaks = np.asarray(state["peaks"], dtype=np.float64).copy()
-        self._dwin = np.asarray(state["dwin"], dtype=np.float64).copy()
+        self._st, self._init, self._peaks, self._dwin = (
+            np.asarray(state[k], dtype=np.float64).reshape(1, -1).copy()
+            for k in ("st", "init", "peaks", "dwin"))
 
 
 class DSpotCalibrator(SpotCalibrator):

@@ -237,3 +237,46 @@ def test_spot_p_values_stay_in_unit_interval_on_any_floats(scores, kind, fit):
     cal = make_calibrator(params)
     p = np.r_[cal.p_values(scores), cal.p_values(scores[::-1], learn=False)]
     assert np.all((p >= 0.0) & (p <= 1.0)), p
+
+
+# -- SPOT against its earlier release ---------------------------------------------
+def _spot_reference():
+    """Outputs, snapshots and pickles written by the SpotCalibrator that kept
+    its own 1-D state arrays, before its state became one slot of the banked
+    layout
+    (data/spot_reference_v1.pkl: 3 streams x 5 configurations, scores in two
+    batches, snapshot and pickle after the first)."""
+    from pathlib import Path
+
+    with open(Path(__file__).parent / "data" / "spot_reference_v1.pkl", "rb") as f:
+        return pickle.load(f)
+
+
+def test_spot_gives_the_outputs_of_its_earlier_layout():
+    ref = _spot_reference()
+    assert len(ref["runs"]) == 15
+    for run in ref["runs"]:
+        x, k = ref["scores"][run["stream"]], run["split"]
+        cal = make_calibrator(run["config"])
+        p1, z1 = cal.thresholds(x[:k])
+        p2, z2 = cal.thresholds(x[k:])
+        np.testing.assert_array_equal(np.r_[p1, p2], run["p"], err_msg=str(run["config"]))
+        np.testing.assert_array_equal(np.r_[z1, z2], run["z_q"])
+        assert (cal.gamma, cal.sigma, cal.t) == (run["gamma"], run["sigma"], run["t"])
+
+
+def test_spot_snapshots_and_pickles_of_its_earlier_layout_restore():
+    ref = _spot_reference()
+    runs = [r for r in ref["runs"] if r["snapshot"] is not None]
+    assert len(runs) == 5
+    for run in runs:
+        x, k = ref["scores"][run["stream"]], run["split"]
+        for twin in (StatefulComponent.restore_any(run["snapshot"]), pickle.loads(run["pickle"])):
+            assert twin.get_params() == make_calibrator(run["config"]).get_params()
+            p, z = twin.thresholds(x[k:])
+            np.testing.assert_array_equal(p, run["p"][k:])
+            np.testing.assert_array_equal(z, run["z_q"][k:])
+            # and the snapshot it writes is the one it read
+            again = make_calibrator(run["config"])
+            again.thresholds(x[:k])
+            assert again.snapshot() == run["snapshot"]

@@ -515,6 +515,17 @@ class MetricDeviationBank(DetectorBank):
             p.learn_gate, out, float(explain_at), contrib, np.empty(X.shape[1]))
         return out, contrib
 
+    def explain(self, slot: int, x: np.ndarray) -> np.ndarray:
+        """Each metric's smoothed z on the slot's state (``MetricDeviation.explain_one``)."""
+        p = self.params
+        sz = self.smooth_z[slot]
+        out = np.empty(x.shape[0])
+        for j in range(x.shape[0]):
+            z = _md_z(float(x[j]), self.mean[slot, j], self.var[slot, j], self.lo[slot, j],
+                      self.hi[slot, j], p.floor, p.relative_floor, p.cap)
+            out[j] = sz[j] + p.smoothing * (z - sz[j])
+        return out
+
 
 #: detector name → (bank class, predicate on its params)
 BANKS: dict[str, tuple[type[DetectorBank], Any]] = {
@@ -531,31 +542,41 @@ def bank_class(name: str, params: Any) -> type[DetectorBank]:
     return BANKS[name][0]
 
 
+#: drift monitors with a banked form: per-slot state vectors run by a numba
+#: kernel (River's monitors run per value in Python and stay per-key)
+BANKED_MONITORS = frozenset({"fast_page_hinkley"})
+
+
 def bank_supported(config: PipelineConfig) -> bool:
-    """Whether ``config`` can run banked with results identical to per-key pipelines."""
+    """Whether ``config`` can run banked with results identical to per-key pipelines:
+    a detector with a bank, any calibration (``none``, ``conformal``, ``spot``,
+    ``dspot``) with any threshold the pipeline accepts, drift monitors of the
+    kinds in :data:`BANKED_MONITORS` with any policy, no ``protect``."""
     entry = BANKS.get(config.detector.name)
     if entry is None:
         return False
     params = detector_class(config.detector.name).Params(**config.detector.params)
-    decision = ((config.calibration.kind == "none" and config.threshold.kind == "static")
-                or (config.calibration.kind == "conformal"
-                    and config.threshold.kind == "probability"))
-    return entry[1](params) and decision and not config.drift and not config.protect
+    monitors = all(m.monitor in BANKED_MONITORS for m in config.drift)
+    return bool(entry[1](params)) and monitors and not config.protect
 
 
 def make_bank(config: PipelineConfig, n_features: int) -> DetectorBank:
-    """An empty bank for ``config`` (see :func:`bank_supported`); with conformal
-    calibration, the bank also holds each slot's calibration window
+    """An empty bank for ``config`` (see :func:`bank_supported`); with conformal,
+    SPOT or DSPOT calibration, the bank also holds each slot's calibrator
     (:mod:`pynomaly.engine.banked_calibration`)."""
     if not bank_supported(config):
         raise ValueError(f"detector {config.detector.name!r} with this pipeline config has no bank")
     params = detector_class(config.detector.name).Params(**config.detector.params)
     cls = bank_class(config.detector.name, params)
-    if config.calibration.kind == "conformal":
+    cal = config.calibration
+    if cal.kind == "conformal":
         from pynomaly.engine.banked_calibration import CONFORMAL_BANKS
 
-        window = int(config.calibration.window)
-        return CONFORMAL_BANKS[cls](params, n_features, window=window)
+        return CONFORMAL_BANKS[cls](params, n_features, window=int(cal.window))
+    if cal.kind in ("spot", "dspot"):
+        from pynomaly.engine.banked_calibration import SPOT_BANKS
+
+        return SPOT_BANKS[cls](params, n_features, spot=cal)
     return cls(params, n_features)
 
 

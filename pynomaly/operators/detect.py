@@ -359,6 +359,11 @@ class DetectLogic:
         return self.process(state, batch)
 
     def process(self, state: ShardState | None, batch: EventBatch) -> tuple[ShardState, ShardOutput]:
+        if state is not None and not isinstance(state, ShardState):
+            raise TypeError(
+                f"flow {self.flow!r}: recovery state of shard was written by the banked detect "
+                "path (another version or spec); start from an empty recovery directory or "
+                "run the version and spec that wrote it")
         st = state if state is not None else ShardState()
         if getattr(st, "decision", None) is None:
             st.decision = self.decision.new_state()

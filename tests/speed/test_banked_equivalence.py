@@ -147,6 +147,25 @@ def test_per_key_recovery_state_is_refused_with_a_clear_message() -> None:
         BankedDetectLogic(spec).process(generic_state, batch)
 
 
+def test_banked_recovery_state_is_refused_by_the_per_key_path() -> None:
+    spec = _spec(dict(ZSCORE))
+    batch = next(_stream(1, n_batches=1, batch=50))
+    banked_state, _ = BankedDetectLogic(spec).process(None, batch)
+    with pytest.raises(TypeError, match="banked detect path"):
+        DetectLogic(spec).process(banked_state, batch)
+
+
+def test_without_recovery_the_detect_step_skips_the_epoch_copy() -> None:
+    from pynomaly.operators.detect_op import _ShardDetect
+
+    spec = _spec(dict(ZSCORE))
+    logic = BankedDetectLogic(spec)
+    state, _ = logic.process(None, next(_stream(1, n_batches=1, batch=50)))
+    kept = _ShardDetect(logic.process, None, state)  # type: ignore[arg-type]
+    assert kept.snapshot() is not state and kept.snapshot().keys == state.keys
+    assert _ShardDetect(logic.process, None, state, snapshots=False).snapshot() is None  # type: ignore[arg-type]
+
+
 def test_deepcopy_is_independent_and_continues_identically() -> None:
     import copy
 

@@ -72,14 +72,11 @@ def make_sink(sink: Any, *, dead_letters: bool = False) -> DynamicSink:
         from pynomaly.connectors.file_sinks import StdoutSink
 
         return StdoutSink()
-    try:
-        from pynomaly.connectors import extra_sinks
-    except ImportError:
-        extra_sinks = None
-    if extra_sinks is not None:
-        built = extra_sinks.build(sink)
-        if built is not None:
-            return built
+    from pynomaly.connectors import extra_sinks
+
+    built = extra_sinks.build(sink)
+    if built is not None:
+        return built
     raise ValueError(f"sink type {sink.type!r} is not available")
 
 

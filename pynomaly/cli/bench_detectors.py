@@ -96,12 +96,9 @@ def build_pairs(X: np.ndarray) -> list[Pair]:
     """The native/peer pairs, configured for stream ``X`` (same limits and sizes)."""
     d = X.shape[1]
     lo, hi = X[:256].min(axis=0), X[:256].max(axis=0)
-    try:
-        from pynomaly.engine.detectors.hst import auto_limits
+    from pynomaly.engine.detectors.hst import auto_limits
 
-        limits = auto_limits(X[:250])
-    except ImportError:
-        limits = np.stack([lo - (hi - lo), hi + (hi - lo)])
+    limits = auto_limits(X[:250])
     hst = {"n_trees": 10, "height": 8, "window_size": 250, "seed": 0}
     hst["limits"] = tuple((float(a), float(b)) for a, b in limits.T)
     bounds = {"feature_mins": lo.tolist(), "feature_maxes": hi.tolist()}

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import pkgutil
 import sys
@@ -26,6 +25,7 @@ from collections.abc import Sequence
 import pynomaly
 import pynomaly.cli as cli_pkg
 from pynomaly.cli import _help as help_format
+from pynomaly.observability.logs import configure_logging
 
 
 class CLIError(Exception):
@@ -115,12 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        from pynomaly.observability.logs import configure_logging
-    except ImportError:  # logging module not present yet
-        logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO)
-    else:
-        configure_logging(args.log_level or ("DEBUG" if args.debug else None))
+    configure_logging(args.log_level or ("DEBUG" if args.debug else None))
     if not args.debug:
         # a step that fails inside Bytewax is reported as a Rust panic; its
         # native backtrace (some 70 lines) says nothing the error line does not

@@ -14,8 +14,9 @@ types the record spec implies are fixed (key: text; value fields and epoch
 times: numbers), so every block reads the same way whatever its neighbours.
 
 >>> import tempfile, os
+>>> from pathlib import Path
 >>> path = os.path.join(tempfile.mkdtemp(), "m.csv")
->>> _ = open(path, "w").write("key,ts,v\\na,1,1.5\\nb,2\\nc,3,x\\n")
+>>> _ = Path(path).write_text("key,ts,v\\na,1,1.5\\nb,2\\nc,3,x\\n")
 >>> layout = CsvLayout("key", "ts", "epoch_s", ("v",))
 >>> [(c.lines, type(c.payloads).__name__) for c in csv_chunks(path, 10, 0, layout)]
 [([2, 3, 4], 'list')]

@@ -6,10 +6,11 @@ interleave mid-line and a crash loses at most the batch being written, which
 recovery replays.
 
 >>> import tempfile, os
+>>> from pathlib import Path
 >>> from pynomaly.connectors.file_sinks import JsonlWriter
 >>> path = os.path.join(tempfile.mkdtemp(), "alerts.jsonl")
 >>> w = JsonlWriter(path); w.write([{"id": "a"}, {"id": "b"}]); w.close()
->>> open(path).read().splitlines()
+>>> Path(path).read_text().splitlines()
 ['{"id":"a"}', '{"id":"b"}']
 """
 

@@ -13,9 +13,10 @@ batch boundaries wait until the wall clock has caught up with the batch's
 first event time.
 
 >>> import tempfile, os
+>>> from pathlib import Path
 >>> from pynomaly.connectors.file_source import read_batches
 >>> path = os.path.join(tempfile.mkdtemp(), "m.jsonl")
->>> _ = open(path, "w").write('{"key":"a","ts":1,"v":1}\\n{"key":"a","ts":2,"v":2}\\n')
+>>> _ = Path(path).write_text('{"key":"a","ts":1,"v":1}\\n{"key":"a","ts":2,"v":2}\\n')
 >>> [len(b.payloads) for b in read_batches(path, batch_size=1)]
 [1, 1]
 """

@@ -8,10 +8,11 @@ Kafka target.
 Examples
 --------
 >>> import os, tempfile
+>>> from pathlib import Path
 >>> from pynomaly.connectors.generator import GeneratorConfig
 >>> out = os.path.join(tempfile.mkdtemp(), "m.jsonl")
 >>> summary = produce(GeneratorConfig(keys=3, seed=1), [out], count=10)
->>> summary.records, summary.malformed, len(open(out).readlines())
+>>> summary.records, summary.malformed, len(Path(out).read_text().splitlines())
 (10, 0, 10)
 """
 

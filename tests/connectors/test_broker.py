@@ -144,6 +144,8 @@ def test_broker_dies_with_its_parent():
     finally:
         parent.kill()
         parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()
 
 
 def test_taken_port_is_reported():
@@ -202,6 +204,9 @@ def _cli(argv: list[str]) -> int:
     return int(args.func(args))
 
 
+# `broker start` leaves the broker running after it returns, by design; run in
+# this process, its Popen handle is collected while the broker still runs.
+@pytest.mark.filterwarnings("ignore:subprocess \\d+ is still running:ResourceWarning")
 def test_cli_start_status_stop(monkeypatch, tmp_path, capsys):
     from pynomaly.cli.broker import read_state
 

@@ -127,5 +127,7 @@ def test_flow_to_browser_live_points_and_alert(served, browser, tmp_path: Path) 
             flow.send_signal(signal.SIGCONT)
             flow.terminate()
             flow.wait(timeout=10)
+        if flow.stdout is not None:
+            flow.stdout.close()
         page.close()
     assert not errors, errors

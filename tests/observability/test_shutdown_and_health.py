@@ -58,7 +58,7 @@ def test_sigterm_drains_and_health_endpoints(bootstrap, topic_factory, kafka_con
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "pynomaly.cli.main", "run", str(spec_path),
                              "--metrics-port", str(port), "--shutdown-timeout", "20"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
         status, body = _wait(lambda: (r := _get(base + "/healthz"))[0] == 200 and r, 60, "/healthz")
@@ -77,7 +77,8 @@ def test_sigterm_drains_and_health_endpoints(bootstrap, topic_factory, kafka_con
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    err = proc.stderr.read().decode()
+    with proc.stderr:
+        err = proc.stderr.read().decode()
     assert code == 0, err[-3000:]
     assert took < 20
     scored = {orjson.loads(x)["id"] for x in jsonl.read_bytes().splitlines()}

@@ -25,6 +25,21 @@ Example
 >>> p = bank.p_values(s, slots, np.ones(20, dtype=bool))
 >>> bool(np.array_equal(p[0::2], ConformalCalibrator(window=50).p_values(s[0::2])))
 True
+
+SPOT and DSPOT (:mod:`pynomaly.engine.calibration_spot`) are banked the same
+way: each slot is one row of the SPOT arrays, updated by the very kernel a
+per-key :class:`~pynomaly.engine.calibration_spot.SpotCalibrator` runs on
+its single row. Memory: ``8 * (13 + n_init + max_peaks + depth)`` bytes per
+slot (16 kB at the defaults).
+
+>>> from pynomaly.engine.calibration_spot import SpotCalibrator, SpotParams
+>>> spot = SpotParams(n_init=50, level=0.9, q=1e-3)
+>>> bank = SpotZScoreBank(RobustZScore.Params(), n_features=1, spot=spot)
+>>> bank.ensure(2)
+>>> s = np.random.default_rng(1).exponential(size=400)
+>>> p = bank.p_values(s, np.tile([0, 1], 200), np.ones(400, dtype=bool))
+>>> bool(np.array_equal(p[1::2], SpotCalibrator(n_init=50, level=0.9, q=1e-3).p_values(s[1::2])))
+True
 """
 
 from __future__ import annotations
@@ -43,6 +58,7 @@ from pynomaly.engine.banked import (
     ZScoreBank,
 )
 from pynomaly.engine.calibration_conformal import _lower_bound, _window_push_at
+from pynomaly.engine.calibration_spot import SpotParams, new_spot_state, spot_bank_kernel
 
 #: names of the calibration arrays a calibrated bank adds to its detector's
 CALIBRATION_ARRAYS = ("cal_ring", "cal_sorted", "cal_n", "cal_head")
@@ -96,6 +112,77 @@ class ConformalBankMixin:
         return out
 
 
+    def reset_calibration(self, slots: np.ndarray) -> None:
+        """Give ``slots`` an empty window (the detector state is kept)."""
+        reset_arrays(self, slots, CALIBRATION_ARRAYS)
+
+
+#: names of the arrays a SPOT-calibrated bank adds to its detector's
+SPOT_ARRAYS = ("spot_st", "spot_init", "spot_peaks", "spot_dwin")
+
+
+class SpotBankMixin:
+    """Adds a SPOT (or, with ``depth``, DSPOT) calibrator per slot to a
+    :class:`DetectorBank`: row ``slot`` of ``spot_st``, ``spot_init``,
+    ``spot_peaks`` and ``spot_dwin`` (see
+    :func:`~pynomaly.engine.calibration_spot.new_spot_state`)."""
+
+    spot: SpotParams
+    spot_st: np.ndarray
+    spot_init: np.ndarray
+    spot_peaks: np.ndarray
+    spot_dwin: np.ndarray
+
+    def __init__(self, params: Any, n_features: int, spot: SpotParams) -> None:
+        self.spot = spot
+        super().__init__(params, n_features)  # type: ignore[call-arg]
+
+    @property
+    def depth(self) -> int:
+        """DSPOT's moving-mean depth (0: SPOT)."""
+        return int(getattr(self.spot, "depth", 0))
+
+    def _fresh(self, n: int) -> dict[str, np.ndarray]:
+        fresh: dict[str, np.ndarray] = super()._fresh(n)  # type: ignore[misc]
+        sp = self.spot
+        fresh.update({f"spot_{k}": v for k, v in
+                      new_spot_state(n, sp.n_init, sp.max_peaks, self.depth).items()})
+        return fresh
+
+    def p_values(self, scores: np.ndarray, slots: np.ndarray, keep: np.ndarray) -> np.ndarray:
+        """SPOT p-values of the kept rows' scores on their slots' calibrators,
+        each learned after it is judged (1.0 for the other rows)."""
+        out = np.empty(scores.shape[0])
+        zq = np.empty(scores.shape[0])
+        sp = self.spot
+        spot_bank_kernel(np.ascontiguousarray(scores, dtype=np.float64),
+                         np.ascontiguousarray(slots, dtype=np.int64),
+                         np.ascontiguousarray(keep, dtype=np.bool_), self.spot_st,
+                         self.spot_init, self.spot_peaks, self.spot_dwin, sp.n_init, sp.level,
+                         sp.q, sp.fit == "moments", sp.refit_growth, True, out, zq)
+        return out
+
+    def reset_calibration(self, slots: np.ndarray) -> None:
+        """Give ``slots`` a fresh calibrator (the detector state is kept)."""
+        reset_arrays(self, slots, SPOT_ARRAYS)
+
+
+def reset_arrays(bank: Any, slots: np.ndarray, names: tuple[str, ...]) -> None:
+    """Set the ``names`` arrays of ``bank`` at ``slots`` to a fresh slot's values."""
+    if len(slots) == 0 or not bank.capacity:
+        return
+    fresh = bank._fresh(1)
+    for name in names:
+        getattr(bank, name)[slots] = fresh[name][0]
+
+
+def reset_detector(bank: DetectorBank, slots: np.ndarray) -> None:
+    """Give ``slots`` a fresh detector, keeping their calibration (a drift
+    policy ``reset``)."""
+    calibration = set(CALIBRATION_ARRAYS) | set(SPOT_ARRAYS)
+    reset_arrays(bank, slots, tuple(n for n in bank.arrays if n not in calibration))
+
+
 class ConformalZScoreBank(ConformalBankMixin, ZScoreBank):
     """Robust statistics with conformal calibration, banked."""
 
@@ -127,3 +214,41 @@ CONFORMAL_BANKS: dict[type[DetectorBank], Callable[..., DetectorBank]] = {
     AutoHSTBank: ConformalAutoHSTBank,
     MetricDeviationBank: ConformalMetricDeviationBank,
 }
+
+
+class SpotZScoreBank(SpotBankMixin, ZScoreBank):
+    """Robust statistics with SPOT/DSPOT calibration, banked."""
+
+    arrays: tuple[str, ...] = ZScoreBank.arrays + SPOT_ARRAYS
+
+
+class SpotHSTBank(SpotBankMixin, HSTBank):
+    """Half-Space Trees (fixed limits) with SPOT/DSPOT calibration, banked."""
+
+    arrays: tuple[str, ...] = HSTBank.arrays + SPOT_ARRAYS
+
+
+class SpotAutoHSTBank(SpotBankMixin, AutoHSTBank):
+    """Half-Space Trees (auto limits) with SPOT/DSPOT calibration, banked."""
+
+    arrays: tuple[str, ...] = AutoHSTBank.arrays + SPOT_ARRAYS
+
+
+class SpotMetricDeviationBank(SpotBankMixin, MetricDeviationBank):
+    """The multivariate default with SPOT/DSPOT calibration, banked."""
+
+    arrays: tuple[str, ...] = MetricDeviationBank.arrays + SPOT_ARRAYS
+
+
+#: detector bank class → its SPOT-calibrated form (SPOT and DSPOT)
+SPOT_BANKS: dict[type[DetectorBank], Callable[..., DetectorBank]] = {
+    ZScoreBank: SpotZScoreBank,
+    HSTBank: SpotHSTBank,
+    AutoHSTBank: SpotAutoHSTBank,
+    MetricDeviationBank: SpotMetricDeviationBank,
+}
+
+
+def calibrated_bank(bank: DetectorBank) -> ConformalBankMixin | SpotBankMixin | None:
+    """``bank`` as the calibrated bank it is (None: calibration ``none``)."""
+    return bank if isinstance(bank, ConformalBankMixin | SpotBankMixin) else None

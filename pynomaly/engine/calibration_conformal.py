@@ -141,20 +141,25 @@ def _conformal_until_kernel(scores: np.ndarray, ring: np.ndarray, sorted_w: np.n
 
 
 @njit(cache=True, nogil=True)
+def window_quantile(sorted_w: np.ndarray, n: int, level: float) -> float:
+    """The ``level``-quantile of a window of ``n`` sorted values (inf when empty)."""
+    if n == 0:
+        return np.inf
+    k = int(np.ceil(level * n)) - 1
+    if k < 0:
+        k = 0
+    elif k > n - 1:
+        k = n - 1
+    return float(sorted_w[k])
+
+
+@njit(cache=True, nogil=True)
 def _window_quantile_kernel(values: np.ndarray, ring: np.ndarray, sorted_w: np.ndarray,
                             n: int, head: int, level: float, learn: bool,
                             out: np.ndarray) -> tuple[int, int]:
     """``level``-quantile of the window before learning each value (inf when empty)."""
     for i in range(values.shape[0]):
-        if n == 0:
-            out[i] = np.inf
-        else:
-            k = int(np.ceil(level * n)) - 1
-            if k < 0:
-                k = 0
-            elif k > n - 1:
-                k = n - 1
-            out[i] = sorted_w[k]
+        out[i] = window_quantile(sorted_w, n, level)
         if learn:
             n, head = _window_push(ring, sorted_w, n, head, values[i])
     return n, head

@@ -1,13 +1,16 @@
 """The banked detect step: one shard's keys in slot-indexed arrays.
 
 Used instead of :class:`~pynomaly.operators.detect.DetectLogic` when the spec
-allows it (see :func:`banked_eligible`): a detector with a bank, no windows,
-calibration ``none``, a static threshold, no drift monitors, no ``protect``,
-no per-point live view. A batch of the shard's events is handled by a few
-numba passes over all rows (admit → score → decide); Python runs per new
-key, per flagged row (alert + explanation) and per dead letter only. Alerts,
-dead letters and counters are exactly those of the per-key path, in the same
-order (key groups in order of first appearance, rows in order).
+allows it (see :func:`banked_eligible`, :func:`per_key_reason`): a detector
+with a bank, no windows, any calibration and threshold, drift monitors of
+the numba kind (``fast_page_hinkley``) with any drift policy, no
+``protect``. A batch of the shard's events is handled by a few numba passes
+over all rows (admit → score → calibrate → threshold → monitor, see
+:mod:`pynomaly.engine.banked_pipeline` → cooldown); Python runs per new key,
+per flagged row (alert + explanation), per drift event and per dead letter
+only. Alerts, drift records, dead letters and counters are exactly those of
+the per-key path, in the same order (key groups in order of first
+appearance, rows in order).
 
 Example
 -------
@@ -29,7 +32,7 @@ Example
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -46,11 +49,12 @@ from pynomaly.engine.banked import (
     make_bank,
     prepare_values,
 )
-from pynomaly.engine.banked_calibration import ConformalBankMixin
-from pynomaly.engine.banked_decide import admit, decide
+from pynomaly.engine.banked_decide import admit, cooldown
+from pynomaly.engine.banked_pipeline import BankedPipeline, PipelineSlots
+from pynomaly.engine.drift import DriftEvent
 from pynomaly.observability import metrics
 from pynomaly.operators.alert_record import make_alert
-from pynomaly.operators.detect import ShardOutput, dead_letter
+from pynomaly.operators.detect import ShardOutput, _drift_alert, dead_letter
 from pynomaly.records import DeadLetter, EventBatch, Reason
 from pynomaly.spec import FlowSpec
 
@@ -65,8 +69,14 @@ def per_key_reason(spec: FlowSpec, keep_points: bool = False) -> str | None:
     True
     >>> per_key_reason(FlowSpec.model_validate({**base, "detection": {"detector": "rcf"}}))
     'detector rcf has no banked form'
+    >>> per_key_reason(FlowSpec.model_validate({**base, "detection": {
+    ...     "calibration": {"kind": "spot"}, "drift": [{"monitor": "adwin"}]}}))
+    'drift monitor adwin runs River per value'
+
+    Every calibration and threshold runs banked, and so do ``fast_page_hinkley``
+    drift monitors with any policy.
     """
-    from pynomaly.engine.banked import BANKS
+    from pynomaly.engine.banked import BANKED_MONITORS, BANKS
 
     det = spec.detection
     if spec.window.kind != "none":
@@ -75,13 +85,13 @@ def per_key_reason(spec: FlowSpec, keep_points: bool = False) -> str | None:
         return "the dashboard sink keeps every score"
     if det.detector.name not in BANKS:
         return f"detector {det.detector.name} has no banked form"
-    if det.drift:
-        return "drift monitors"
+    river = [m.monitor for m in det.drift if m.monitor not in BANKED_MONITORS]
+    if river:
+        return f"drift monitor {river[0]} runs River per value"
     if det.protect:
         return "protect"
     if not bank_supported(det):
-        return (f"calibration {det.calibration.kind} with a {det.threshold.kind} threshold "
-                "(banked: none with static, conformal with probability)")
+        return f"detector {det.detector.name} with these parameters has no banked form"
     return None
 
 
@@ -97,14 +107,17 @@ class BankedShardState:
     state. Pickles compactly (arrays cut to the slots in use) for recovery.
     """
 
-    def __init__(self, bank: DetectorBank) -> None:
+    def __init__(self, bank: DetectorBank, pipe: PipelineSlots | None = None) -> None:
         self.keys: dict[str, int] = {}
         self.slot_keys: list[str | None] = []
         self.free: list[int] = []
         self.bank = bank
+        #: the rest of each key's pipeline: stream position, warm-up, drift
+        #: monitors, quantile threshold (pynomaly.engine.banked_pipeline);
+        #: by default that of a pipeline without monitors or quantile threshold
+        self.pipe = pipe if pipe is not None else PipelineSlots()
         self.last_time = np.empty(0)
         self.cooldown_until = np.empty(0)
-        self.seen = np.empty(0, dtype=np.int64)
         self.watermark = -np.inf
         self.evicted = 0
         self.overflow = 0
@@ -120,8 +133,8 @@ class BankedShardState:
         new = max(n, 2 * cap, 16)
         self.last_time = np.r_[self.last_time, np.full(new - cap, -np.inf)]
         self.cooldown_until = np.r_[self.cooldown_until, np.full(new - cap, -np.inf)]
-        self.seen = np.r_[self.seen, np.zeros(new - cap, dtype=np.int64)]
         self.bank.ensure(new)
+        self.pipe.ensure(new)
 
     def add_keys(self, new_keys: list[str]) -> np.ndarray:
         """Slots for ``new_keys`` (fresh state), reusing freed slots first."""
@@ -136,9 +149,9 @@ class BankedShardState:
         self._grow(len(self.slot_keys))
         self.last_time[slots] = -np.inf
         self.cooldown_until[slots] = -np.inf
-        self.seen[slots] = 0
         if reuse:  # slots beyond the old top are fresh from ensure(): writing them
             self.bank.reset(slots[: len(reuse)])  # would touch every page for nothing
+            self.pipe.reset(slots[: len(reuse)])
         sk, km = self.slot_keys, self.keys
         for k, s in zip(new_keys, slots.tolist(), strict=True):
             km[k] = s
@@ -151,7 +164,7 @@ class BankedShardState:
         slots = np.array([self.keys[k] for k in keys if k in self.keys], dtype=np.int64)
         if slots.size:
             self.bank.reset(slots)
-            self.seen[slots] = 0
+            self.pipe.reset(slots)
             self.cooldown_until[slots] = -np.inf
 
     def evict_before(self, before: float) -> None:
@@ -169,8 +182,9 @@ class BankedShardState:
         self.evicted += len(stale)
 
     def bytes_per_key(self) -> int:
-        """Array bytes per slot (detector + counters), without the key dict."""
-        return self.bank.bytes_per_slot() + 3 * 8
+        """Array bytes per slot (detector, calibrator, pipeline counters, drift
+        monitors, last event time and cooldown), without the key dict."""
+        return self.bank.bytes_per_slot() + self.pipe.bytes_per_slot() + 2 * 8
 
     def __deepcopy__(self, memo: dict[int, Any]) -> BankedShardState:
         """An independent copy made of container and array copies (Bytewax
@@ -181,9 +195,10 @@ class BankedShardState:
         new.keys = dict(self.keys)
         new.slot_keys = list(self.slot_keys)
         new.free = list(self.free)
-        for name in ("last_time", "cooldown_until", "seen"):
+        for name in ("last_time", "cooldown_until"):
             setattr(new, name, getattr(self, name).copy())
         new.bank = self.bank.copy()
+        new.pipe = self.pipe.copy()
         if self.decision is not None:
             new.decision = self.decision.copy()
         return new
@@ -193,7 +208,8 @@ class BankedShardState:
         n = len(self.slot_keys)
         st = dict(self.__dict__)
         st["bank"] = (type(self.bank), self.bank.truncated_state(n))
-        for name in ("last_time", "cooldown_until", "seen"):
+        st["pipe"] = self.pipe.truncated_state(n)
+        for name in ("last_time", "cooldown_until"):
             st[name] = getattr(self, name)[:n].copy()
         metrics.current().snapshot_duration(time.perf_counter() - t0)
         return st
@@ -202,8 +218,14 @@ class BankedShardState:
         cls, bank_state = st.pop("bank")
         bank = cls.__new__(cls)
         bank.__dict__.update(bank_state)
+        pipe_state = st.pop("pipe", None)
         self.__dict__.update(st)
         self.bank = bank
+        if pipe_state is not None:
+            self.pipe = PipelineSlots.__new__(PipelineSlots)
+            self.pipe.__dict__.update(pipe_state)
+        # else: written before the pipeline state had its own arrays;
+        # BankedDetectLogic rebuilds it from ``seen``
 
 
 class BankedDetectLogic:
@@ -216,11 +238,9 @@ class BankedDetectLogic:
         self.flow = spec.name
         self.det_name = spec.detection.detector.name
         self.threshold_kind = spec.detection.threshold.kind
-        #: conformal calibration: alerts are decided on the probability 1 - p
-        self.calibrated = spec.detection.calibration.kind == "conformal"
-        thr = spec.detection.threshold
-        self.threshold_value = float(thr.level if self.calibrated else thr.value)  # type: ignore[union-attr]
         self.fields = tuple(spec.record.value_fields)
+        #: detector → calibrator → threshold → drift monitors of every key
+        self.pipeline = BankedPipeline(spec.detection, len(self.fields))
         self.max_keys_per_shard = max(1, spec.keys.max_keys // spec.keys.shards)
         self.keep_points = False
         self.decision = AlertDecision(spec)
@@ -231,7 +251,19 @@ class BankedDetectLogic:
         return shard_of(batch.keys[0], self.spec.keys.shards) if len(batch) else -1
 
     def new_state(self) -> BankedShardState:
-        return BankedShardState(make_bank(self.spec.detection, len(self.fields)))
+        return BankedShardState(make_bank(self.spec.detection, len(self.fields)),
+                                self.pipeline.new_slots())
+
+    def _pipe(self, st: BankedShardState) -> PipelineSlots:
+        """The shard's pipeline state; for a state written before it had its
+        own arrays, built from the stream counts it kept (``seen``)."""
+        pipe: PipelineSlots | None = st.__dict__.get("pipe")
+        if pipe is None:
+            pipe = st.pipe = self.pipeline.new_slots()
+            seen = st.__dict__.pop("seen", np.empty(0, dtype=np.int64))
+            pipe.ensure(max(st.last_time.shape[0], 1))
+            pipe.n_seen[: seen.shape[0]] = seen
+        return pipe
 
     def mapper(self, state: BankedShardState | None,
                batch: EventBatch) -> tuple[BankedShardState, ShardOutput]:
@@ -275,7 +307,8 @@ class BankedDetectLogic:
             slots = self._slots(st, batch.keys)
             times = np.ascontiguousarray(batch.times, dtype=np.float64)
             keep = admit(slots, times, st.last_time, self.spec.window.allowed_lateness_s)
-            X = prepare_values(batch.values)
+            raw = np.ascontiguousarray(batch.values, dtype=np.float64)
+            X = prepare_values(raw)
             dst = self._decision_state(st)
             arr = self.decision.arrivals(dst, batch.keys, times, keep,
                                          batch_watermarks(dst, batch), batch.watermark_from,
@@ -283,49 +316,51 @@ class BankedDetectLogic:
                                              len(st.slot_keys), st.evicted, len(st.keys))))
             hold, skip = self.decision.maintenance(dst, batch.keys, times)
             learn = keep & ~skip
-            aug = self.decision.imputed(dst, arr, X, learn)  # what the detector learns
-            prob = None
+            # what the pipelines learn: the values as read, with the imputed
+            # records (as the per-key path imputes them), then cleaned
+            aug = self.decision.imputed(dst, arr, raw, learn)
+            pipe = self._pipe(st)
             if aug.imputed:
-                scores, contrib = st.bank.score_learn_explain(
-                    aug.X, slots[aug.source], aug.keep, self._explain_at())
-                if self.calibrated:
-                    prob = 1.0 - self._calibrated(st).p_values(
-                        scores, slots[aug.source], aug.keep)[aug.real]
-                scores, contrib = scores[aug.real], contrib[aug.real]
+                res = self.pipeline.run(st.bank, pipe, prepare_values(aug.X), aug.X,
+                                        slots[aug.source], aug.keep, self._explain_at())
+                real = aug.real
+                scores, prob, thr, flags = (res.scores[real], res.probability[real],
+                                            res.threshold[real], res.flags[real])
+                contrib = res.contrib[real] if res.contrib.shape[0] else res.contrib
+                # a drift on an imputed record is reported on the batch row after it
+                drift = [(int(aug.source[r]), ev) for r, ev in res.drift]
             else:
-                scores, contrib = st.bank.score_learn_explain(X, slots, learn, self._explain_at())
-                if self.calibrated:
-                    prob = 1.0 - self._calibrated(st).p_values(scores, slots, learn)
+                res = self.pipeline.run(st.bank, pipe, X, raw, slots, learn, self._explain_at())
+                scores, prob, thr, flags = res.scores, res.probability, res.threshold, res.flags
+                contrib, drift = res.contrib, res.drift
             if self.spec.budget is not None:
                 out.budget_scores.append((times[keep], scores[keep]))
-            # what the threshold applies to: the score, or with calibration its probability
-            level_on = scores if prob is None else prob
-            flags = learn & (level_on >= self.threshold_value)
             obs = self.decision.observe(dst, batch.keys, X, learn, flags, batch.labels,
                                         arr.slots)
             # rules and maintenance windows gate the flags before the cooldown:
             # a held-back flag starts none
-            gated = np.where(self.decision.hold(dst, obs, hold), level_on, -np.inf)
-            alert = decide(slots, keep, times, gated, st.seen, st.cooldown_until,
-                           self.spec.detection.warmup, self.threshold_value,
-                           self.spec.alerts.cooldown_s)
+            passed = flags & self.decision.hold(dst, obs, hold)
+            alert = cooldown(slots, passed, times, st.cooldown_until,
+                             self.spec.alerts.cooldown_s)
             n_keep = int(np.count_nonzero(keep))
             out.scored = n_keep
             if n_keep < n:
                 self._dead_rows(st, batch, slots, keep, out)
             if arr.recovered.any():
                 out.alerts += self.decision.recoveries(dst, arr, batch.keys, times)
+            if drift:
+                self._drift(st, batch, drift, out)
             if flags.any():
                 held = self.decision.held(dst, obs, flags, alert)
                 if alert.any():
                     start = len(out.alerts)
                     rows = np.flatnonzero(alert)
-                    self._alerts(st, batch, contrib, slots, scores, rows, out, prob)
+                    self._alerts(st, batch, contrib, slots, scores, rows, out, prob, thr)
                     out.alerts[start:] = [
                         self.decision.upgrade(dst, obs, i, a, int(held[i])) for i, a in
                         zip(self._group_order(slots, rows).tolist(), out.alerts[start:],
                             strict=True)]
-            if arr.recovered.any():  # in the order the per-key path gives
+            if arr.recovered.any() or drift:  # in the order the per-key path gives
                 out.alerts = in_key_order(out.alerts, batch.keys)
             st.watermark = max(st.watermark, float(times.max()))
         out.alerts += self.decision.missing(self._decision_state(st), batch, st.watermark)
@@ -336,12 +371,23 @@ class BankedDetectLogic:
         out.windows = self.decision.windows_in_force(st.watermark)
         return st, out
 
-    @staticmethod
-    def _calibrated(st: BankedShardState) -> ConformalBankMixin:
-        """The shard's bank as the calibrated bank it is when ``self.calibrated``."""
-        bank = st.bank
-        assert isinstance(bank, ConformalBankMixin)
-        return bank
+    def _drift(self, st: BankedShardState, batch: EventBatch,
+               drift: list[tuple[int, DriftEvent]], out: ShardOutput) -> None:
+        """The drift events (batch row, event) as the per-key path reports them:
+        to ``out.drift`` and as ``drift`` records, key by key in order of first
+        appearance, each key's in stream order."""
+        rank: dict[str, int] = {}
+        for k in batch.keys:
+            rank.setdefault(k, len(rank))
+        keys = batch.keys
+        for i, ev in sorted(drift, key=lambda d: rank[keys[d[0]]]):
+            key, t = keys[i], float(batch.times[i])
+            out.drift.append({"key": key, "ts": t, "monitor": ev.monitor, "stream": ev.stream,
+                              "detail": ev.detail})
+            # (the record reads only the shard's decision state: the key's labels)
+            out.alerts.append(_drift_alert(self.flow, self.det_name,
+                                           self.spec.alerts.dashboard_url, cast(Any, st), key,
+                                           t, ev))
 
     def _decision_state(self, st: BankedShardState) -> DecisionState:
         """The shard's alert-decision state (created on first use)."""
@@ -380,18 +426,19 @@ class BankedDetectLogic:
         that can alert (its score at least the threshold), or none."""
         if not (self.spec.detection.explain and self.spec.alerts.explain_top > 0):
             return np.inf
-        if self.calibrated:  # which scores will alert is known only after calibrating
+        thr = self.spec.detection.threshold
+        if thr.kind != "static":  # which scores alert is known only after the threshold
             return -np.inf
         from pynomaly.engine.base import SCORE_LIMIT
 
-        return self.threshold_value if self.threshold_value > -SCORE_LIMIT else -np.inf
+        return thr.value if thr.value > -SCORE_LIMIT else -np.inf
 
     def _alerts(self, st: BankedShardState, batch: EventBatch, contrib: np.ndarray,
                 slots: np.ndarray, scores: np.ndarray, rows: np.ndarray, out: Any,
-                prob: np.ndarray | None = None) -> None:
+                prob: np.ndarray, thr: np.ndarray) -> None:
         """Alerts of ``rows``; ``contrib`` holds their contributions to the
         score, on the state each was scored with; ``prob`` the calibrated
-        probabilities (None without calibration)."""
+        probabilities (NaN without calibration), ``thr`` the thresholds."""
         now = time.time()
         explain = self.spec.detection.explain and self.spec.alerts.explain_top > 0
         for i in self._group_order(slots, rows).tolist():
@@ -400,8 +447,8 @@ class BankedDetectLogic:
             out.alerts.append(make_alert(
                 self.flow, key, float(batch.times[i]),
                 dict(zip(self.fields, batch.values[i].tolist(), strict=True)),
-                float(scores[i]), None if prob is None else float(prob[i]),
-                self.threshold_value, self.threshold_kind,
+                float(scores[i]), None if prob[i] != prob[i] else float(prob[i]),
+                float(thr[i]), self.threshold_kind,
                 self.det_name, self._explanation(share), emit_time=now,
             ))
 

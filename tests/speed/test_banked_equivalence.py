@@ -131,7 +131,11 @@ def test_dispatch_keeps_per_key_path_for_other_specs() -> None:
     spot = FlowSpec.model_validate({
         "name": "c", "source": {"type": "file", "path": "x"}, "record": {"value_fields": ["v"]},
         "detection": {"calibration": {"kind": "spot"}}})
-    assert isinstance(make_detect_logic(spot), DetectLogic)
+    assert isinstance(make_detect_logic(spot), BankedDetectLogic)  # every calibration is
+    river = FlowSpec.model_validate({
+        "name": "c", "source": {"type": "file", "path": "x"}, "record": {"value_fields": ["v"]},
+        "detection": {"drift": [{"monitor": "page_hinkley"}]}})
+    assert isinstance(make_detect_logic(river), DetectLogic)
     auto_hst = dict(HST, params={**HST["params"], "limits": "auto"})
     assert isinstance(make_detect_logic(_spec(auto_hst)), BankedDetectLogic)
     windowed = _spec(dict(ZSCORE), window={"kind": "tumbling", "size_s": 60.0})
@@ -192,8 +196,14 @@ def test_the_run_line_names_the_path_the_dispatcher_takes() -> None:
              _spec(dict(ZSCORE), window={"kind": "tumbling", "size_s": 60.0}),
              _spec({"name": "rcf", "_thr": 1.0}),
              _spec(dict(ZSCORE), detection={"calibration": {"kind": "spot"},
-                                            "threshold": {"kind": "probability"}})]
+                                            "threshold": {"kind": "probability"}}),
+             _spec(dict(HST), detection={"drift": [{"monitor": "fast_page_hinkley"}],
+                                         "drift_policy": "reset"}),
+             _spec(dict(MDEV), detection={"drift": [{"monitor": "kswin", "stream": "input"}]}),
+             _spec(dict(ZSCORE), detection={"protect": True})]
     for spec in specs:
         banked = isinstance(make_detect_logic(spec), BankedDetectLogic)
         assert (per_key_reason(spec) is None) == banked, (spec.detection, per_key_reason(spec))
     assert "rcf has no banked form" in (per_key_reason(specs[4]) or "")
+    assert per_key_reason(specs[7]) == "drift monitor kswin runs River per value"
+    assert [per_key_reason(s) is None for s in specs[5:7]] == [True, True]

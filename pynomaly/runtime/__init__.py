@@ -1,0 +1,1 @@
+"""What a flow needs to run: its memory and CPU, sized before it starts."""

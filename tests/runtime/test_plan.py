@@ -1,0 +1,142 @@
+"""``pynomaly plan`` and the memory check at start: estimates measured on the
+spec's own detect step, checked against the memory a run of that many keys
+actually takes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pynomaly.operators.detect_banked import per_key_reason
+from pynomaly.runtime.plan import (
+    MEMORY_LIMIT_ENV,
+    estimate,
+    measure,
+    memory_room,
+    slot_capacity,
+)
+from pynomaly.spec import FlowSpec
+
+HERE = Path(__file__).resolve().parent
+ROBUST = {"detector": {"name": "robust_zscore"}, "calibration": {"kind": "none"},
+          "threshold": {"kind": "static", "value": 8.0}, "warmup": 30}
+# the README's cpu.yaml
+HST_CONFORMAL = {"detector": {"name": "hst", "params": {"n_trees": 25, "height": 10,
+                                                        "window_size": 250}},
+                 "calibration": {"kind": "conformal", "window": 2000},
+                 "threshold": {"kind": "probability", "level": 0.999}, "warmup": 300}
+
+
+def spec_of(detection: dict, **extra) -> FlowSpec:
+    return FlowSpec.model_validate({
+        "name": "sized", "source": {"type": "file", "path": "m.jsonl"},
+        "record": {"value_fields": ["cpu", "latency_ms"]}, "detection": detection, **extra})
+
+
+def cli(*argv: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+        timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pynomaly.cli.main", *argv], text=True,
+                          capture_output=True, timeout=timeout, cwd=cwd,
+                          env={**os.environ, **(env or {})})
+
+
+def test_hst_25x10_conformal_needs_far_more_than_robust_statistics():
+    robust = estimate(spec_of(ROBUST), 10_000, 50_000,
+                      measurement=measure(spec_of(ROBUST), sample_keys=32, at_keys=10_000))
+    hst_spec = spec_of(HST_CONFORMAL)
+    hst = estimate(hst_spec, 10_000, 50_000,
+                   measurement=measure(hst_spec, sample_keys=32, at_keys=10_000))
+    # a conformal window of 2000 scores alone is 2 x 16 KB per key
+    assert hst.state_bytes_per_key > 20 * robust.state_bytes_per_key
+    assert hst.state_bytes_per_key > 32_000
+    assert hst.measurement.rows_per_key > 2000 > robust.measurement.rows_per_key
+    assert hst.measurement.detect_per_s < robust.measurement.detect_per_s
+    assert hst.cores > robust.cores > 0
+    for est, spec in ((robust, spec_of(ROBUST)), (hst, hst_spec)):
+        assert est.reason == per_key_reason(spec)
+        assert est.path == ("banked" if est.reason is None else "per key")
+        assert est.resident_bytes == est.measurement.baseline_bytes + est.state_bytes
+
+
+# robust statistics and HST on the banked path, a spec on the per-key path
+SIZED = {
+    "robust-conformal": {"detector": {"name": "robust_zscore"},
+                         "calibration": {"kind": "conformal", "window": 200},
+                         "threshold": {"kind": "probability", "level": 0.999}, "warmup": 50},
+    "hst-conformal": {"detector": {"name": "hst", "params": {"n_trees": 10, "height": 6,
+                                                             "window_size": 100}},
+                      "calibration": {"kind": "conformal", "window": 200},
+                      "threshold": {"kind": "probability", "level": 0.999}, "warmup": 50},
+    "per-key": {"detector": {"name": "robust_zscore"}, "protect": True,
+                "calibration": {"kind": "conformal", "window": 200},
+                "threshold": {"kind": "probability", "level": 0.999}, "warmup": 50},
+}
+
+
+@pytest.mark.parametrize("name", list(SIZED))
+def test_estimate_at_1000_keys_is_near_the_memory_they_take(name):
+    spec = spec_of(SIZED[name])
+    est = estimate(spec, 1000, quick=True)
+    proc = subprocess.run([sys.executable, str(HERE / "rss_of_keys.py"),
+                           spec.model_dump_json(), "1000"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["live"] == 1000
+    ratio = est.state_bytes / got["rss_growth"]
+    assert 0.6 <= ratio <= 1.6, (name, est.state_bytes, got["rss_growth"])
+
+
+def test_capacity_and_the_snapshot_copy_of_the_banked_state():
+    spec = spec_of(ROBUST)
+    m = measure(spec, quick=True)
+    plain = estimate(spec, 10_000, measurement=m)
+    with_copies = estimate(spec, 10_000, recovery=True, measurement=m)
+    assert plain.copy_bytes == 0 and plain.peak_bytes == plain.resident_bytes
+    # 10 000 keys over 64 shards: about 156 a shard, arrays of 256 slots
+    assert plain.capacity_slots == 64 * slot_capacity(156) == 16_384
+    assert with_copies.copy_bytes >= m.key_copy_bytes * 16_384
+    assert with_copies.peak_bytes == with_copies.resident_bytes + with_copies.copy_bytes
+    two = estimate(spec, 10_000, processes=2, measurement=m)
+    assert two.resident_bytes == pytest.approx(plain.resident_bytes + m.baseline_bytes)
+
+
+def test_plan_prints_the_estimate_and_json(tmp_path):
+    path = tmp_path / "cpu.yaml"
+    path.write_text(yaml.safe_dump(spec_of(ROBUST).model_dump(mode="json")))
+    text = cli("plan", str(path), "--keys", "20000", "--rate", "40000").stdout
+    assert "plan sized: 20,000 keys, 40,000 records/s, 1 process" in text
+    assert "detect path   banked" in text
+    assert "per key)" in text and "resident " in text and "cores =" in text
+    assert "scaled linearly to 20,000 keys" in text
+    proc = cli("plan", str(path), "--keys", "20000", "--rate", "40000", "--json")
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    assert got["keys"] == 20_000 and got["path"] == "banked" and got["reason"] is None
+    assert got["peak_bytes"] >= got["resident_bytes"] > got["state_bytes"] > 0
+    assert got["cores"] > 0 and got["measurement"]["detect_per_s"] > 0
+    assert got["state_bytes_per_key"] == pytest.approx(got["state_bytes"] / 20_000)
+
+    per_key = tmp_path / "protect.yaml"
+    per_key.write_text(yaml.safe_dump(spec_of(SIZED["per-key"]).model_dump(mode="json")))
+    text = cli("plan", str(per_key), "--keys", "500").stdout
+    assert "detect path   per key (protect)" in text
+
+
+def test_memory_room_takes_the_override_and_the_machine_otherwise(monkeypatch):
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "123456789")
+    assert memory_room().bytes == 123_456_789
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, "lots")
+    with pytest.raises(ValueError, match=MEMORY_LIMIT_ENV):
+        memory_room()
+    monkeypatch.delenv(MEMORY_LIMIT_ENV)
+    with open("/proc/meminfo") as fh:
+        total = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("MemTotal:"))
+    room = memory_room(own_rss=False)
+    assert 0 < room.bytes <= total

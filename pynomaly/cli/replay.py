@@ -24,9 +24,11 @@ import json
 from pathlib import Path
 
 from pynomaly.cli.run import (
+    add_memory_check_option,
     add_preflight_options,
     add_run_options,
     add_sandbox_option,
+    check_memory_at_start,
     confine_spec,
     options_from,
 )
@@ -111,6 +113,10 @@ def _cmd(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no such file: {args.file}")
     spec, out, dead = build_replay_spec(args)
     confine_spec(spec, args.sandbox_paths)  # the replayed file and every output
+    from pynomaly.runtime.plan import key_limit
+    from pynomaly.spec import load_spec
+
+    check_memory_at_start(spec, key_limit(load_spec(args.spec)) if args.spec else None, args)
     prepare_kafka(spec, timeout_s=args.kafka_timeout, create_topics=args.create_topics)
     total = count_records(args.file, args.format)
     bar = tqdm(total=total, unit="rec", unit_scale=True, disable=args.quiet, file=sys.stderr,
@@ -156,5 +162,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_preflight_options(p)
     add_sandbox_option(p)
+    add_memory_check_option(p)
     add_run_options(p)
     p.set_defaults(func=_cmd)

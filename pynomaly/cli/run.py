@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the runner pulls in Bytewax and the engine: import it when running
@@ -39,6 +40,40 @@ def add_preflight_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--create-topics", action=argparse.BooleanOptionalAction, default=True,
                    help="create missing Kafka sink topics at start (a sink's "
                    "create_topic: false opts out)")
+
+
+def add_memory_check_option(p: argparse.ArgumentParser) -> None:
+    """``--no-memory-check``, shared by ``run`` and ``replay``."""
+    p.add_argument("--no-memory-check", action="store_true",
+                   help="start even when the spec's keys.max_keys keys would need more memory "
+                   "than this machine has (the check estimates it at start; "
+                   "PYNOMALY_MEMORY_LIMIT_BYTES sets the limit in bytes instead of the "
+                   "machine's)")
+
+
+def check_memory_at_start(spec, max_keys: int | None, args: argparse.Namespace, *,
+                          local_processes: int = 1) -> None:
+    """Refuse to start when ``spec`` at ``max_keys`` keys (the cap it sets; None:
+    no check) needs more memory than this machine has (see
+    :func:`pynomaly.runtime.plan.check_memory`). ``local_processes``: the
+    processes this command starts here (``-p``); the check then runs before
+    they start, not in this process's memory."""
+    if args.no_memory_check or max_keys is None:
+        return
+    from pynomaly.runtime.plan import MemoryRefused, check_memory, processes_here
+
+    addresses = args.addresses.split(";") if args.addresses else None
+    if addresses and args.process_id is not None:
+        processes, here = len(addresses), processes_here(addresses, args.process_id)
+    else:
+        processes = here = local_processes
+    try:
+        check_memory(spec, max_keys, processes=processes, colocated=here,
+                     recovery=bool(args.recovery_dir), own_rss=local_processes == 1)
+    except MemoryRefused:
+        raise
+    except Exception as exc:  # the flow reports its own errors when it starts
+        logging.getLogger(__name__).warning("memory check skipped: %s", exc)
 
 
 def add_sandbox_option(p: argparse.ArgumentParser) -> None:
@@ -102,8 +137,19 @@ def _cmd(args: argparse.Namespace) -> int:
     _check_sandboxed_target(args)
     if args.processes > 1 and args.process_id is None:
         from pynomaly.local_cluster import run_local_cluster  # the children import the rest
+        from pynomaly.runner import is_spec_file
 
         forwarded = ["run", args.target, "-w", str(args.workers)]
+        if is_spec_file(args.target):  # checked here for all the processes, not in each
+            from pynomaly.runtime.plan import key_limit
+            from pynomaly.spec import load_spec
+
+            loaded = load_spec(args.target)
+            check_memory_at_start(loaded, key_limit(loaded), args,
+                                  local_processes=args.processes)
+            forwarded.append("--no-memory-check")
+        elif args.no_memory_check:
+            forwarded.append("--no-memory-check")
         if args.sandbox_paths:
             forwarded += ["--sandbox-paths", args.sandbox_paths]
         if args.recovery_dir:
@@ -125,9 +171,11 @@ def _cmd(args: argparse.Namespace) -> int:
     spec = None
     if isinstance(target, FlowSpec):
         from pynomaly.preflight import prepare_kafka
+        from pynomaly.runtime.plan import key_limit
 
         spec = override_bootstrap(target, args.bootstrap_servers)
         confine_spec(spec, args.sandbox_paths)
+        check_memory_at_start(spec, key_limit(target), args)
         prepare_kafka(spec, timeout_s=args.kafka_timeout, create_topics=args.create_topics)
         target = build_flow(spec, recovery=bool(args.recovery_dir))
     else:
@@ -146,8 +194,11 @@ RUN_DESCRIPTION = """\
 Run a flow: a spec file (.yaml/.toml/.json) or module:attribute naming a
 Bytewax Dataflow, a FlowSpec or a function returning one. Before the flow
 starts, every Kafka cluster of the spec must answer (--kafka-timeout) and
-missing sink topics are created. While it runs it prints a start line, a
-status line every --status-interval seconds and a summary at the end.
+missing sink topics are created, and when the spec sets keys.max_keys the
+memory that many keys need is estimated (as 'pynomaly plan' does): a flow
+that would not fit in this machine's memory is refused. While it runs it
+prints a start line, a status line every --status-interval seconds and a
+summary at the end.
 SIGTERM or Ctrl-C drain in-flight batches and flush the sinks."""
 
 RUN_EPILOG = """\
@@ -174,5 +225,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no start, status or summary lines")
     add_sandbox_option(p)
+    add_memory_check_option(p)
     add_run_options(p)
     p.set_defaults(func=_cmd)

@@ -17,6 +17,7 @@ from pynomaly.operators.detect_banked import per_key_reason
 from pynomaly.runtime.plan import (
     MEMORY_LIMIT_ENV,
     estimate,
+    format_bytes,
     measure,
     memory_room,
     slot_capacity,
@@ -127,6 +128,58 @@ def test_plan_prints_the_estimate_and_json(tmp_path):
     per_key.write_text(yaml.safe_dump(spec_of(SIZED["per-key"]).model_dump(mode="json")))
     text = cli("plan", str(per_key), "--keys", "500").stdout
     assert "detect path   per key (protect)" in text
+
+
+def replay_spec(tmp_path: Path, **keys) -> Path:
+    data = tmp_path / "m.jsonl"
+    data.write_text("".join(
+        json.dumps({"key": f"h{k}", "ts": 1.7e9 + 60 * i, "cpu": 0.5 + 0.01 * (i % 7),
+                    "latency_ms": 20.0}) + "\n" for i in range(200) for k in range(3)))
+    spec = {"name": "sized", "source": {"type": "file", "path": str(data)},
+            "record": {"time_format": "epoch_s", "value_fields": ["cpu", "latency_ms"],
+                       "max_future_s": 3.2e9},
+            "detection": ROBUST,
+            "sinks": [{"type": "jsonl", "path": str(tmp_path / "alerts.jsonl")}]}
+    if keys:
+        spec["keys"] = keys
+    path = tmp_path / "flow.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_a_flow_over_its_memory_limit_is_refused_and_no_memory_check_starts_it(tmp_path):
+    path = replay_spec(tmp_path, max_keys=2_000_000)
+    limit = {MEMORY_LIMIT_ENV: str(100 * 2**20)}
+    proc = cli("run", str(path), "-q", env=limit)
+    assert proc.returncode == 1
+    assert "at keys.max_keys 2,000,000" in proc.stderr and "needs about" in proc.stderr
+    assert f"more than the 100.0 MiB this machine has ({MEMORY_LIMIT_ENV})" in proc.stderr
+    assert "--no-memory-check" in proc.stderr and "lower keys.max_keys" in proc.stderr
+    assert not (tmp_path / "alerts.jsonl").exists()
+    # the estimate in the message is the one plan gives
+    est = estimate(FlowSpec.model_validate(yaml.safe_load(path.read_text())), 2_000_000,
+                   quick=True)
+    number, unit = proc.stderr.split("needs about ")[1].split(" at keys")[0].split()
+    said = float(number) * 2 ** (10 * ["B", "KiB", "MiB", "GiB", "TiB"].index(unit))
+    assert said == pytest.approx(est.peak_bytes, rel=0.35), format_bytes(est.peak_bytes)
+
+    proc = cli("run", str(path), "-q", "--no-memory-check", env=limit)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "alerts.jsonl").exists()
+
+    proc = cli("replay", str(path.parent / "m.jsonl"), "--spec", str(path), "-q", env=limit)
+    assert proc.returncode == 1 and "at keys.max_keys 2,000,000" in proc.stderr
+    proc = cli("run", str(path), "-p", "2", "-q", env=limit)  # checked before the processes start
+    assert proc.returncode == 1 and "for the 2 processes on this machine" in proc.stderr
+
+
+def test_a_flow_within_its_limit_or_without_a_key_cap_starts(tmp_path):
+    limit = {MEMORY_LIMIT_ENV: str(100 * 2**20)}
+    proc = cli("run", str(replay_spec(tmp_path)), "-q", env=limit)  # keys.max_keys not set
+    assert proc.returncode == 0, proc.stderr
+    proc = cli("run", str(replay_spec(tmp_path, max_keys=2_000_000)), "-q",
+               env={MEMORY_LIMIT_ENV: str(64 * 2**30)})
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_memory_room_takes_the_override_and_the_machine_otherwise(monkeypatch):

@@ -320,7 +320,7 @@ def make_detect_logic(spec: FlowSpec, keep_points: bool = False) -> Any:
     from pynomaly.operators.detect_banked import BankedDetectLogic, banked_eligible
 
     if banked_eligible(spec, keep_points):
-        return BankedDetectLogic(spec)
+        return BankedDetectLogic(spec, keep_points=keep_points)
     return DetectLogic(spec, keep_points=keep_points)
 
 

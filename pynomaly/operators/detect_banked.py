@@ -81,8 +81,6 @@ def per_key_reason(spec: FlowSpec, keep_points: bool = False) -> str | None:
     det = spec.detection
     if spec.window.kind != "none":
         return "event-time windows"
-    if keep_points:
-        return "the dashboard sink keeps every score"
     if det.detector.name not in BANKS:
         return f"detector {det.detector.name} has no banked form"
     river = [m.monitor for m in det.drift if m.monitor not in BANKED_MONITORS]
@@ -97,7 +95,7 @@ def per_key_reason(spec: FlowSpec, keep_points: bool = False) -> str | None:
 
 def banked_eligible(spec: FlowSpec, keep_points: bool = False) -> bool:
     """Whether ``spec`` runs on the banked path (same alerts as the per-key path)."""
-    return spec.window.kind == "none" and not keep_points and bank_supported(spec.detection)
+    return spec.window.kind == "none" and bank_supported(spec.detection)
 
 
 class BankedShardState:
@@ -231,7 +229,7 @@ class BankedShardState:
 class BankedDetectLogic:
     """The banked per-shard step; same interface as ``DetectLogic``."""
 
-    def __init__(self, spec: FlowSpec) -> None:
+    def __init__(self, spec: FlowSpec, keep_points: bool = False) -> None:
         if not banked_eligible(spec):
             raise ValueError(f"flow {spec.name!r}: this spec needs the per-key detect path")
         self.spec = spec
@@ -242,7 +240,8 @@ class BankedDetectLogic:
         #: detector → calibrator → threshold → drift monitors of every key
         self.pipeline = BankedPipeline(spec.detection, len(self.fields))
         self.max_keys_per_shard = max(1, spec.keys.max_keys // spec.keys.shards)
-        self.keep_points = False
+        #: every scored row goes to ``ShardOutput.points`` (score records, dashboard)
+        self.keep_points = keep_points
         self.decision = AlertDecision(spec)
 
     def shard_label(self, batch: EventBatch) -> int:
@@ -335,6 +334,8 @@ class BankedDetectLogic:
                 contrib, drift = res.contrib, res.drift
             if self.spec.budget is not None:
                 out.budget_scores.append((times[keep], scores[keep]))
+            if self.keep_points:
+                self._points(batch, slots, keep, times, raw, scores, prob, thr, flags, out)
             obs = self.decision.observe(dst, batch.keys, X, learn, flags, batch.labels,
                                         arr.slots)
             # rules and maintenance windows gate the flags before the cooldown:
@@ -405,6 +406,20 @@ class BankedDetectLogic:
         ids, first = np.unique(slots, return_index=True)
         rank = first[np.searchsorted(ids, slots[rows])]
         return rows[np.lexsort((rows, rank))]
+
+    def _points(self, batch: EventBatch, slots: np.ndarray, keep: np.ndarray,
+                times: np.ndarray, X: np.ndarray, scores: np.ndarray, prob: np.ndarray,
+                thr: np.ndarray, flags: np.ndarray, out: Any) -> None:
+        """The scored rows as the per-key path's points: one ``(key, times,
+        values, scores, probabilities, thresholds, flags)`` per key, keys in
+        order of first appearance."""
+        rows = self._group_order(slots, np.flatnonzero(keep))
+        if not len(rows):
+            return
+        cuts = np.flatnonzero(np.diff(slots[rows])) + 1
+        for part in np.split(rows, cuts):
+            out.points.append((batch.keys[int(part[0])], times[part], X[part], scores[part],
+                               prob[part], thr[part], flags[part]))
 
     def _dead_rows(self, st: BankedShardState, batch: EventBatch, slots: np.ndarray,
                    keep: np.ndarray, out: Any) -> None:

@@ -140,7 +140,7 @@ def test_dispatch_keeps_per_key_path_for_other_specs() -> None:
     assert isinstance(make_detect_logic(_spec(auto_hst)), BankedDetectLogic)
     windowed = _spec(dict(ZSCORE), window={"kind": "tumbling", "size_s": 60.0})
     assert isinstance(make_detect_logic(windowed), DetectLogic)
-    assert isinstance(make_detect_logic(_spec(dict(ZSCORE)), keep_points=True), DetectLogic)
+    assert isinstance(make_detect_logic(_spec(dict(ZSCORE)), keep_points=True), BankedDetectLogic)
 
 
 def test_per_key_recovery_state_is_refused_with_a_clear_message() -> None:
@@ -207,3 +207,24 @@ def test_the_run_line_names_the_path_the_dispatcher_takes() -> None:
     assert "rcf has no banked form" in (per_key_reason(specs[4]) or "")
     assert per_key_reason(specs[7]) == "drift monitor kswin runs River per value"
     assert [per_key_reason(s) is None for s in specs[5:7]] == [True, True]
+
+
+@pytest.mark.parametrize("calibrated", [False, True], ids=["static", "conformal"])
+@pytest.mark.parametrize("detector", [ZSCORE, HST_AUTO], ids=["robust_zscore", "hst_auto"])
+def test_score_records_match_the_per_key_path(detector: dict, calibrated: bool) -> None:
+    """A flow whose dashboard keeps every score runs banked with the same points."""
+    from pynomaly.operators.score_records import score_records
+
+    spec = _spec(dict(detector), calibrated)
+    records = []
+    for logic in (DetectLogic(spec, keep_points=True), make_detect_logic(spec, keep_points=True)):
+        states: dict[str, object] = {}
+        got = []
+        for batch in _stream(3):
+            for shard, sub in split_by_shard(batch, spec.keys.shards):
+                states[shard], out = logic.process(states.get(shard), sub)
+                got += score_records(spec.name, FIELDS, out.points)
+        records.append(got)
+    assert isinstance(logic, BankedDetectLogic)
+    assert len(records[0]) > 1000 and any(r["anomaly"] for r in records[0])
+    assert records[1] == records[0]

@@ -80,3 +80,34 @@ def test_probes_recovery_volume_and_flow_spec_fit_the_engine():
     assert str(spec_file.parent) == mounts["flow"]
     spec = parse_spec(yaml.safe_load(cm["data"][spec_file.name]), "configmap")
     assert spec.source.type == "kafka"
+
+
+def _bytes(quantity: str) -> int:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+    return int(float(quantity[:-2]) * units[quantity[-2:]]) if quantity[-2:] in units \
+        else int(quantity)
+
+
+def test_the_flow_at_its_key_cap_fits_the_pods_memory_limit(monkeypatch):
+    """What each pod's ``pynomaly run`` checks at start: the flow at its
+    keys.max_keys, spread over the pods, with a recovery snapshot's copy,
+    within the container's memory limit (and four times the keys would not)."""
+    from pynomaly.runtime.plan import (
+        MEMORY_LIMIT_ENV,
+        MemoryRefused,
+        check_memory,
+        key_limit,
+        processes_here,
+    )
+
+    sts, cm = _one("StatefulSet"), _one("ConfigMap")
+    container, args = _engine_args(sts, 0)
+    spec = parse_spec(yaml.safe_load(cm["data"][Path(args.target).name]), "configmap")
+    monkeypatch.setenv(MEMORY_LIMIT_ENV, str(_bytes(container["resources"]["limits"]["memory"])))
+    addresses = args.addresses.split(";")
+    sizing = {"processes": len(addresses), "colocated": processes_here(addresses, 0),
+              "recovery": bool(args.recovery_dir)}
+    keys = key_limit(spec)
+    assert keys is not None and check_memory(spec, keys, **sizing) is not None
+    with pytest.raises(MemoryRefused):
+        check_memory(spec, 4 * keys, **sizing)

@@ -27,7 +27,7 @@ PLAN_EPILOG = """\
 examples:
   pynomaly plan cpu.yaml --keys 10000 --rate 50000      # one process
   pynomaly plan cpu.yaml --keys 1000000 -p 4            # keys spread over 4 processes
-  pynomaly plan cpu.yaml --keys 200000 --recovery       # with a snapshot copy per epoch
+  pynomaly plan cpu.yaml --keys 200000 --recovery       # with recovery snapshots' copies
   pynomaly plan flows/kafka_metrics.yaml --json         # at the spec's keys.max_keys, as JSON
 """
 
@@ -70,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="processes the keys are spread over (each with its own baseline)")
     p.add_argument("--recovery", action="store_true",
                    help="plan for a run with --recovery-dir: the detect state is copied for "
-                   "a snapshot at every epoch")
+                   "every recovery snapshot (memory of the copy, CPU at --snapshot-interval)")
     p.add_argument("--snapshot-interval", type=float, default=10.0,
                    help="seconds between recovery snapshots (CPU of the copies)")
     p.add_argument("--json", action="store_true", help="the estimate as JSON")

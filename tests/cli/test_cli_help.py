@@ -42,7 +42,7 @@ def help_of(*argv: str) -> str:
     return proc.stdout
 
 
-@pytest.mark.parametrize("command", ["run", "dashboard", "demo", "broker", "alerts tail"])
+@pytest.mark.parametrize("command", ["run", "plan", "dashboard", "demo", "broker", "alerts tail"])
 def test_commands_have_a_description_and_examples(command):
     text = help_of(*command.split())
     _usage, _, rest = text.partition("\n\n")

@@ -92,6 +92,7 @@ def naive_spot(scores, n_init, level, q, max_peaks, depth=0, refit_growth=0.05):
 
 
 # -- conformal ------------------------------------------------------------------
+@pytest.mark.kernel
 @pytest.mark.parametrize("window", [1, 7, 64])
 def test_conformal_matches_naive_twin_with_ties(window):
     rng = np.random.default_rng(3)
@@ -100,6 +101,7 @@ def test_conformal_matches_naive_twin_with_ties(window):
     np.testing.assert_array_equal(got, naive_conformal(scores, window))
 
 
+@pytest.mark.kernel
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.floats(allow_nan=False, width=32), max_size=80),
@@ -139,6 +141,7 @@ def test_nan_scores_rejected_and_inf_accepted():
 
 
 # -- SPOT / DSPOT ---------------------------------------------------------------
+@pytest.mark.kernel
 @pytest.mark.parametrize(("depth", "growth"), [(0, 0.0), (5, 0.0), (0, 0.2), (5, 0.1)])
 def test_spot_moments_matches_naive_twin(depth, growth):
     rng = np.random.default_rng(5)

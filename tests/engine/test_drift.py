@@ -45,6 +45,7 @@ def shifting_stream(seed, n=3000):
     return levels + rng.normal(size=levels.size)
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("mode", ["both", "up", "down"])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_fast_page_hinkley_matches_naive_twin_and_river(mode, seed):
@@ -64,6 +65,7 @@ def test_fast_page_hinkley_matches_naive_twin_and_river(mode, seed):
         assert len(got) >= 3
 
 
+@pytest.mark.kernel
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.floats(-1e3, 1e3), max_size=200), st.floats(0.5, 30.0))
 def test_fast_page_hinkley_twin_property(xs, threshold):

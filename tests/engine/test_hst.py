@@ -44,6 +44,7 @@ def walk_pairs(feature, threshold, root: HSNode, height: int):
         todo += [(2 * i + 1, node.left), (2 * i + 2, node.right)]
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize(("height", "d"), [(1, 1), (4, 3), (7, 5)])
 def test_build_matches_naive(height, d):
     det = HalfSpaceTrees(n_trees=3, height=height, window_size=10, seed=4, limits="unit")
@@ -58,6 +59,7 @@ def test_build_matches_naive(height, d):
             assert det._threshold[t, i] == node.split
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize(("n_trees", "height", "window"), [(3, 3, 20), (5, 6, 50), (2, 8, 7)])
 def test_scores_and_explanations_match_naive(n_trees, height, window):
     X = stream(n=6 * window + 5, d=3, seed=height)

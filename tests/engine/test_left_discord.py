@@ -23,6 +23,7 @@ def _shape_stream(n: int, period: int, seed: int) -> np.ndarray:
     return x
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize(
     ("m", "history", "excl", "refresh", "batch"),
     [(20, 100, 5, 97, 53), (7, 1000, 2, 0, 1), (50, 60, 13, 11, 700), (12, 5, 0, 64, 31)],
@@ -34,6 +35,7 @@ def test_kernel_equals_the_naive_twin(m, history, excl, refresh, batch) -> None:
     np.testing.assert_allclose(got, naive_left_profile(x, m, history, excl), rtol=1e-9, atol=1e-7)
 
 
+@pytest.mark.kernel
 def test_kernel_stays_exact_far_from_zero_and_over_long_streams() -> None:
     """Running dot products of large values: the refresh keeps rounding from piling up."""
     x = 1e4 + _shape_stream(3000, 25, seed=5)
@@ -55,6 +57,7 @@ def test_kernel_matches_stumpy_stumpi_left_profile() -> None:
     np.testing.assert_allclose(ours, theirs, rtol=1e-7, atol=1e-6)
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("seed", range(4))
 def test_dominant_period_equals_the_naive_twin(seed) -> None:
     rng = np.random.default_rng(seed)

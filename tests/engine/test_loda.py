@@ -21,6 +21,7 @@ def _stream(n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize(("d", "n_bins"), [(1, 10), (3, 7), (9, 4), (20, 6)])  # 20: sparse path
 def test_kernel_matches_naive_twin(d: int, n_bins: int) -> None:
     X, _ = _stream(250, d, seed=d)

@@ -26,6 +26,7 @@ def _stream(d: int, seed: int) -> np.ndarray:
     return X
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("case", range(len(CASES)))
 @pytest.mark.parametrize("d", [1, 4, 12])
 def test_kernel_matches_naive_twin(case: int, d: int) -> None:

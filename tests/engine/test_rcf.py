@@ -92,6 +92,7 @@ def rrcf_scores(tree_class, X, n_trees, tree_size, rngs):
     return np.array(out)
 
 
+@pytest.mark.kernel
 def test_uniform_is_splitmix64():
     state = np.array([12345, 2**64 - 1], dtype=np.uint64)
     ours = [[uniform(state, t) for _ in range(5)] for t in range(2)]
@@ -100,6 +101,7 @@ def test_uniform_is_splitmix64():
         assert ours[t] == [twin.random() for _ in range(5)]
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize(
     ("n_trees", "tree_size", "d", "shingle"), [(3, 16, 1, 1), (4, 64, 3, 1), (2, 32, 2, 3), (1, 2, 2, 1)]
 )
@@ -123,6 +125,7 @@ def test_scores_and_attributions_match_naive(n_trees, tree_size, d, shingle):
         assert expected_attr.sum() == pytest.approx(score, rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.kernel
 @settings(max_examples=40, deadline=None)
 @given(
     n_trees=st.integers(1, 3),
@@ -237,6 +240,7 @@ def test_too_many_dimensions_is_refused():
         RandomCutForest(shingle_size=1024).learn_many(np.zeros((1, 40)))
 
 
+@pytest.mark.kernel
 def test_batches_longer_than_a_chunk_match_naive():
     """One call spanning several chunks and ring wraps equals the event-by-event twin."""
     rng = np.random.default_rng(8)

@@ -9,6 +9,7 @@ from naive_stats import naive_rolling_mad
 from pynomaly.engine import create_detector
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize(("window", "d"), [(3, 1), (4, 2), (25, 3), (64, 1)])
 def test_kernel_matches_naive_twin(window: int, d: int) -> None:
     rng = np.random.default_rng(window)

@@ -20,6 +20,7 @@ def _stream(n: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize(("d", "decay"), [(1, 0.015), (3, 0.1), (6, 0.015)])
 def test_kernel_matches_exact_count_twin(d: int, decay: float) -> None:
     X, _ = _stream(200, d, seed=d)

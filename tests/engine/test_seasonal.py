@@ -16,6 +16,7 @@ def _daily(n_days: int, d: int, seed: int) -> np.ndarray:
     return base[:, None] * np.arange(1, d + 1) + rng.normal(0, 0.5, size=(t.size, d))
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize(
     ("period", "n_bins", "warmup", "clip_z"),
     [(24, None, 3, 6.0), (24, 6, 1, 0.0), (7.5, 3, 2, 3.0)],
@@ -30,6 +31,7 @@ def test_kernel_matches_naive_twin(period, n_bins, warmup, clip_z) -> None:
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.kernel
 def test_phase_feature_matches_naive_twin_and_ignores_order() -> None:
     X = _daily(10, 1, seed=2)
     hours = (np.arange(len(X)) % 24).astype(float)

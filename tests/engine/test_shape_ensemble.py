@@ -17,6 +17,7 @@ def _stream(n: int = 7000, seed: int = 3) -> np.ndarray:
     return x
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize(("weight", "quiet"), [(2.0, 0), (2.0, 40), (0.5, 7)])
 def test_combination_equals_the_naive_twin_across_batches(weight: float, quiet: int) -> None:
     rng = np.random.default_rng(0)

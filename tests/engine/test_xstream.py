@@ -28,6 +28,7 @@ def test_murmur3_matches_reference_values() -> None:
     assert _murmur3_32(b"hello", 0) == 0x248BFA47
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize(("d", "depth", "window"), [(1, 4, 20), (3, 6, 32), (12, 5, 25)])
 def test_kernel_matches_naive_twin(d: int, depth: int, window: int) -> None:
     X, _ = _stream(130, d, seed=d)

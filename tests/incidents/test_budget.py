@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +24,7 @@ def naive_bh(p: list[float], m: int, q: float) -> list[bool]:
     return [i in keep for i in range(len(p))]
 
 
+@pytest.mark.kernel
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.floats(0, 1), max_size=40), st.integers(0, 200),
        st.floats(1e-4, 1.0))

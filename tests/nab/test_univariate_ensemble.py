@@ -27,6 +27,7 @@ def _stream(seed: int, n: int = 700) -> np.ndarray:
     return x
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("record_floor", [1.0, 2.5])
 @pytest.mark.parametrize("seed", range(4))
 def test_kernel_matches_naive_twin(seed: int, record_floor: float) -> None:
@@ -82,6 +83,7 @@ def test_version_1_snapshots_are_upgraded() -> None:
     np.testing.assert_array_equal(old.score_learn_many(x[300:]), det.score_learn_many(x[300:]))
 
 
+@pytest.mark.kernel
 def test_small_kernels_match_naive() -> None:
     rng = np.random.default_rng(5)
     ring = rng.normal(size=40)

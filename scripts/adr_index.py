@@ -1,8 +1,12 @@
 """Write docs/adr/README.md: the index of architecture decision records.
 
 Each record's title is its first heading; its status is the first line that
-starts with ``Status:`` (``accepted`` when it has none). Run it after adding
-or changing a record; ``tests/test_docs.py`` checks the index is current.
+starts with ``Status:``, and every record needs one: ``accepted``,
+``deprecated`` or ``superseded by [NNNN](NNNN-....md)``, optionally followed by
+``;`` and what it keeps or loses (``accepted; its origin rule superseded by
+[0074](...)``). A record naming a superseding record that does not exist is an
+error too. Run it after adding or changing a record; ``tests/test_docs.py``
+checks the index is current.
 
     python scripts/adr_index.py
 """
@@ -44,15 +48,36 @@ current).
 """
 
 
+#: The status kinds a record may have (the start of its status line).
+STATUS = re.compile(r"(accepted|deprecated|superseded by \[(\d{4})\]\((\d{4})-[^)]+\.md\))")
+#: Records named as superseding, anywhere in a status line.
+SUPERSEDED_BY = re.compile(r"superseded by \[(\d{4})\]\(([^)]+)\)")
+
+
+class RecordError(ValueError):
+    """A record without a status line, with an unknown status, or superseded by a missing record."""
+
+
 def records() -> list[tuple[str, str, str, str]]:
     out = []
-    for path in sorted(ADR.glob("[0-9][0-9][0-9][0-9]-*.md")):
+    paths = sorted(ADR.glob("[0-9][0-9][0-9][0-9]-*.md"))
+    names = {path.name for path in paths}
+    for path in paths:
         text = path.read_text()
         title = text.splitlines()[0].lstrip("# ").strip()
         title = re.sub(r"^\d{4}\s*[—-]\s*", "", title)
         m = re.search(r"(?im)^\**status:?\**:?\s*(.+)$", text)
-        status = m.group(1).strip() if m else "accepted"
+        if m is None:
+            raise RecordError(f"{path.name}: no 'Status:' line")
+        status = m.group(1).strip()
         status = re.split(r"(?<=[a-z0-9)])\. ", re.sub(r"\s+", " ", status))[0].rstrip(".")
+        kind = STATUS.match(status)
+        if kind is None or (kind.group(2) is not None and kind.group(2) != kind.group(3)):
+            raise RecordError(f"{path.name}: status {status!r} is not accepted, deprecated "
+                              "or superseded by [NNNN](NNNN-....md)")
+        for number, target in SUPERSEDED_BY.findall(status):
+            if target not in names or not target.startswith(number):
+                raise RecordError(f"{path.name}: superseded by {target}, which is not a record")
         out.append((path.name[:4], path.name, title, status))
     return out
 

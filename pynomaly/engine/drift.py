@@ -6,7 +6,9 @@ and reports the positions where it detected a change. Kinds:
 - ``adwin``, ``page_hinkley``, ``kswin``: wrappers over ``river.drift``
   (one Python call per value; parameters are River's, validated on build).
 - ``fast_page_hinkley``: the same test as River's PageHinkley as a numba
-  kernel over a whole batch (:mod:`pynomaly.engine.drift_kernels`).
+  kernel over a whole batch (:mod:`pynomaly.engine.drift_kernels`); the fast
+  choice, and the one a flow on the banked detect path can use (one state
+  vector per key, :mod:`pynomaly.engine.banked_pipeline`).
 
 A detection becomes a :class:`DriftEvent` (monitor, stream, index in the key's
 event stream, detail) that flows downstream as data. The per-flow

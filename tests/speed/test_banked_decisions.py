@@ -16,7 +16,11 @@ from pynomaly.engine.banked import explanation_shares, make_bank, prepare_values
 from pynomaly.engine.banked_pipeline import BankedPipeline
 from pynomaly.engine.pipeline import PipelineConfig, ScoringPipeline
 from pynomaly.operators.detect import DetectLogic, make_detect_logic, split_by_shard
-from pynomaly.operators.detect_banked import BankedDetectLogic, per_key_reason
+from pynomaly.operators.detect_banked import (
+    BankedDetectLogic,
+    BankedShardState,
+    per_key_reason,
+)
 from pynomaly.records import EventBatch
 from pynomaly.spec import FlowSpec
 
@@ -255,3 +259,25 @@ def test_imputed_records_warm_up_and_drift_as_on_the_per_key_path(cal: str, thr:
     assert "anomaly" in kinds and "recovery" in kinds
     assert bool(runs[0][1]) == (policy is not None)
     assert runs[1] == runs[0]
+
+
+def test_a_shard_state_without_pipeline_arrays_restores_from_its_counts() -> None:
+    """A banked state written before the pipeline's per-slot arrays existed
+    (stream counts in ``seen``) restores and continues as if uninterrupted."""
+    spec = _spec(_detection("robust_zscore", "conformal", "probability", None))
+    batches = list(_stream())
+    whole = _run(BankedDetectLogic(spec), spec)
+    logic = BankedDetectLogic(spec)
+    states: dict[str, object] = {}
+    alerts = []
+    for b, batch in enumerate(batches):
+        if b == 6:  # restored from the old layout: no ``pipe``, the counts in ``seen``
+            for k, st in states.items():
+                old = st.__getstate__()
+                old["seen"] = old.pop("pipe")["n_seen"]
+                states[k] = BankedShardState.__new__(BankedShardState)
+                states[k].__setstate__(pickle.loads(pickle.dumps(old)))
+        for shard, sub in split_by_shard(batch, spec.keys.shards):
+            states[shard], out = logic.process(states.get(shard), sub)
+            alerts += [{k: v for k, v in a.items() if k != "emit_time"} for a in out.alerts]
+    assert alerts == whole[0] and any(a["kind"] == "anomaly" for a in alerts)

@@ -536,10 +536,17 @@ BANKS: dict[str, tuple[type[DetectorBank], Any]] = {
 
 
 def bank_class(name: str, params: Any) -> type[DetectorBank]:
-    """The bank of detector ``name`` with ``params`` (auto-limit HST has its own)."""
+    """The bank of detector ``name`` with ``params`` (auto-limit HST has its own);
+    a detector without array kernels over slots gets one object per slot
+    (:class:`~pynomaly.engine.object_bank.ObjectBank`)."""
     if name == "hst" and params.limits == "auto":
         return AutoHSTBank
-    return BANKS[name][0]
+    entry = BANKS.get(name)
+    if entry is None:
+        from pynomaly.engine.object_bank import ObjectBank
+
+        return ObjectBank  # type: ignore[return-value]
+    return entry[0]
 
 
 #: drift monitors with a banked form: per-slot state vectors run by a numba
@@ -553,11 +560,9 @@ def bank_supported(config: PipelineConfig) -> bool:
     ``dspot``) with any threshold the pipeline accepts, drift monitors of the
     kinds in :data:`BANKED_MONITORS` with any policy, no ``protect``."""
     entry = BANKS.get(config.detector.name)
-    if entry is None:
-        return False
     params = detector_class(config.detector.name).Params(**config.detector.params)
     monitors = all(m.monitor in BANKED_MONITORS for m in config.drift)
-    return bool(entry[1](params)) and monitors and not config.protect
+    return (entry is None or bool(entry[1](params))) and monitors and not config.protect
 
 
 def make_bank(config: PipelineConfig, n_features: int) -> DetectorBank:

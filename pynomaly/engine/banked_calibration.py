@@ -59,6 +59,7 @@ from pynomaly.engine.banked import (
 )
 from pynomaly.engine.calibration_conformal import _lower_bound, _window_push_at
 from pynomaly.engine.calibration_spot import SpotParams, new_spot_state, spot_bank_kernel
+from pynomaly.engine.object_bank import ObjectBank
 
 #: names of the calibration arrays a calibrated bank adds to its detector's
 CALIBRATION_ARRAYS = ("cal_ring", "cal_sorted", "cal_n", "cal_head")
@@ -179,6 +180,9 @@ def reset_arrays(bank: Any, slots: np.ndarray, names: tuple[str, ...]) -> None:
 def reset_detector(bank: DetectorBank, slots: np.ndarray) -> None:
     """Give ``slots`` a fresh detector, keeping their calibration (a drift
     policy ``reset``)."""
+    if isinstance(bank, ObjectBank):
+        bank.reset_detectors(slots)
+        return
     calibration = set(CALIBRATION_ARRAYS) | set(SPOT_ARRAYS)
     reset_arrays(bank, slots, tuple(n for n in bank.arrays if n not in calibration))
 
@@ -201,6 +205,12 @@ class ConformalAutoHSTBank(ConformalBankMixin, AutoHSTBank):
     arrays: tuple[str, ...] = AutoHSTBank.arrays + CALIBRATION_ARRAYS
 
 
+class ConformalObjectBank(ConformalBankMixin, ObjectBank):
+    """Any detector (one object per slot) with conformal calibration, banked."""
+
+    arrays: tuple[str, ...] = CALIBRATION_ARRAYS
+
+
 class ConformalMetricDeviationBank(ConformalBankMixin, MetricDeviationBank):
     """The multivariate default with conformal calibration, banked."""
 
@@ -213,6 +223,7 @@ CONFORMAL_BANKS: dict[type[DetectorBank], Callable[..., DetectorBank]] = {
     HSTBank: ConformalHSTBank,
     AutoHSTBank: ConformalAutoHSTBank,
     MetricDeviationBank: ConformalMetricDeviationBank,
+    ObjectBank: ConformalObjectBank,  # type: ignore[dict-item]
 }
 
 
@@ -240,12 +251,19 @@ class SpotMetricDeviationBank(SpotBankMixin, MetricDeviationBank):
     arrays: tuple[str, ...] = MetricDeviationBank.arrays + SPOT_ARRAYS
 
 
+class SpotObjectBank(SpotBankMixin, ObjectBank):
+    """Any detector (one object per slot) with SPOT/DSPOT calibration, banked."""
+
+    arrays: tuple[str, ...] = SPOT_ARRAYS
+
+
 #: detector bank class → its SPOT-calibrated form (SPOT and DSPOT)
 SPOT_BANKS: dict[type[DetectorBank], Callable[..., DetectorBank]] = {
     ZScoreBank: SpotZScoreBank,
     HSTBank: SpotHSTBank,
     AutoHSTBank: SpotAutoHSTBank,
     MetricDeviationBank: SpotMetricDeviationBank,
+    ObjectBank: SpotObjectBank,  # type: ignore[dict-item]
 }
 
 

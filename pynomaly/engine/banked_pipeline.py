@@ -54,6 +54,7 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +66,7 @@ from pynomaly.engine.banked_decide import quantile_thresholds, stream_index
 from pynomaly.engine.base import Detector
 from pynomaly.engine.drift import DriftEvent, FastPageHinkleyMonitor, FastPageHinkleyParams
 from pynomaly.engine.drift_kernels import new_page_hinkley_state, page_hinkley_bank_kernel
+from pynomaly.engine.object_bank import ObjectBank
 from pynomaly.engine.pipeline import PipelineConfig
 
 
@@ -225,6 +227,9 @@ class BankedScores:
     #: (row, event), by row then monitor (inputs before scores), per key as
     #: ``PipelineResult.drift_events``; ``event.index`` is the key's stream position
     drift: list[tuple[int, DriftEvent]] = field(default_factory=list)
+    #: a bank that explains after the decision (:class:`~pynomaly.engine.object_bank.ObjectBank`):
+    #: the contributions of a row on the state it was scored with; ``contrib`` is NaN then
+    explain_row: Callable[[int], np.ndarray | None] | None = None
 
 
 class BankedPipeline:
@@ -286,6 +291,8 @@ class BankedPipeline:
         rows = np.arange(n)
         keep = learn
         first = True
+        deferred = explain_at < np.inf and isinstance(bank, ObjectBank)
+        replay: dict[int, Any] = {}
         while True:
             sl = slots[rows]
             own = np.maximum(sl, 0)  # rows over the key cap (slot < 0) are never kept
@@ -293,6 +300,8 @@ class BankedPipeline:
                 scores, contrib = bank.score_learn_explain(X if first else X[rows], sl, keep,
                                                            explain_at)
                 scores = Detector._finish(scores)
+                if isinstance(bank, ObjectBank):  # this round's rows: map them to the batch's
+                    replay.update({int(rows[k]): v for k, v in bank.take_replay().items()})
                 res.scores[rows] = np.where(keep, scores, 0.0)
                 if contrib.shape[0]:
                     res.contrib[rows] = contrib
@@ -324,6 +333,9 @@ class BankedPipeline:
             first = False
         # each row's hits are those of the round that made it final
         res.drift = self._events(hits, index, acting)
+        if deferred and isinstance(bank, ObjectBank):
+            objects = bank
+            res.explain_row = lambda row: objects.explain_from(replay.get(row))
         return res
 
     def _monitor(self, ps: PipelineSlots, m: int, values: np.ndarray, slots: np.ndarray,

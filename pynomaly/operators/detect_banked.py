@@ -67,22 +67,21 @@ def per_key_reason(spec: FlowSpec, keep_points: bool = False) -> str | None:
     ...         "record": {"value_fields": ["v"]}}
     >>> per_key_reason(FlowSpec.model_validate(base)) is None
     True
-    >>> per_key_reason(FlowSpec.model_validate({**base, "detection": {"detector": "rcf"}}))
-    'detector rcf has no banked form'
+    >>> per_key_reason(FlowSpec.model_validate({**base, "detection": {"detector": "rcf"}})) is None
+    True
     >>> per_key_reason(FlowSpec.model_validate({**base, "detection": {
     ...     "calibration": {"kind": "spot"}, "drift": [{"monitor": "adwin"}]}}))
     'drift monitor adwin runs River per value'
 
-    Every calibration and threshold runs banked, and so do ``fast_page_hinkley``
-    drift monitors with any policy.
+    Every detector runs banked (with array kernels over slots, or one object
+    per slot: :mod:`pynomaly.engine.object_bank`), every calibration and
+    threshold, and ``fast_page_hinkley`` drift monitors with any policy.
     """
-    from pynomaly.engine.banked import BANKED_MONITORS, BANKS
+    from pynomaly.engine.banked import BANKED_MONITORS
 
     det = spec.detection
     if spec.window.kind != "none":
         return "event-time windows"
-    if det.detector.name not in BANKS:
-        return f"detector {det.detector.name} has no banked form"
     river = [m.monitor for m in det.drift if m.monitor not in BANKED_MONITORS]
     if river:
         return f"drift monitor {river[0]} runs River per value"
@@ -96,6 +95,14 @@ def per_key_reason(spec: FlowSpec, keep_points: bool = False) -> str | None:
 def banked_eligible(spec: FlowSpec, keep_points: bool = False) -> bool:
     """Whether ``spec`` runs on the banked path (same alerts as the per-key path)."""
     return spec.window.kind == "none" and bank_supported(spec.detection)
+
+
+def _rows_through(explain_row: Any, index: np.ndarray) -> Any:
+    """``explain_row`` of pipeline rows, called with batch rows (``index`` maps
+    a batch row to its row among the pipeline's, imputed records included)."""
+    if explain_row is None:
+        return None
+    return lambda i: explain_row(int(index[i]))
 
 
 class BankedShardState:
@@ -326,12 +333,15 @@ class BankedDetectLogic:
                 scores, prob, thr, flags = (res.scores[real], res.probability[real],
                                             res.threshold[real], res.flags[real])
                 contrib = res.contrib[real] if res.contrib.shape[0] else res.contrib
+                explain_row = _rows_through(res.explain_row, np.flatnonzero(real)
+                                            if real.dtype == np.bool_ else real)
                 # a drift on an imputed record is reported on the batch row after it
                 drift = [(int(aug.source[r]), ev) for r, ev in res.drift]
             else:
                 res = self.pipeline.run(st.bank, pipe, X, raw, slots, learn, self._explain_at())
                 scores, prob, thr, flags = res.scores, res.probability, res.threshold, res.flags
                 contrib, drift = res.contrib, res.drift
+                explain_row = res.explain_row
             if self.spec.budget is not None:
                 out.budget_scores.append((times[keep], scores[keep]))
             if self.keep_points:
@@ -356,6 +366,11 @@ class BankedDetectLogic:
                 if alert.any():
                     start = len(out.alerts)
                     rows = np.flatnonzero(alert)
+                    if explain_row is not None:  # the bank explains after the decision
+                        contrib = contrib.copy()
+                        for i in rows.tolist():
+                            c = explain_row(i)
+                            contrib[i] = np.nan if c is None else c
                     self._alerts(st, batch, contrib, slots, scores, rows, out, prob, thr)
                     out.alerts[start:] = [
                         self.decision.upgrade(dst, obs, i, a, int(held[i])) for i, a in
@@ -458,7 +473,9 @@ class BankedDetectLogic:
         explain = self.spec.detection.explain and self.spec.alerts.explain_top > 0
         for i in self._group_order(slots, rows).tolist():
             key = batch.keys[i]
-            share = explanation_shares(contrib[i]) if explain else None
+            # all NaN: the detector gives no attribution (as a per-key pipeline's None)
+            share = (explanation_shares(contrib[i])
+                     if explain and not np.isnan(contrib[i]).all() else None)
             out.alerts.append(make_alert(
                 self.flow, key, float(batch.times[i]),
                 dict(zip(self.fields, batch.values[i].tolist(), strict=True)),

@@ -2,8 +2,9 @@
 
 A bank holds many keys' detector state in slot-indexed arrays
 (:mod:`pynomaly.engine.banked`); the per-key detector is its one-slot case.
-Parametrised over ``BANKS`` (and auto limits for HST), each with and without
-conformal calibration, every bank must:
+Parametrised over ``BANKS`` (and auto limits for HST) and two detectors held
+as one object per slot (``ObjectBank``), each with and without conformal
+calibration, every bank must:
 
 - give each slot exactly the scores, explanations and p-values of its own
   per-key detector and calibrator, whatever other slots' rows are interleaved
@@ -28,6 +29,7 @@ import pytest
 from pynomaly.engine import create_detector
 from pynomaly.engine.banked import BANKS, make_bank, prepare_values
 from pynomaly.engine.calibration_conformal import ConformalCalibrator
+from pynomaly.engine.object_bank import ObjectBank
 from pynomaly.engine.pipeline import PipelineConfig
 from pynomaly.operators.detect_banked import BankedShardState
 
@@ -39,13 +41,18 @@ FORMS = {
                     "limits": [[-5.0, 5.0]] * 4, "seed": 3}),
     "hst_auto_limits": ("hst", {"n_trees": 5, "height": 5, "window_size": 40, "seed": 3}),
     "metric_deviation": ("metric_deviation", {}),
+    # detectors without array kernels: one object per slot (ObjectBank)
+    "loda_objects": ("loda", {"seed": 1}),
+    "rcf_objects": ("rcf", {"n_trees": 8, "tree_size": 32}),
 }
 CALIBRATIONS = ["none", "conformal"]
 WINDOW = 60
 
 
 def test_every_bank_has_a_form_here() -> None:
-    assert {det for det, _ in FORMS.values()} == set(BANKS)
+    assert set(BANKS) <= {det for det, _ in FORMS.values()}
+    assert all(isinstance(make_bank(_config(f, "none"), 4), ObjectBank) == f.endswith("_objects")
+               for f in FORMS)
 
 
 def _config(form: str, calibration: str) -> PipelineConfig:
@@ -180,4 +187,6 @@ def test_bytes_per_slot_are_the_per_slot_arrays(form: str, calibration: str) -> 
     bank = make_bank(_config(form, calibration), 4)
     bank.ensure(10)
     total = sum(getattr(bank, name).nbytes for name in bank.arrays)
-    assert bank.bytes_per_slot() * bank.capacity == total > 0
+    assert bank.bytes_per_slot() * bank.capacity == total
+    # only detector objects hold no arrays (pynomaly plan measures those)
+    assert total > 0 or (form.endswith("_objects") and calibration == "none")

@@ -81,14 +81,17 @@ HST = {"name": "hst", "params": {"n_trees": 6, "height": 5, "window_size": 20,
        "_thr": 0.75}
 
 
+LODA = {"name": "loda", "params": {"seed": 1}, "_thr": 0.5}
+RCF = {"name": "rcf", "params": {"n_trees": 10, "tree_size": 64}, "_thr": 1.0}
 HST_AUTO = {"name": "hst", "params": {"n_trees": 6, "height": 5, "window_size": 20, "seed": 4},
             "_thr": 0.75}
 MDEV = {"name": "metric_deviation", "params": {}, "_thr": 3.0}
 
 
 @pytest.mark.parametrize("calibrated", [False, True], ids=["static", "conformal"])
-@pytest.mark.parametrize("detector", [ZSCORE, HST, HST_AUTO, MDEV],
-                         ids=["robust_zscore", "hst", "hst_auto_limits", "metric_deviation"])
+@pytest.mark.parametrize("detector", [ZSCORE, HST, HST_AUTO, MDEV, LODA, RCF],
+                         ids=["robust_zscore", "hst", "hst_auto_limits", "metric_deviation",
+                              "loda_objects", "rcf_objects"])
 @pytest.mark.parametrize("recover_at", [None, 23])
 def test_banked_matches_per_key_path(detector: dict, recover_at: int | None,
                                      calibrated: bool) -> None:
@@ -204,7 +207,8 @@ def test_the_run_line_names_the_path_the_dispatcher_takes() -> None:
     for spec in specs:
         banked = isinstance(make_detect_logic(spec), BankedDetectLogic)
         assert (per_key_reason(spec) is None) == banked, (spec.detection, per_key_reason(spec))
-    assert "rcf has no banked form" in (per_key_reason(specs[4]) or "")
+    assert per_key_reason(specs[3]) == "event-time windows"
+    assert per_key_reason(specs[4]) is None  # one RCF object per slot
     assert per_key_reason(specs[7]) == "drift monitor kswin runs River per value"
     assert [per_key_reason(s) is None for s in specs[5:7]] == [True, True]
 

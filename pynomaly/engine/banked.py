@@ -9,13 +9,13 @@ statements of the per-key detector's kernel on the slot's rows — so scores
 are bit-identical to the per-key path (tests/speed checks this against the
 per-key detectors).
 
-Only pipelines whose decision needs no per-key Python are banked: a detector
-with a bank here, calibration ``none`` with a ``static`` threshold or
-``conformal`` with a ``probability`` threshold (the defaults;
-:mod:`pynomaly.engine.banked_calibration`), no drift monitors, no ``protect``
-(see :func:`bank_supported`). The per-row warm-up,
-late-event check, threshold and cooldown live in
-:mod:`pynomaly.engine.banked_decide`.
+Any calibration and threshold, and ``fast_page_hinkley`` drift monitors, run
+on the bank's slots (:mod:`pynomaly.engine.banked_calibration`,
+:mod:`pynomaly.engine.banked_pipeline`); the per-row warm-up, late-event
+check, threshold and cooldown live in :mod:`pynomaly.engine.banked_decide`.
+A detector without a bank here is held as one object per slot
+(:mod:`pynomaly.engine.object_bank`); River drift monitors and ``protect``
+stay per key (see :func:`bank_supported`).
 
 Example
 -------

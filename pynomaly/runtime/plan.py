@@ -15,8 +15,9 @@ names (:func:`fill_lengths`). It measures
 - the records per second of the detect step on one core, in batches shaped as
   a run at the planned key count receives them (the source's batch size over
   the shards), and of the parse and shard steps on JSON records;
-- the resident memory of the process before the sample: Python, Bytewax and
-  the loaded kernels.
+- the resident memory of the process before the sample (Python, Bytewax, the
+  loaded kernels) and what one source batch takes in flight: its records as
+  read, and the traced peak while they are parsed, split and scored.
 
 :func:`estimate` scales the measurement to N keys: the empty shards plus N
 times the state per key. The banked path keeps a shard's keys in arrays that
@@ -64,7 +65,7 @@ from typing import Any
 
 import numpy as np
 
-from pynomaly.records import EventBatch
+from pynomaly.records import EventBatch, RawBatch
 from pynomaly.spec import FlowSpec
 
 __all__ = ["MEMORY_LIMIT_ENV", "Estimate", "Measurement", "MemoryRefused", "Room",
@@ -81,12 +82,18 @@ MAX_ROWS_PER_KEY = 20_000
 #: sample keys: at least (two halves of the smallest capacity of a banked shard) and at most
 MIN_SAMPLE_KEYS = 32
 MAX_SAMPLE_KEYS = 256
-#: seconds the sample's records may take to feed (``pynomaly plan``)
+#: seconds the sample's records may take to feed (``pynomaly plan``; the check at start)
 FILL_BUDGET_S = 2.0
+QUICK_BUDGET_S = 0.3
 #: memory the sample's state may take
 SAMPLE_BYTES = 256 * 2**20
 #: seconds each throughput measurement runs
 RATE_SECONDS = 0.3
+#: keys that time the fill before the sample is sized, and for how long at most
+PROBE_KEYS = 8
+PROBE_S = 0.2
+#: records of one key per detect call while filling the sample
+RECORDS_PER_CALL = 16
 #: event-time spacing of a key's records without windows
 RECORD_INTERVAL_S = 60.0
 
@@ -216,6 +223,8 @@ class Measurement:
     copy_s_per_key: float
     #: resident memory of the process before the sample
     baseline_bytes: int
+    #: memory of one source batch in flight (read, parsed, split, scored)
+    batch_bytes: float = 0.0
     #: detect step records/s on one core, and the batch shape it was measured
     #: with (rows per call, distinct keys per call); None: not measured
     detect_per_s: float | None = None
@@ -236,12 +245,13 @@ _CACHE: dict[str, list[tuple[bool, int | None, Measurement]]] = {}
 
 def measure(spec: FlowSpec, *, quick: bool = False, at_keys: int | None = None,
             sample_keys: int | None = None) -> Measurement:
-    """Measure ``spec``'s detect step (see the module doc). ``quick`` (the
-    check at start) measures memory only, on :data:`MIN_SAMPLE_KEYS` keys;
-    otherwise the sample has as many keys (a power of two up to
-    :data:`MAX_SAMPLE_KEYS`) as fit in about :data:`FILL_BUDGET_S` seconds, or
-    ``sample_keys``, and the rates are measured with batches shaped as at
-    ``at_keys`` keys. A measurement is kept for the life of the process: a
+    """Measure ``spec``'s detect step (see the module doc). The sample has as
+    many keys (a power of two, from :data:`MIN_SAMPLE_KEYS`, a quarter of it on
+    the per-key path, up to :data:`MAX_SAMPLE_KEYS`) as fit in about
+    :data:`FILL_BUDGET_S` seconds, or ``sample_keys``; the rates are measured
+    with batches shaped as at ``at_keys`` keys. ``quick`` (the check at start)
+    measures memory only, on at most :data:`MIN_SAMPLE_KEYS` keys that fit in
+    :data:`QUICK_BUDGET_S`. A measurement is kept for the life of the process: a
     quick one is answered by any of the same spec."""
     if sample_keys is not None:
         sample_keys = max(MIN_SAMPLE_KEYS, _pow2_floor(sample_keys))
@@ -312,8 +322,9 @@ def _traced() -> Iterator[Callable[[], int]]:
 
 
 def _grown(now: Callable[[], int], start: int) -> int:
-    """Bytes traced since ``start``, after freeing young cycles (the sample's
-    garbage; a full collection of the process would cost more than the rest)."""
+    """Bytes traced since ``start``, after freeing the young generations'
+    cycles: the sample's garbage while automatic collections are off (a full
+    collection of the process would cost more than the rest)."""
     gc.collect(1)
     return max(0, now() - start)
 
@@ -334,64 +345,81 @@ def _measure(spec: FlowSpec, *, quick: bool, at_keys: int | None,
     lengths = fill_lengths(spec)
     longest = max(lengths, key=lambda k: lengths[k]) if lengths else "warm-up"
 
-    # warm-up: imports and kernels, on a state thrown away; times the fill
-    probe = _Stream(sample, ["probe-key-000000"])
-    st = logic.process(None, probe.batch(np.array([0]), 4))[0]
-    chunk = max(1, min(rows, 256))
-    t0 = time.perf_counter()
-    done = 0
-    while done < rows - 4 and (done == 0 or time.perf_counter() - t0 < 0.3):
-        n = min(chunk, rows - 4 - done)
-        st = logic.process(st, probe.batch(np.array([0]), n))[0]
-        done += n
-    probe_s = (time.perf_counter() - t0) * (rows - 4) / max(done, 1)
+    # warm-up: imports and kernels, on a state thrown away; then a few keys'
+    # records, traced as the sample will be, time the fill (for at most
+    # PROBE_S, extrapolated to all their records)
+    probe = _Stream(sample, [f"probe-key-{i:06d}" for i in range(PROBE_KEYS)])
+    some = np.arange(PROBE_KEYS)
+    st = logic.process(None, probe.batch(some, 4))[0]
+    chunk = max(1, min(rows, RECORDS_PER_CALL))
     with _traced() as now:
+        t0 = time.perf_counter()
+        done = 0
+        while done < rows - 4 and (done == 0 or time.perf_counter() - t0 < PROBE_S):
+            n = min(chunk, rows - 4 - done)
+            st = logic.process(st, probe.batch(some, n))[0]
+            done += n
+        probe_s = (time.perf_counter() - t0) * (rows - 4) / max(done, 1) / PROBE_KEYS
         start = now()
         probe_copy = copy.deepcopy(st)
-        probe_bytes = _grown(now, start)
+        probe_bytes = _grown(now, start) / PROBE_KEYS
     del st, probe_copy
     gc.collect(1)
     baseline = rss_bytes()
 
     if sample_keys is not None:
         k = sample_keys
-    elif quick:
-        k = MIN_SAMPLE_KEYS
     else:
-        by_time = FILL_BUDGET_S / max(probe_s, 1e-9)
+        # banked shards hold at least 16 slots: halves of 16 keys fill them; a
+        # per-key sample may be smaller when its keys are slow or large
+        fewest = MIN_SAMPLE_KEYS if reason is None else MIN_SAMPLE_KEYS // 4
+        # the first half's keys are fed twice as long: 1.5 records per key
+        by_time = (QUICK_BUDGET_S if quick else FILL_BUDGET_S) / max(1.5 * probe_s, 1e-9)
         by_bytes = SAMPLE_BYTES / max(probe_bytes, 1)
-        k = _pow2_floor(max(MIN_SAMPLE_KEYS, min(MAX_SAMPLE_KEYS, by_time, by_bytes)))
+        most = MIN_SAMPLE_KEYS if quick else MAX_SAMPLE_KEYS
+        k = _pow2_floor(max(fewest, min(most, by_time, by_bytes)))
     half = k // 2
-    per_call = max(1, min(rows, 8192 // half))
-    with _traced() as now:
-        start = now()
-        state = logic.process(None, _Stream(sample, []).empty())[0]
-        empty_bytes = _grown(now, start)
-        start = now()
-        shard_copy = copy.deepcopy(state)
-        shard_copy_bytes = _grown(now, start)
-        del shard_copy
-        # two halves into the same shard: the second half's growth is what a
-        # key adds; the rest of the first half's is the shard's, made lazily
-        start = now()
-        stream = _Stream(sample, [f"sample-key-{i:06d}" for i in range(k)])
-        stream.next[half:] = rows  # the second half arrives when the first is full
-        grown = []
-        for part in (np.arange(half), np.arange(half, k)):
-            fed = 0
-            while fed < rows:
-                n = min(per_call, rows - fed)
-                state = logic.process(state, stream.batch(part, n))[0]
-                fed += n
-            grown.append(_grown(now, start))
-        key_bytes = max(0.0, (grown[1] - grown[0]) / half)
-        shard_bytes = empty_bytes + max(0.0, grown[0] - half * key_bytes)
-        start = now()
-        t0 = time.perf_counter()
-        state_copy = copy.deepcopy(state)
-        copy_s = time.perf_counter() - t0
-        copied = max(0, _grown(now, start) - shard_copy_bytes)
-        del state_copy
+    # a few records per key and call, as a stream of many keys brings them
+    # (some per-key buffers keep the size the largest call gave them)
+    per_call = max(1, min(rows, RECORDS_PER_CALL, 8192 // k))
+    # no automatic collections while measuring: the sample's garbage stays
+    # young, where _grown frees it, instead of aging into the old generation
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        with _traced() as now:
+            start = now()
+            state = logic.process(None, _Stream(sample, []).empty())[0]
+            empty_bytes = _grown(now, start)
+            start = now()
+            shard_copy = copy.deepcopy(state)
+            shard_copy_bytes = _grown(now, start)
+            del shard_copy
+            # two halves into the same shard: the second half's growth is what a
+            # key adds; the rest of the first half's is the shard's, made lazily.
+            # The first half's keys go on with the second (none falls silent)
+            start = now()
+            stream = _Stream(sample, [f"sample-key-{i:06d}" for i in range(k)])
+            stream.next[half:] = rows  # the second half arrives when the first is full
+            grown = []
+            for part in (np.arange(half), np.arange(k)):
+                fed = 0
+                while fed < rows:
+                    n = min(per_call, rows - fed)
+                    state = logic.process(state, stream.batch(part, n))[0]
+                    fed += n
+                grown.append(_grown(now, start))
+            key_bytes = max(0.0, (grown[1] - grown[0]) / half)
+            shard_bytes = empty_bytes + max(0.0, grown[0] - half * key_bytes)
+            start = now()
+            t0 = time.perf_counter()
+            state_copy = copy.deepcopy(state)
+            copy_s = time.perf_counter() - t0
+            copied = max(0, _grown(now, start) - shard_copy_bytes)
+            del state_copy
+    finally:
+        if gc_was:
+            gc.enable()
     slots = int(getattr(getattr(state, "bank", None), "capacity", 0)) or k
     key_copy_bytes = copied / slots
     # a copy also sees what numba kernels allocated, which tracing does not
@@ -404,13 +432,15 @@ def _measure(spec: FlowSpec, *, quick: bool, at_keys: int | None,
         stream.next[:] = stream.next.max()  # every key current again
         detect_rate = _detect_rate(step, state, stream, shape)
         parse_rate = _parse_rate(spec, at_keys if at_keys is not None else k)
+    batch_bytes = _batch_bytes(spec, logic, state, stream)
     del state
     return Measurement(
         flow=spec.name, path="banked" if reason is None else "per key", reason=reason,
         sample_keys=k, rows_per_key=rows, fills=f"{longest} {lengths.get(longest, 0)}",
         shard_bytes=float(shard_bytes), shard_copy_bytes=float(shard_copy_bytes),
         key_bytes=float(key_bytes), key_copy_bytes=float(key_copy_bytes),
-        copy_s_per_key=copy_s / slots, baseline_bytes=baseline, detect_per_s=detect_rate,
+        copy_s_per_key=copy_s / slots, baseline_bytes=baseline, batch_bytes=batch_bytes,
+        detect_per_s=detect_rate,
         batch_shape=shape, parse_per_s=parse_rate, seconds=time.perf_counter() - t_start)
 
 
@@ -463,40 +493,44 @@ def _detect_rate(step: Any, state: Any, stream: _Stream, shape: tuple[int, int])
     return _best_rate(call)
 
 
-def _parse_rate(spec: FlowSpec, keys: int) -> float | None:
-    """Records/s of the parse and shard steps on JSON records like the spec's."""
+def _json_batch(record: Any, keys: list[str], times: np.ndarray,
+                rng: np.random.Generator) -> RawBatch:
+    """JSON records of ``record``'s fields: record ``i`` of key ``keys[i]`` at
+    event time ``times[i]``, values as the sample stream's (:class:`_Stream`)."""
     import orjson
 
+    if record.time_format == "epoch_s":
+        ts: list[Any] = times.round(3).tolist()
+    elif record.time_format == "epoch_ms":
+        ts = (times * 1000).astype(np.int64).tolist()
+    else:
+        ts = [time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+              for t in times.tolist()]
+    level = 1.0 + np.arange(len(record.value_fields))
+    values = (level + 0.1 * level * rng.standard_normal((len(keys), len(level)))).round(4)
+    return RawBatch([orjson.dumps({record.key_field: k, record.time_field: t,
+                                   **dict(zip(record.value_fields, v, strict=True))})
+                     for k, t, v in zip(keys, ts, values.tolist(), strict=True)], "plan")
+
+
+def _parse_rate(spec: FlowSpec, keys: int) -> float | None:
+    """Records/s of the parse and shard steps on JSON records like the spec's."""
     from pynomaly.operators.detect import ShardSplitter
     from pynomaly.operators.instrumented import parse_step
     from pynomaly.operators.parse import RecordParser
-    from pynomaly.records import RawBatch
 
-    rec = spec.record
     n = spec.source.batch_size
     distinct = max(1, min(keys, 1_000_000))
     rng = np.random.default_rng(2)
     start = time.time() - 120.0
 
     def batch(j: int) -> RawBatch:
-        """Batch ``j``: the records of one second (fresh timestamps, so the
-        parser's timestamp cache is as warm as in a stream), the next keys."""
-        t = start + j + np.arange(n) / n
-        if rec.time_format == "epoch_s":
-            ts: list[Any] = t.round(3).tolist()
-        elif rec.time_format == "epoch_ms":
-            ts = (t * 1000).astype(np.int64).tolist()
-        else:
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start + j))
-            ts = [f"{stamp}.{ms:03d}Z" for ms in (np.arange(n) * 1000 // n).tolist()]
-        values = (1.0 + rng.standard_normal((n, len(rec.value_fields)))).round(4).tolist()
-        payloads = [orjson.dumps({rec.key_field: f"sample-key-{(j * n + i) % distinct:06d}",
-                                  rec.time_field: ts[i],
-                                  **dict(zip(rec.value_fields, values[i], strict=True))})
-                    for i in range(n)]
-        return RawBatch(payloads, "plan")
+        """The next keys, their records within the next second (fresh
+        timestamps: the parser's timestamp cache is as warm as in a stream)."""
+        names = [f"sample-key-{(j * n + i) % distinct:06d}" for i in range(n)]
+        return _json_batch(spec.record, names, start + j + np.arange(n) / n, rng)
 
-    parse = parse_step(RecordParser(rec), spec.name)
+    parse = parse_step(RecordParser(spec.record), spec.name)
     split = ShardSplitter(spec.keys.shards)
     good, _ = parse(batch(0))  # warm: the byte scanner's kernels
     if len(good) < n // 2:
@@ -513,6 +547,41 @@ def _parse_rate(spec: FlowSpec, keys: int) -> float | None:
         return n, time.perf_counter() - t0
 
     return _best_rate(parse_and_split)
+
+
+def _batch_bytes(spec: FlowSpec, logic: Any, state: Any, stream: _Stream) -> float:
+    """Memory one source batch takes in flight: its records as read, and the
+    traced peak while they are parsed, split over the shards and scored (on
+    the sample's keys, after their records so far). Returns the bytes."""
+    import sys
+
+    from pynomaly.operators.detect import ShardSplitter
+    from pynomaly.operators.parse import RecordParser
+
+    record = spec.record.model_copy(update={"max_age_s": 0.0, "max_future_s": 1e12})
+    parser = RecordParser(record)
+    rng = np.random.default_rng(4)
+    # the sample's keys, each at its cadence from where the stream left it
+    k = len(stream.keys)
+    per_key = max(1, spec.source.batch_size // k)
+    first = float(stream.next.max())
+    steps = np.repeat(first + np.arange(per_key), k)
+    names = stream.keys * per_key
+    parser.parse(_json_batch(record, names[:k], stream.t0 + stream.step * steps[:k], rng))
+    raw = _json_batch(record, names[k:], stream.t0 + stream.step * steps[k:], rng)
+    read = sys.getsizeof(raw.payloads) + sum(sys.getsizeof(p) for p in raw.payloads)
+    split = ShardSplitter(spec.keys.shards)
+    with _traced() as now:
+        gc.collect(1)
+        tracemalloc.reset_peak()
+        base = now()
+        good, _ = parser.parse(raw)
+        parts = split(good)  # held while scored, as in a run
+        # every sample key lives in the one sample shard: scored in one call
+        state, out = logic.process(state, good)
+        peak = tracemalloc.get_traced_memory()[1] - base
+        del parts, out
+    return float(read + max(0, peak))
 
 
 # -- estimating ---------------------------------------------------------------
@@ -533,7 +602,7 @@ class Estimate:
     #: detect state of every key and shard, and per key
     state_bytes: float
     state_bytes_per_key: float
-    #: resident: the processes' baselines and the detect state
+    #: resident: the processes' baselines, a batch in flight in each, the detect state
     resident_bytes: float
     #: a snapshot's copy of the state (arrays at capacity); 0 without snapshots
     copy_bytes: float
@@ -574,10 +643,11 @@ class Estimate:
         out = [f"plan {self.flow}: {self.keys:,} keys, {self.rate:,.0f} records/s, {who}"]
         out.append("detect path   " + ("banked" if self.reason is None
                                        else f"per key ({self.reason})"))
+        times = f" x {self.processes}" if self.processes > 1 else ""
         out.append(f"memory        resident {format_bytes(self.resident_bytes)} = process "
-                   f"{format_bytes(m.baseline_bytes)}"
-                   + (f" x {self.processes}" if self.processes > 1 else "")
-                   + f" + detect state {format_bytes(self.state_bytes)} "
+                   f"{format_bytes(m.baseline_bytes)}{times} + a batch in flight "
+                   f"{format_bytes(m.batch_bytes)}{times} + detect state "
+                   f"{format_bytes(self.state_bytes)} "
                    f"({format_bytes(self.state_bytes_per_key)} per key)")
         if self.snapshots:
             cap = (f", arrays at {self.capacity_slots:,} slots"
@@ -609,10 +679,11 @@ class Estimate:
             if self.snapshot_cores is not None:
                 parts.append(f"snapshot copies {self.snapshot_cores:.2f}")
             out.append(f"cpu           {self.cores:.2f} cores = " + " + ".join(parts))
-            out.append("              (sources, sinks and Bytewax itself not counted)")
         scaled = "scaled linearly" if m.sample_keys < self.keys else "at"
         out.append(f"measured      {m.sample_keys:,} sample keys x {m.rows_per_key:,} records "
                    f"(fills {m.fills}) in {m.seconds:.1f} s; {scaled} to {self.keys:,} keys")
+        out.append("not counted   the source's and sinks' own buffers and work, batches queued "
+                   "between steps, Bytewax itself")
         return out
 
 
@@ -638,7 +709,7 @@ def estimate(spec: FlowSpec, keys: int, rate: float = 0.0, *, processes: int = 1
         * m.key_copy_bytes
     if not recovery:
         copy_bytes = 0.0
-    resident = processes * m.baseline_bytes + state
+    resident = processes * (m.baseline_bytes + m.batch_bytes) + state
     detect = rate / m.detect_per_s if m.detect_per_s else None
     parse = rate / m.parse_per_s if m.parse_per_s else None
     snap = None

@@ -1,6 +1,7 @@
 """Resident memory that N keys take in a spec's detect step, measured as a run
 holds them: keys split over the spec's shards, one state per shard, each key
-fed enough records to fill its windows; no tracing.
+fed enough records to fill its windows in batches of the source's size; no
+tracing.
 
     python tests/runtime/rss_of_keys.py SPEC_JSON KEYS
 
@@ -42,7 +43,7 @@ def main() -> None:
     states: dict = {}
     keys = [f"host-{i:08d}" for i in range(n_keys)]
     rows = rows_per_key(spec)
-    per_call = max(1, 20_000 // n_keys)
+    per_call = max(1, spec.source.batch_size // n_keys)  # batches of the source's size
     for first in range(0, rows, per_call):
         feed(states, keys, first, min(per_call, rows - first))
     gc.collect()

@@ -22,8 +22,10 @@ names (:func:`fill_lengths`). It measures
 :func:`estimate` scales the measurement to N keys: the empty shards plus N
 times the state per key. The banked path keeps a shard's keys in arrays that
 grow by doubling; pages of slots no key has used yet are not touched, so they
-are not resident, but a snapshot copies the arrays whole: the copy is counted
-at the capacity a run at N keys reaches (keys spread over the shards by hash).
+are not resident, but a snapshot copies the arrays whole: the copy counts the
+spare slots a run at N keys has (keys spread over the shards by hash), each
+as much as a spare slot added to the copy when one more key doubled the full
+sample shard.
 The detect step copies its state only for recovery snapshots
 (``--recovery-dir``, every ``--snapshot-interval``); with them the ``peak`` holds
 one copy, without them it is the resident memory.
@@ -216,10 +218,12 @@ class Measurement:
     #: state of one shard without keys, and of its copy
     shard_bytes: float
     shard_copy_bytes: float
-    #: state each key adds; its copy per slot (banked: per slot of capacity)
+    #: state each key adds, and its copy
     key_bytes: float
     key_copy_bytes: float
-    #: seconds a snapshot copy takes per key (per slot when banked)
+    #: a copy's bytes per slot of a banked shard that no key uses yet
+    spare_copy_bytes: float
+    #: seconds a snapshot copy takes per key
     copy_s_per_key: float
     #: resident memory of the process before the sample
     baseline_bytes: int
@@ -417,11 +421,22 @@ def _measure(spec: FlowSpec, *, quick: bool, at_keys: int | None,
             copy_s = time.perf_counter() - t0
             copied = max(0, _grown(now, start) - shard_copy_bytes)
             del state_copy
+            key_copy_bytes = copied / k
+            spare_copy_bytes = 0.0
+            if _capacity(state) == k:  # banked and full: one more key doubles it
+                one = _Stream(sample, ["sample-key-spare"])
+                one.next[:] = stream.next.max()
+                state = logic.process(state, one.batch(np.array([0]), 1))[0]
+                spare = _capacity(state) - k - 1
+                if spare > 0:
+                    start = now()
+                    state_copy = copy.deepcopy(state)
+                    copied_more = _grown(now, start) - shard_copy_bytes
+                    del state_copy
+                    spare_copy_bytes = max(0.0, copied_more - copied - key_copy_bytes) / spare
     finally:
         if gc_was:
             gc.enable()
-    slots = int(getattr(getattr(state, "bank", None), "capacity", 0)) or k
-    key_copy_bytes = copied / slots
     # a copy also sees what numba kernels allocated, which tracing does not
     key_bytes = max(key_bytes, key_copy_bytes)
 
@@ -439,9 +454,14 @@ def _measure(spec: FlowSpec, *, quick: bool, at_keys: int | None,
         sample_keys=k, rows_per_key=rows, fills=f"{longest} {lengths.get(longest, 0)}",
         shard_bytes=float(shard_bytes), shard_copy_bytes=float(shard_copy_bytes),
         key_bytes=float(key_bytes), key_copy_bytes=float(key_copy_bytes),
-        copy_s_per_key=copy_s / slots, baseline_bytes=baseline, batch_bytes=batch_bytes,
+        spare_copy_bytes=float(spare_copy_bytes), copy_s_per_key=copy_s / k, baseline_bytes=baseline, batch_bytes=batch_bytes,
         detect_per_s=detect_rate,
         batch_shape=shape, parse_per_s=parse_rate, seconds=time.perf_counter() - t_start)
+
+
+def _capacity(state: Any) -> int:
+    """Slots a banked shard's arrays hold (0: a per-key shard)."""
+    return int(getattr(getattr(state, "bank", None), "capacity", 0))
 
 
 def _pow2_floor(x: float) -> int:
@@ -705,17 +725,17 @@ def estimate(spec: FlowSpec, keys: int, rate: float = 0.0, *, processes: int = 1
     used = int(np.count_nonzero(counts))
     state = used * m.shard_bytes + keys * m.key_bytes
     capacity = int(sum(slot_capacity(int(c)) for c in counts)) if m.banked else None
-    copy_bytes = used * m.shard_copy_bytes + (capacity if capacity is not None else keys) \
-        * m.key_copy_bytes
-    if not recovery:
-        copy_bytes = 0.0
+    copy_bytes = 0.0
+    if recovery:
+        spare = capacity - keys if capacity is not None else 0
+        copy_bytes = (used * m.shard_copy_bytes + keys * m.key_copy_bytes
+                      + spare * m.spare_copy_bytes)
     resident = processes * (m.baseline_bytes + m.batch_bytes) + state
     detect = rate / m.detect_per_s if m.detect_per_s else None
     parse = rate / m.parse_per_s if m.parse_per_s else None
     snap = None
     if recovery and not quick:
-        snap = m.copy_s_per_key * (capacity if capacity is not None else keys) \
-            / max(snapshot_interval_s, 1e-3)
+        snap = m.copy_s_per_key * keys / max(snapshot_interval_s, 1e-3)
     cap = spec.keys.max_keys
     return Estimate(
         flow=spec.name, keys=keys, rate=rate, processes=processes, snapshots=recovery,

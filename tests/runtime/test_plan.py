@@ -67,7 +67,8 @@ def test_hst_25x10_conformal_needs_far_more_than_robust_statistics():
         assert est.resident_bytes == m.baseline_bytes + m.batch_bytes + est.state_bytes
 
 
-# robust statistics and HST on the banked path, a spec on the per-key path
+# robust statistics and HST in banked arrays, LODA as a detector object per
+# key, a spec on the per-key path
 SIZED = {
     "robust-conformal": {"detector": {"name": "robust_zscore"},
                          "calibration": {"kind": "conformal", "window": 200},
@@ -76,6 +77,7 @@ SIZED = {
                                                              "window_size": 100}},
                       "calibration": {"kind": "conformal", "window": 200},
                       "threshold": {"kind": "probability", "level": 0.999}, "warmup": 50},
+    "loda-objects": {**ROBUST, "detector": {"name": "loda"}},
     "per-key": {"detector": {"name": "robust_zscore"}, "protect": True,
                 "calibration": {"kind": "conformal", "window": 200},
                 "threshold": {"kind": "probability", "level": 0.999}, "warmup": 50},
@@ -106,11 +108,19 @@ def test_capacity_and_the_snapshot_copy_of_the_banked_state():
     assert plain.copy_bytes == 0 and plain.peak_bytes == plain.resident_bytes
     # 10 000 keys over 64 shards: about 156 a shard, arrays of 256 slots
     assert plain.capacity_slots == 64 * slot_capacity(156) == 16_384
-    assert with_copies.copy_bytes >= m.key_copy_bytes * 16_384
+    assert with_copies.copy_bytes > 10_000 * m.key_copy_bytes
     assert with_copies.peak_bytes == with_copies.resident_bytes + with_copies.copy_bytes
     two = estimate(spec, 10_000, processes=2, measurement=m)
     assert two.resident_bytes == pytest.approx(
         plain.resident_bytes + m.baseline_bytes + m.batch_bytes)
+
+
+def test_a_copy_holds_spare_array_slots_but_no_spare_objects():
+    arrays = measure(spec_of(SIZED["hst-conformal"]), quick=True)  # masses, windows per slot
+    objects = measure(spec_of(SIZED["loda-objects"]), quick=True)  # a detector per key
+    assert arrays.banked and objects.banked
+    assert 0.7 < arrays.spare_copy_bytes / arrays.key_copy_bytes <= 1.0
+    assert objects.spare_copy_bytes < 0.1 * objects.key_copy_bytes
 
 
 def test_plan_prints_the_estimate_and_json(tmp_path):

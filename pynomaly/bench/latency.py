@@ -69,7 +69,8 @@ class AlertClock(threading.Thread):
                     continue
                 now = time.time()
                 a = orjson.loads(m.value())
-                if a["values"]["cpu"] == PROBE_CPU:
+                # other kinds (missing_data, recovery …) carry no values
+                if (a.get("values") or {}).get("cpu") == PROBE_CPU:
                     t = datetime.fromisoformat(a["event_time"].replace("Z", "+00:00"))
                     self.seen.append((t.timestamp(), now))
         self._c.close()

@@ -1,7 +1,7 @@
 """Native detectors vs River/PySAD/rrcf peers: ``python benchmarks/bench_detectors.py``.
 
 The same as ``pynomaly bench detectors`` (all options pass through); the logic
-lives in :mod:`pynomaly.cli.bench_detectors` so the installed command has it.
+lives in :mod:`pynomaly.bench.detectors` so the installed command has it.
 """
 
 from __future__ import annotations

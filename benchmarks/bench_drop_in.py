@@ -2,7 +2,7 @@
 
 ``python benchmarks/bench_drop_in.py [--events 20000] [--train 10000]``
 
-One seeded stream (``pynomaly.cli.bench_detectors.make_stream``: 4 correlated
+One seeded stream (``pynomaly.bench.detectors.make_stream``: 4 correlated
 features, slow drift, 2 % anomalies after the first 300 events), one run per
 model, CPU time of this process (BLAS pinned to one thread).
 
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from pynomaly.cli.bench_detectors import WARMUP, make_stream
+from pynomaly.bench.detectors import WARMUP, make_stream
 
 
 def cpu(fn: Callable[[], Any]) -> tuple[Any, float]:

@@ -17,9 +17,9 @@ import timeit
 import numpy as np
 
 from pynomaly.alerting.decision import batch_watermarks
-from pynomaly.operators.detect import split_by_shard
-from pynomaly.operators.detect_banked import BankedDetectLogic
-from pynomaly.records import EventBatch
+from pynomaly.dataflow.detect import split_by_shard
+from pynomaly.dataflow.detect_banked import BankedDetectLogic
+from pynomaly.dataflow.records import EventBatch
 from pynomaly.spec import FlowSpec
 
 KEYS, STEPS, SHARDS = 10_000, 40, 64

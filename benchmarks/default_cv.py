@@ -36,19 +36,19 @@ from pathlib import Path
 
 import numpy as np
 
-from pynomaly.engine.detectors.shape_ensemble import combine
-from pynomaly.engine.registry import create_detector
-from pynomaly.nab import corpus
-from pynomaly.nab.harness import stream_values
-from pynomaly.nab.scorer import (
+from pynomaly.bench.nab import corpus
+from pynomaly.bench.nab.harness import stream_values
+from pynomaly.bench.nab.scorer import (
     SeriesLabels,
     _flatten,
     _null_score,
     raw_at_threshold,
     score_corpus,
 )
-from pynomaly.ucr import archive, rules
-from pynomaly.ucr.harness import stream_scores
+from pynomaly.bench.ucr import archive, rules
+from pynomaly.bench.ucr.harness import stream_scores
+from pynomaly.engine.detectors.shape_ensemble import combine
+from pynomaly.engine.registry import create_detector
 
 #: (shape_weight, shape_quiet) pairs; weight 0 is the ensemble alone.
 GRID = [(0.0, 0.0)] + [(w, q) for q in (0.0, 1.0, 4.0) for w in (0.5, 1.0, 2.0, 4.0, 16.0)]

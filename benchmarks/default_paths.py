@@ -22,7 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pynomaly.operators.detect_banked import per_key_reason
+from pynomaly.dataflow.detect_banked import per_key_reason
 from pynomaly.spec import FlowSpec
 
 README_DETECTION = {  # the README's cpu.yaml

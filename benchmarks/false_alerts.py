@@ -1,7 +1,7 @@
 """False alerts per key-day of the default flow on the generator's labelled
 streams, with the alert rules at their defaults and turned off.
 
-The generator (``pynomaly.connectors.generator``) emits keys with a daily and
+The generator (``pynomaly.devtools.generator``) emits keys with a daily and
 weekly cycle, noise and labelled anomalies (spikes, dips, level shifts,
 variance changes, drifts, stuck values). The stream is written to a JSONL
 file and replayed through a flow that names no detector. An alert is *true*
@@ -26,9 +26,9 @@ from typing import Any
 
 import orjson
 
-from pynomaly.connectors.generator import GeneratorConfig, MetricGenerator
-from pynomaly.flow import build_flow
-from pynomaly.runner import RunOptions, run_dataflow
+from pynomaly.dataflow.flow import build_flow
+from pynomaly.devtools.generator import GeneratorConfig, MetricGenerator
+from pynomaly.runtime.runner import RunOptions, run_dataflow
 from pynomaly.spec import parse_spec
 
 

@@ -3,7 +3,7 @@
 ``python benchmarks/nab_peers.py --data ../shared/nab --out out/nab [--only NAME ...]``
 
 Every detector streams each series once (score before learn, one
-configuration for the whole corpus) through :func:`pynomaly.nab.harness.run_benchmark`.
+configuration for the whole corpus) through :func:`pynomaly.bench.nab.harness.run_benchmark`.
 Detectors with raw scores get the harness's causal conformal calibration;
 ``univariate_ensemble`` publishes [0, 1] scores itself. Peers outside the
 registry (PySAD models, a rolling z-score) are wrapped in a small adapter with
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pynomaly.nab.harness import run_benchmark
+from pynomaly.bench.nab.harness import run_benchmark
 
 #: Native detectors (registry specs), one configuration each for the whole corpus.
 NATIVE = {

@@ -18,8 +18,8 @@ import time
 
 from pynomaly.bench.e2e import run_flow, warm_up
 from pynomaly.bench.e2e_setup import bench_spec, produce_stream
-from pynomaly.connectors.broker import EmbeddedBroker
 from pynomaly.connectors.kafka_admin import ensure_topics
+from pynomaly.devtools.broker import EmbeddedBroker
 
 
 def main() -> None:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from pynomaly.bench.smd import corpus
+from pynomaly.bench.smd.scoring import average_precision, best_f1
 from pynomaly.engine.registry import create_detector
-from pynomaly.smd import corpus
-from pynomaly.smd.scoring import average_precision, best_f1
 
 #: metric_deviation constants searched (everything else at its default).
 GRID: dict[str, list[float]] = {

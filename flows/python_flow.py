@@ -5,7 +5,7 @@ calibrated probability threshold.
     python -m bytewax.run flows.python_flow:dataflow
 """
 
-from pynomaly.flow import build_flow
+from pynomaly.dataflow.flow import build_flow
 from pynomaly.spec import FlowSpec
 
 flow = FlowSpec.model_validate({

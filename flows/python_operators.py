@@ -1,5 +1,5 @@
 """Detection inside an ordinary Bytewax dataflow: stock operators
-(``key_on``, ``filter``, ``map``) around ``pynomaly.operators.detect``.
+(``key_on``, ``filter``, ``map``) around ``pynomaly.dataflow.detect``.
 
     python -m bytewax.run flows.python_operators:flow
 
@@ -16,7 +16,7 @@ import orjson
 from bytewax.connectors.files import FileSource
 from bytewax.dataflow import Dataflow
 
-import pynomaly.operators as pxo
+import pynomaly.dataflow as pxo
 
 OUT = Path("out/python-operators")
 

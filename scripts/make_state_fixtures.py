@@ -152,11 +152,11 @@ def detect_outputs(outs: list[Any], state: Any) -> dict[str, Any]:
 
 
 def detect_case(name: str, spec_data: dict[str, Any], keep_points: bool) -> tuple[Any, dict]:
-    from pynomaly.operators.detect import make_detect_logic
-    from pynomaly.operators.detect_op import _ShardDetect
-    from pynomaly.operators.instrumented import detect_step
-    from pynomaly.operators.record_rows import RowParser
-    from pynomaly.records import EventBatch
+    from pynomaly.dataflow.detect import make_detect_logic
+    from pynomaly.dataflow.detect_op import _ShardDetect
+    from pynomaly.dataflow.instrumented import detect_step
+    from pynomaly.dataflow.record_rows import RowParser
+    from pynomaly.dataflow.records import EventBatch
     from pynomaly.spec import parse_spec
 
     spec = parse_spec(spec_data, name)
@@ -187,15 +187,15 @@ def detect_case(name: str, spec_data: dict[str, Any], keep_points: bool) -> tupl
 
 
 def window_outputs(out: list[Any]) -> list[Any]:
-    from pynomaly.records import DeadLetter
+    from pynomaly.dataflow.records import DeadLetter
 
     return _jsonable([d.to_json() if isinstance(d, DeadLetter) else d for d in out])
 
 
 def window_case() -> tuple[Any, dict]:
-    from pynomaly.operators.detect_options import KEY_FIELD
-    from pynomaly.operators.record_rows import RowParser
-    from pynomaly.operators.window_op import _KeyWindowLogic
+    from pynomaly.dataflow.detect_options import KEY_FIELD
+    from pynomaly.dataflow.record_rows import RowParser
+    from pynomaly.dataflow.window_op import _KeyWindowLogic
     from pynomaly.spec import RecordSpec, WindowSpec
 
     options = {"kind": "sliding", "size_s": 120.0, "slide_s": 60.0, "agg": "max",
@@ -233,8 +233,8 @@ def _triage_alert(i: int, key: str, t: float, score: float) -> dict[str, Any]:
 
 
 def triage_case() -> tuple[Any, dict]:
+    from pynomaly.dataflow.triage_op import _TriageLogic
     from pynomaly.incidents.triage import TriageConfig, TriageState
-    from pynomaly.operators.triage_op import _TriageLogic
 
     config = {"incidents": {}, "budget": {"alerts_per_hour": 20.0, "epoch_s": 900.0, "history_s": 1800.0}, "feedback": {}}
 

@@ -19,14 +19,14 @@ import uuid
 from pathlib import Path
 from typing import NamedTuple
 
-from pynomaly.connectors.broker import (
+from pynomaly.connectors.kafka_admin import ensure_topics
+from pynomaly.devtools.broker import (
     FAST_GROUP_CONFIG,
     BrokerError,
     EmbeddedBroker,
     free_port,
     kill_when_parent_dies,
 )
-from pynomaly.connectors.kafka_admin import ensure_topics
 
 __all__ = [
     "FAST_GROUP_CONFIG",

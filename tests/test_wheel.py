@@ -62,7 +62,7 @@ def fresh(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_imports_from_the_venv_with_types_and_version(fresh: Path, tmp_path: Path):
     out = _run([str(fresh / "bin" / "python"), "-c", (
-        "import importlib.metadata as md, pathlib, pynomaly, pynomaly.operators as pxo\n"
+        "import importlib.metadata as md, pathlib, pynomaly, pynomaly.dataflow as pxo\n"
         "root = pathlib.Path(pynomaly.__file__).parent\n"
         "print(root)\n"
         "print(pynomaly.__version__, md.version('pynomaly-stream'))\n"
@@ -87,7 +87,7 @@ def test_docs_example_runs_in_the_fresh_venv(fresh: Path, tmp_path: Path):
 
 
 def test_demo_from_the_installed_entry_point_produces_alerts(fresh: Path, tmp_path: Path):
-    from pynomaly.operators.alert_record import alert_schema
+    from pynomaly.dataflow.alert_record import alert_schema
 
     work = tmp_path / "demo"
     out = _run([str(fresh / "bin" / "pynomaly"), "demo", "--no-dashboard", "--duration", "30",

@@ -26,13 +26,13 @@ Example
 >>> obs = d.observe(st, ["a"] * 200, x, np.ones(200, bool), flagged, labels={"a": {"region": "eu"}})
 >>> np.flatnonzero(obs.passed).tolist()        # the flag at 60 is within the noise
 [150]
->>> from pynomaly.operators.alert_record import make_alert
+>>> from pynomaly.dataflow.alert_record import make_alert
 >>> v1 = make_alert("demo", "a", t[150], {"cpu": 80.0}, 30.0, 0.9999, 0.995, "probability",
 ...                 "robust_zscore", {"cpu": 1.0})
 >>> rec = d.upgrade(st, obs, 150, v1, suppressed=1)
 >>> rec["direction"], rec["severity"], rec["labels"], rec["suppressed"]
 ({'cpu': 'up'}, 'critical', {'region': 'eu'}, 1)
->>> from pynomaly.records import EventBatch
+>>> from pynomaly.dataflow.records import EventBatch
 >>> later = EventBatch(["b"], np.array([2500.0]), np.array([[40.0]]), ("cpu",), watermark=2500.0)
 >>> [r["kind"] for r in d.missing(st, later, 2500.0)]  # "a" silent since 1990 s: over 5 x 10 s
 ['missing_data']

@@ -27,10 +27,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pynomaly.records import EventBatch
+if TYPE_CHECKING:  # imported where used: pynomaly.dataflow imports this module
+    from pynomaly.dataflow.records import EventBatch
 
 #: event-time seconds the watermark must advance between two ticks
 TICK_EVENT_S = 30.0
@@ -151,10 +153,13 @@ def with_ticks(parts: list[tuple[str, EventBatch]], batch: EventBatch, shards: i
     """``parts`` (a batch split by shard) plus, when a tick is due, an empty
     batch carrying the watermark for every shard not in ``parts``.
 
+    >>> from pynomaly.dataflow.records import EventBatch
     >>> b = EventBatch(["a"], np.zeros(1), np.zeros((1, 1)), ("v",), watermark=100.0)
     >>> [(s, len(sub)) for s, sub in with_ticks([("1", b)], b, 3, Ticker())]
     [('1', 1), ('0', 0), ('2', 0)]
     """
+    from pynomaly.dataflow.records import EventBatch
+
     if not ticker.due(batch.watermark_from, batch.watermark):
         return parts
     present = {label for label, _ in parts}

@@ -33,7 +33,7 @@ from pynomaly.bench.e2e_setup import (
     produce_stream,
     topic_count,
 )
-from pynomaly.gc_tuning import tune_for_streaming
+from pynomaly.runtime.gc_tuning import tune_for_streaming
 
 
 @dataclass(frozen=True)
@@ -81,8 +81,8 @@ def raw_consume(bootstrap: str, topic: str, records: int, batch_size: int) -> fl
 
 def warm_up(spec: Any) -> None:
     """Compile/load the numba kernels and import the flow's modules (not timed)."""
-    from pynomaly.operators.detect import DetectLogic, make_detect_logic
-    from pynomaly.records import EventBatch
+    from pynomaly.dataflow.detect import DetectLogic, make_detect_logic
+    from pynomaly.dataflow.records import EventBatch
 
     rng = np.random.default_rng(0)
     batch = EventBatch([f"k{i % 7}" for i in range(200)], 1.7e9 + np.arange(200.0),
@@ -96,7 +96,7 @@ def run_flow(spec: Any, records: int, *, per_key: bool = False) -> tuple[float, 
     """Seconds the flow takes to consume the topic to its end; and the records it read."""
     from bytewax.testing import run_main
 
-    from pynomaly.flow import build_flow
+    from pynomaly.dataflow.flow import build_flow
 
     seen = [0]
 
@@ -106,7 +106,7 @@ def run_flow(spec: Any, records: int, *, per_key: bool = False) -> tuple[float, 
     flow = build_flow(spec, on_batch=count, per_key=per_key, recovery=False)
     old = gc.get_threshold()
     t0 = time.perf_counter()
-    tune_for_streaming()  # as pynomaly.runner.run_dataflow does
+    tune_for_streaming()  # as pynomaly.runtime.runner.run_dataflow does
     try:
         run_main(flow)
     finally:

@@ -4,7 +4,7 @@ seeded metric stream in Kafka or a file, and reading a topic to its end.
 >>> spec = bench_spec("robust_zscore", "127.0.0.1:9092", "metrics", "alerts")
 >>> spec.detection.calibration.kind, spec.detection.threshold.kind, spec.keys.shards
 ('none', 'static', 16)
->>> from pynomaly.operators.detect_banked import banked_eligible
+>>> from pynomaly.dataflow.detect_banked import banked_eligible
 >>> all(banked_eligible(bench_spec(d, "h:1", "m", "a")) for d in DETECTORS)
 True
 """
@@ -63,8 +63,8 @@ def produce_stream(bootstrap: str, topic: str, records: int, keys: int, *, parti
                    seed: int = 0) -> float:
     """Write ``records`` generated records over ``keys`` keys to ``topic``;
     returns the seconds it took."""
-    from pynomaly.connectors.generator import GeneratorConfig
-    from pynomaly.connectors.generator_sinks import produce
+    from pynomaly.devtools.generator import GeneratorConfig
+    from pynomaly.devtools.generator_sinks import produce
 
     cfg = GeneratorConfig(keys=keys, seed=seed, anomaly_rate=anomaly_rate)
     summary = produce(cfg, [f"kafka://{bootstrap}/{topic}"], count=records,

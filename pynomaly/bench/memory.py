@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from pynomaly.bench.e2e_setup import bench_spec
-from pynomaly.operators.detect import DetectLogic, make_detect_logic, split_by_shard
-from pynomaly.records import EventBatch
+from pynomaly.dataflow.detect import DetectLogic, make_detect_logic, split_by_shard
+from pynomaly.dataflow.records import EventBatch
 
 FIELDS = ("cpu", "latency_ms")
 

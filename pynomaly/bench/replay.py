@@ -43,8 +43,8 @@ def _read_only(path: str, fmt: str) -> float:
 def run_replay(records: int = 1_000_000, keys: int = 10_000,
                formats: tuple[str, ...] = ("jsonl", "parquet", "csv"),
                detector: str = "robust_zscore") -> dict[str, Any]:
-    from pynomaly.connectors.generator import GeneratorConfig
-    from pynomaly.connectors.generator_sinks import produce
+    from pynomaly.devtools.generator import GeneratorConfig
+    from pynomaly.devtools.generator_sinks import produce
     from pynomaly.spec import FlowSpec
 
     out: dict[str, Any] = {"records": records, "keys": keys, "detector": detector,

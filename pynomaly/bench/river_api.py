@@ -84,7 +84,7 @@ def time_river_api(
             model.learn_many(frame)
         return np.concatenate(out)
 
-    from pynomaly.cli.bench_detectors import _best_of  # the detectors bench's timer
+    from pynomaly.bench.detectors import _best_of  # the detectors bench's timer
 
     _, single_s = _best_of(repeats, singles)
     scores, batch_s = _best_of(repeats, batches)

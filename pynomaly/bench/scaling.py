@@ -27,7 +27,7 @@ import time
 from typing import Any
 
 from pynomaly.bench.e2e_setup import bench_spec, load_average, produce_stream
-from pynomaly.connectors.broker import free_port
+from pynomaly.devtools.broker import free_port
 
 
 def _timed_run(spec_path: str, processes: int) -> float:

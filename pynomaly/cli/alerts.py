@@ -28,7 +28,7 @@ examples:
 
 def _tail(args: argparse.Namespace) -> int:
     from pynomaly.alerts import AlertConsumer, AlertError, format_alert
-    from pynomaly.connectors.generator_sinks import parse_kafka_url
+    from pynomaly.devtools.generator_sinks import parse_kafka_url
 
     bootstrap, topic = parse_kafka_url(args.target)
     keys = set(args.key or [])

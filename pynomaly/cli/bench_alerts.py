@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -38,22 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pynomaly.bench.alerts import AlertsBenchConfig, run_budget, run_feedback, run_incidents
+    from pynomaly.bench.alerts import AlertsBenchConfig, format_text, run_all
 
     cfg = AlertsBenchConfig(seed=args.seed, budget_keys=args.budget_keys,
                             budget_hours=args.budget_hours, alerts_per_hour=args.alerts_per_hour,
                             incident_hours=args.incident_hours, feedback_days=args.feedback_days)
-    report = {}
-    for name, fn in (("incidents", run_incidents), ("feedback", run_feedback),
-                     ("budget", run_budget)):
-        t = time.perf_counter()
-        print(f"bench alerts: {name} …", file=sys.stderr, flush=True)
-        report[name] = fn(cfg)
-        report[name]["wall_s"] = round(time.perf_counter() - t, 1)
-    if args.json:
-        print(json.dumps(report))
-        return 0
-    for name, row in report.items():
-        head = {k: v for k, v in row.items() if not isinstance(v, dict | list)}
-        print(f"{name}: " + ", ".join(f"{k}={v}" for k, v in head.items()))
+    report = run_all(cfg, log=sys.stderr)
+    print(json.dumps(report) if args.json else format_text(report))
     return 0

@@ -45,22 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pynomaly.nab import corpus
-    from pynomaly.nab.harness import format_report, run_benchmark, score_results
+    from pynomaly.bench.nab.harness import format_report, run_benchmark, score_folders
 
     if args.score_only:
-        profiles = corpus.load_profiles(corpus.find_root(args.data)) if args.data else None
         thresholds = json.loads(Path(args.thresholds).read_text()) if args.thresholds else None
-        labels = args.labels
-        if labels is None and args.data:
-            labels = corpus.find_windows_file(args.data)
-        if labels is None:
-            labels = corpus.find_windows_file(args.score_only)
-        folders = _detector_folders(Path(args.score_only), labels)
-        reports = [
-            score_results(f, labels=labels, profiles=profiles, thresholds=thresholds)
-            for f in folders
-        ]
+        reports = score_folders(args.score_only, data=args.data, labels=args.labels,
+                                thresholds=thresholds)
         if len(reports) > 1:  # a results root with one folder per detector (NAB's results/)
             if args.json:
                 print(json.dumps({"detectors": {r["name"]: r for r in reports}}))
@@ -81,17 +71,3 @@ def run(args: argparse.Namespace) -> int:
         )
     print(json.dumps(report) if args.json else format_report(report))
     return 0
-
-
-def _detector_folders(results: Path, labels: Path) -> list[Path]:
-    """``results`` itself when it holds result files, else its detector sub-folders that do."""
-    from pynomaly.nab import corpus
-
-    series = sorted(corpus.load_windows(labels))
-    if corpus.detector_results(results, series):
-        return [results]
-    subs = [d for d in sorted(results.iterdir()) if d.is_dir()] if results.is_dir() else []
-    found = [d for d in subs if corpus.detector_results(d, series)]
-    if not found:
-        raise FileNotFoundError(f"{results}: no NAB result files for the labelled series")
-    return found

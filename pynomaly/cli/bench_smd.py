@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import yaml
 
-    from pynomaly.smd.harness import format_report, run_benchmark
+    from pynomaly.bench.smd.harness import format_report, run_benchmark
 
     machines = [m.strip() for m in args.machines.split(",") if m.strip()] if args.machines else None
     pipeline = yaml.safe_load(args.pipeline) if args.pipeline else None

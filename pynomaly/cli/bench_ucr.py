@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pynomaly.ucr.harness import format_report, run_benchmark
+    from pynomaly.bench.ucr.harness import format_report, run_benchmark
 
     report = run_benchmark(args.data, args.detector, args.out, progress=not args.no_progress)
     print(json.dumps(report) if args.json else format_report(report))

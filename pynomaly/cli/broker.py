@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from pynomaly.connectors.broker import EmbeddedBroker, broker_reachable
+from pynomaly.devtools.broker import EmbeddedBroker, broker_reachable
 
 STATE_DIR_ENV = "PYNOMALY_STATE_DIR"
 

@@ -112,8 +112,8 @@ def _stop(signum: int, frame: object) -> None:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from pynomaly.connectors.broker import EmbeddedBroker
     from pynomaly.connectors.kafka_admin import ensure_topics
+    from pynomaly.devtools.broker import EmbeddedBroker
 
     signal.signal(signal.SIGTERM, _stop)
 

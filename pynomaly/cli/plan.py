@@ -33,8 +33,8 @@ examples:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    from pynomaly.runner import load_target
     from pynomaly.runtime.plan import estimate, memory_room
+    from pynomaly.runtime.runner import load_target
     from pynomaly.spec import FlowSpec
 
     spec = load_target(args.spec)

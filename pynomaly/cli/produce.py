@@ -19,7 +19,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pynomaly.connectors.generator_anomalies import ANOMALY_KINDS
+from pynomaly.devtools.generator_anomalies import ANOMALY_KINDS
 
 #: names of the generator's default value fields (kept here so that building
 #: the command line does not import the generator and pyarrow)
@@ -45,13 +45,13 @@ def parse_start(text: str, now: datetime | None = None) -> datetime:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from pynomaly.connectors.generator_sinks import produce
+    from pynomaly.devtools.generator_sinks import produce
 
     if args.count is None and args.duration is None and args.rate is None:
         raise ValueError("give --count N, --duration S, or --rate R (then it runs until stopped)")
     kinds = tuple(k.strip() for k in args.anomaly_kinds.split(",") if k.strip())
     wanted = [f.strip() for f in args.fields.split(",") if f.strip()]
-    from pynomaly.connectors.generator import DEFAULT_FIELDS, GeneratorConfig
+    from pynomaly.devtools.generator import DEFAULT_FIELDS, GeneratorConfig
 
     known = {f.name: f for f in DEFAULT_FIELDS}
     unknown = [f for f in wanted if f not in known]

@@ -91,7 +91,7 @@ def build_replay_spec(args: argparse.Namespace):
 
 def _destinations(spec, out: str | None, dead: str | None) -> tuple[str, str]:
     """Where alerts and dead letters went, for the summary line."""
-    from pynomaly.run_status import describe_sink
+    from pynomaly.runtime.run_status import describe_sink
 
     alerts_to = out or ", ".join(describe_sink(s) for s in spec.sinks) or "nowhere"
     dead_to = dead or (describe_sink(spec.dead_letter) if spec.dead_letter else "stderr")
@@ -104,10 +104,10 @@ def _cmd(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from pynomaly.flow import build_flow
-    from pynomaly.preflight import prepare_kafka
-    from pynomaly.run_status import RunStatus
-    from pynomaly.runner import run_dataflow
+    from pynomaly.dataflow.flow import build_flow
+    from pynomaly.runtime.preflight import prepare_kafka
+    from pynomaly.runtime.run_status import RunStatus
+    from pynomaly.runtime.runner import run_dataflow
 
     if not Path(args.file).is_file():
         raise FileNotFoundError(f"no such file: {args.file}")

@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the runner pulls in Bytewax and the engine: import it when running
-    from pynomaly.runner import RunOptions
+    from pynomaly.runtime.runner import RunOptions
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -87,7 +87,7 @@ def add_sandbox_option(p: argparse.ArgumentParser) -> None:
 def confine_spec(spec, sandbox_dir: str | None) -> None:
     """Refuse ``spec`` when ``sandbox_dir`` is given and a file path of it lies outside."""
     if sandbox_dir:
-        from pynomaly.sandbox import PathSandbox
+        from pynomaly.runtime.sandbox import PathSandbox
 
         PathSandbox(sandbox_dir).check_spec(spec)
 
@@ -97,8 +97,8 @@ def _check_sandboxed_target(args: argparse.Namespace) -> None:
     (checked before any Python module named by the target is imported)."""
     if not args.sandbox_paths:
         return
-    from pynomaly.runner import is_spec_file
-    from pynomaly.sandbox import SandboxError
+    from pynomaly.runtime.runner import is_spec_file
+    from pynomaly.runtime.sandbox import SandboxError
     from pynomaly.spec import load_spec
 
     if not is_spec_file(args.target):
@@ -109,7 +109,7 @@ def _check_sandboxed_target(args: argparse.Namespace) -> None:
 
 
 def options_from(args: argparse.Namespace) -> RunOptions:
-    from pynomaly.runner import RunOptions
+    from pynomaly.runtime.runner import RunOptions
 
     return RunOptions(workers=args.workers, processes=args.processes,
                       process_id=args.process_id,
@@ -136,8 +136,8 @@ def override_bootstrap(spec, bootstrap: str | None):
 def _cmd(args: argparse.Namespace) -> int:
     _check_sandboxed_target(args)
     if args.processes > 1 and args.process_id is None:
-        from pynomaly.local_cluster import run_local_cluster  # the children import the rest
-        from pynomaly.runner import is_spec_file
+        from pynomaly.runtime.local_cluster import run_local_cluster  # the children import the rest
+        from pynomaly.runtime.runner import is_spec_file
 
         forwarded = ["run", args.target, "-w", str(args.workers)]
         if is_spec_file(args.target):  # checked here for all the processes, not in each
@@ -163,15 +163,15 @@ def _cmd(args: argparse.Namespace) -> int:
         forwarded += ["--metrics-host", args.metrics_host,
                       "--shutdown-timeout", str(args.shutdown_timeout)]
         return run_local_cluster(forwarded, args.processes, args.base_port, args.metrics_port)
-    from pynomaly.flow import build_flow
-    from pynomaly.runner import load_target, run_dataflow
+    from pynomaly.dataflow.flow import build_flow
+    from pynomaly.runtime.runner import load_target, run_dataflow
     from pynomaly.spec import FlowSpec
 
     target = load_target(args.target)
     spec = None
     if isinstance(target, FlowSpec):
-        from pynomaly.preflight import prepare_kafka
         from pynomaly.runtime.plan import key_limit
+        from pynomaly.runtime.preflight import prepare_kafka
 
         spec = override_bootstrap(target, args.bootstrap_servers)
         confine_spec(spec, args.sandbox_paths)
@@ -179,10 +179,10 @@ def _cmd(args: argparse.Namespace) -> int:
         prepare_kafka(spec, timeout_s=args.kafka_timeout, create_topics=args.create_topics)
         target = build_flow(spec, recovery=bool(args.recovery_dir))
     else:
-        from pynomaly.preflight import probe_dataflow
+        from pynomaly.runtime.preflight import probe_dataflow
 
         probe_dataflow(target, timeout_s=args.kafka_timeout)  # a flow built in Python
-    from pynomaly.run_status import RunStatus
+    from pynomaly.runtime.run_status import RunStatus
 
     opts = options_from(args)
     opts.status = RunStatus(interval_s=args.status_interval, quiet=args.quiet)

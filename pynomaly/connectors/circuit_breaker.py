@@ -46,7 +46,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from pynomaly import metrics_hooks
+from pynomaly.runtime import metrics_hooks
 
 log = logging.getLogger("pynomaly.circuit_breaker")
 

@@ -5,7 +5,7 @@ fast path). A batch Arrow refuses — a line with the wrong number of columns,
 a value column with a cell that is not a number — is parsed again in smaller
 blocks, and a block that still fails is read line by line with Python's
 ``csv`` module: only the bad lines become dead letters (a wrong column count
-as :class:`~pynomaly.records.BadRow`, a bad cell by the parser's usual
+as :class:`~pynomaly.dataflow.records.BadRow`, a bad cell by the parser's usual
 checks), each with the file name, its 1-based line number and its text.
 
 Each physical line is one record (values with line breaks inside quotes are
@@ -33,8 +33,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pynomaly.arrow_rows import ArrowRows
-from pynomaly.records import BadRow, Reason
+from pynomaly.dataflow.arrow_rows import ArrowRows
+from pynomaly.dataflow.records import BadRow, Reason
 
 #: lines per block when a batch Arrow refused is parsed again in parts
 RETRY_BLOCK_LINES = 256

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 
-from pynomaly import metrics_hooks
+from pynomaly.runtime import metrics_hooks
 
 log = logging.getLogger("pynomaly.delivery")
 

@@ -1,5 +1,5 @@
 """Alert sinks beyond Kafka and files, built from their spec: Redis streams
-and HTTP webhooks. :func:`pynomaly.flow.make_sink` asks here for sink types
+and HTTP webhooks. :func:`pynomaly.dataflow.flow.make_sink` asks here for sink types
 it does not build itself.
 
 >>> from pynomaly.spec import RedisSinkSpec, StdoutSinkSpec

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from pynomaly.records import DeadLetter
+from pynomaly.dataflow.records import DeadLetter
 
 
 def _to_json(item: Any) -> Any:

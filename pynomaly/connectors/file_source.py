@@ -3,7 +3,7 @@
 Each file is one source partition; its resume state is the number of records
 already emitted, so recovery resumes exactly after the last snapshot. JSONL
 lines are handed over as bytes (parsed like Kafka messages); CSV and Parquet
-record batches as :class:`~pynomaly.arrow_rows.ArrowRows` (typed columns,
+record batches as :class:`~pynomaly.dataflow.arrow_rows.ArrowRows` (typed columns,
 read column by column by the parser). CSV batches keep each record's line
 number and text; lines Arrow cannot read are read one by one
 (:mod:`.csv_source`), so one bad line costs only itself.
@@ -31,10 +31,10 @@ from typing import Any
 import orjson
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 
-from pynomaly import lifecycle
-from pynomaly.arrow_rows import ArrowRows
 from pynomaly.connectors.csv_source import CsvLayout, csv_chunks
-from pynomaly.records import RawBatch
+from pynomaly.dataflow.arrow_rows import ArrowRows
+from pynomaly.dataflow.records import RawBatch
+from pynomaly.runtime import lifecycle
 
 
 def detect_format(path: str, fmt: str = "auto") -> str:

@@ -7,7 +7,7 @@ create their topics explicitly with :func:`ensure_topics`.
 
 Examples
 --------
->>> from pynomaly.connectors.broker import EmbeddedBroker
+>>> from pynomaly.devtools.broker import EmbeddedBroker
 >>> with EmbeddedBroker() as broker:
 ...     ensure_topics(broker.bootstrap_servers, {"metrics": 3, "alerts": 1})
 ...     ensure_topics(broker.bootstrap_servers, {"metrics": 3})  # idempotent

@@ -30,10 +30,10 @@ import orjson
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from pynomaly import metrics_hooks
 from pynomaly.connectors.delivery import DeliveryError, backoff_delay, delivery_failed
 from pynomaly.connectors.kafka_logging import with_client_logger
-from pynomaly.records import DeadLetter
+from pynomaly.dataflow.records import DeadLetter
+from pynomaly.runtime import metrics_hooks
 
 __all__ = [
     "ConfirmedProducer",
@@ -291,7 +291,7 @@ def dead_letter_message(d: DeadLetter, max_raw_bytes: int = DEFAULT_MAX_RAW_BYTE
     """The Kafka message of a dead letter: key, original bytes (cut to
     ``max_raw_bytes``) and the reason, detail and origin as headers.
 
-    >>> from pynomaly.records import Reason
+    >>> from pynomaly.dataflow.records import Reason
     >>> key, value, headers = dead_letter_message(
     ...     DeadLetter(Reason.TOO_LARGE, "big", b"x" * 10, "m/0@5"), max_raw_bytes=4)
     >>> value, dict(headers)["reason"], dict(headers)["raw_size"]

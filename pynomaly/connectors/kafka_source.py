@@ -2,7 +2,7 @@
 
 Each Kafka partition is one Bytewax source partition; its resume state is the
 next offset to read, so Bytewax recovery replays from the last snapshot.
-Every ``next_batch`` returns at most one :class:`~pynomaly.records.RawBatch`
+Every ``next_batch`` returns at most one :class:`~pynomaly.dataflow.records.RawBatch`
 (one dataflow item per poll rather than one per record), which keeps the
 per-item Bytewax overhead off the hot path.
 
@@ -27,9 +27,9 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
-from pynomaly import lifecycle
 from pynomaly.connectors.kafka_logging import with_client_logger
-from pynomaly.records import RawBatch
+from pynomaly.dataflow.records import RawBatch
+from pynomaly.runtime import lifecycle
 
 
 def list_partitions(bootstrap: str, topics: list[str], config: dict[str, str] | None = None,

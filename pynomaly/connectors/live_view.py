@@ -40,8 +40,8 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
-from pynomaly import metrics_hooks
 from pynomaly.dashboard.protocol import encode_batch
+from pynomaly.runtime import metrics_hooks
 
 log = logging.getLogger(__name__)
 

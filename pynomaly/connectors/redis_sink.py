@@ -38,8 +38,8 @@ from tenacity import (
     wait_exponential,
 )
 
-from pynomaly import metrics_hooks
 from pynomaly.connectors.delivery import delivery_failed
+from pynomaly.runtime import metrics_hooks
 
 log = logging.getLogger("pynomaly.redis_sink")
 

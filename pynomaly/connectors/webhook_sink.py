@@ -38,9 +38,9 @@ import orjson
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
-from pynomaly import metrics_hooks
 from pynomaly.connectors.circuit_breaker import CLOSED, CircuitBreaker, CircuitOpenError
 from pynomaly.connectors.delivery import backoff_delay, delivery_failed
+from pynomaly.runtime import metrics_hooks
 
 log = logging.getLogger("pynomaly.webhook_sink")
 

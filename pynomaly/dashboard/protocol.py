@@ -18,7 +18,7 @@ dashboard can show losses it never saw. Each entry of ``events`` is a small JSON
     "threshold_on": "score" | "probability"}``.
     ``probability`` is the calibrated probability of anomaly (``1 - p`` where
     ``p`` is the tail probability; higher = more anomalous, as in
-    :mod:`pynomaly.engine.calibration`); ``threshold`` is on the scale named by
+    :mod:`pynomaly.engine.decision.calibration`); ``threshold`` is on the scale named by
     ``threshold_on`` (default ``"score"``).
 ``alert``
     The alert record: ``{"type": "alert", "id", "flow", "key", "event_time",

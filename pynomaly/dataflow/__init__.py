@@ -3,7 +3,7 @@
 Use them next to the stock ``bytewax.operators``::
 
     import bytewax.operators as op
-    import pynomaly.operators as pxo
+    import pynomaly.dataflow as pxo
 
     keyed = op.key_on("by-host", records, lambda r: r["host"])
     out = pxo.detect("detect", keyed, fields=["cpu"], time_field="ts",
@@ -20,16 +20,23 @@ Use them next to the stock ``bytewax.operators``::
 - :func:`triage`: verdict feedback, a global alert budget and incidents
   across keys, between the alerts and their sinks.
 
-The submodules (``parse``, ``detect``, ``windowing`` …) hold the pure step
-logic; flows built from a spec (:func:`pynomaly.flow.build_flow`) use these
-same operators. See docs/python-flows.md.
+The submodules follow the flow, stage by stage: what a source hands over
+(``records``, ``arrow_rows``), parse and validate (``parse``, ``json_scan``,
+``parse_arrow``, ``record_rows``, ``parse_op``), key and window (``routing``,
+``windowing``, ``window_op``), detect and decide (``detect``,
+``detect_banked``, ``detect_options``, ``detect_op``, ``alert_record``,
+``score_records``), triage (``triage_op``) and sinks (``sinks_op``);
+``instrumented`` adds metrics and tracing to the parse and detect steps. The
+``*_op`` modules are the Bytewax operators; the others hold the pure step
+logic. Flows built from a spec (:func:`pynomaly.dataflow.flow.build_flow`)
+use these same operators. See docs/python-flows.md and docs/architecture.md.
 """
 
-from pynomaly.operators.detect_op import DetectOut, detect
-from pynomaly.operators.parse_op import ParseOut, parse, shard
-from pynomaly.operators.sinks_op import alert_sink, to_alert_sinks
-from pynomaly.operators.triage_op import TriageOut, triage
-from pynomaly.operators.window_op import WindowOut, window
+from pynomaly.dataflow.detect_op import DetectOut, detect
+from pynomaly.dataflow.parse_op import ParseOut, parse, shard
+from pynomaly.dataflow.sinks_op import alert_sink, to_alert_sinks
+from pynomaly.dataflow.triage_op import TriageOut, triage
+from pynomaly.dataflow.window_op import WindowOut, window
 
 __all__ = [
     "DetectOut",

@@ -5,7 +5,7 @@ The id depends only on (flow, key, event time in ms, detector), so replaying
 the same events after a crash yields the same ids and consumers can drop
 duplicates. The JSON Schema is ``pynomaly/schemas/alert.v1.json``.
 
->>> from pynomaly.operators.alert_record import alert_id, make_alert
+>>> from pynomaly.dataflow.alert_record import alert_id, make_alert
 >>> alert_id("cpu", "host-1", 1767225600.0, "robust_zscore")
 'c520f4fabb5ba32448c4e92e847dab52'
 >>> a = make_alert("cpu", "host-1", 1767225600.0, {"cpu": 0.99}, 7.5, None, 6.0,

@@ -25,7 +25,8 @@ class ArrowRows(Sequence[dict[str, Any]]):
         self.record_batch = record_batch
 
     def __len__(self) -> int:
-        return self.record_batch.num_rows
+        n: int = self.record_batch.num_rows
+        return n
 
     @overload
     def __getitem__(self, i: int) -> dict[str, Any]: ...
@@ -65,4 +66,5 @@ def _dicts(rb: Any) -> list[dict[str, Any]]:
             changed = True
     if changed:
         rb = pa.RecordBatch.from_arrays(cols, names=rb.schema.names)
-    return rb.to_pylist()
+    rows: list[dict[str, Any]] = rb.to_pylist()
+    return rows

@@ -8,8 +8,8 @@ shard's keys and calls one detector kernel per key group.
 Example
 -------
 >>> import numpy as np
->>> from pynomaly.operators.detect import DetectLogic
->>> from pynomaly.records import EventBatch
+>>> from pynomaly.dataflow.detect import DetectLogic
+>>> from pynomaly.dataflow.records import EventBatch
 >>> from pynomaly.spec import FlowSpec
 >>> spec = FlowSpec.model_validate({"name": "demo", "source": {"type": "file", "path": "x"},
 ...     "record": {"value_fields": ["v"]}, "detection": {"warmup": 20,
@@ -34,15 +34,16 @@ from typing import Any
 
 import numpy as np
 
+from pynomaly._legacy import unreadable_snapshot
 from pynomaly.alerting.decision import AlertDecision, Arrivals, DecisionState, batch_watermarks
 from pynomaly.alerting.imputation import Augmented, real_rows
 from pynomaly.alerting.labels import labels_for
 from pynomaly.alerting.watermark import Ticker, with_ticks
+from pynomaly.dataflow.alert_record import make_alert
+from pynomaly.dataflow.records import DeadLetter, EventBatch, Reason, raw_bytes
+from pynomaly.dataflow.windowing import KeyWindows
 from pynomaly.engine.pipeline import ScoringPipeline
 from pynomaly.observability import metrics
-from pynomaly.operators.alert_record import make_alert
-from pynomaly.operators.windowing import KeyWindows
-from pynomaly.records import DeadLetter, EventBatch, Reason, raw_bytes
 from pynomaly.spec import FlowSpec
 
 
@@ -152,7 +153,7 @@ class ShardSplitter:
     """``split_by_shard`` with a bounded key → shard cache (cleared when it
     holds ``max_cached`` keys), for the flow's shard step.
 
-    >>> from pynomaly.records import EventBatch
+    >>> from pynomaly.dataflow.records import EventBatch
     >>> split = ShardSplitter(4)
     >>> b = EventBatch(["a", "b", "a"], np.zeros(3), np.zeros((3, 1)), ("v",))
     >>> sorted((s, sub.keys) for s, sub in split(b))
@@ -162,7 +163,7 @@ class ShardSplitter:
     routes to the worker running this process (:mod:`.routing`), so each
     sub-batch stays where it was read:
 
-    >>> from pynomaly.operators.routing import set_local_worker, worker_of
+    >>> from pynomaly.dataflow.routing import set_local_worker, worker_of
     >>> set_local_worker(1, 2)
     >>> [worker_of(label, 2) for label, _ in ShardSplitter(4, route="partition")(b)]
     [1, 1]
@@ -185,7 +186,7 @@ class ShardSplitter:
                            self.ticker)
         if self.route != "partition":
             return parts
-        from pynomaly.operators.routing import local_label, local_worker
+        from pynomaly.dataflow.routing import local_label, local_worker
 
         here = local_worker()
         if here != self._labels_for:  # set by the runner before the flow starts
@@ -287,8 +288,12 @@ def decision_of(st: ShardState) -> DecisionState:
 
 
 def _load_shard(blob: bytes) -> ShardState:
+    try:
+        saved = pickle.loads(blob)
+    except (ImportError, AttributeError, EOFError, pickle.UnpicklingError) as exc:
+        raise unreadable_snapshot("a detect shard (per-key state)", exc) from exc
     st = ShardState.__new__(ShardState)
-    st.__dict__.update(pickle.loads(blob))
+    st.__dict__.update(saved)
     return st
 
 
@@ -315,9 +320,9 @@ class ShardOutput:
 
 def make_detect_logic(spec: FlowSpec, keep_points: bool = False) -> Any:
     """The detect step for ``spec``: the banked path
-    (:mod:`pynomaly.operators.detect_banked`) when the spec allows it — same
+    (:mod:`pynomaly.dataflow.detect_banked`) when the spec allows it — same
     alerts, far less Python per key — else the per-key :class:`DetectLogic`."""
-    from pynomaly.operators.detect_banked import BankedDetectLogic, banked_eligible
+    from pynomaly.dataflow.detect_banked import BankedDetectLogic, banked_eligible
 
     if banked_eligible(spec, keep_points):
         return BankedDetectLogic(spec, keep_points=keep_points)

@@ -1,6 +1,6 @@
 """The banked detect step: one shard's keys in slot-indexed arrays.
 
-Used instead of :class:`~pynomaly.operators.detect.DetectLogic` when the spec
+Used instead of :class:`~pynomaly.dataflow.detect.DetectLogic` when the spec
 allows it (see :func:`banked_eligible`, :func:`per_key_reason`): a detector
 with a bank, no windows, any calibration and threshold, drift monitors of
 the numba kind (``fast_page_hinkley``) with any drift policy, no
@@ -15,8 +15,8 @@ appearance, rows in order).
 Example
 -------
 >>> import numpy as np
->>> from pynomaly.operators.detect_banked import BankedDetectLogic
->>> from pynomaly.records import EventBatch
+>>> from pynomaly.dataflow.detect_banked import BankedDetectLogic
+>>> from pynomaly.dataflow.records import EventBatch
 >>> from pynomaly.spec import FlowSpec
 >>> spec = FlowSpec.model_validate({"name": "demo", "source": {"type": "file", "path": "x"},
 ...     "record": {"value_fields": ["v"]}, "detection": {"warmup": 20,
@@ -42,6 +42,9 @@ from pynomaly.alerting.decision import (
     batch_watermarks,
     in_key_order,
 )
+from pynomaly.dataflow.alert_record import make_alert
+from pynomaly.dataflow.detect import ShardOutput, _drift_alert, dead_letter
+from pynomaly.dataflow.records import DeadLetter, EventBatch, Reason
 from pynomaly.engine.banked import (
     DetectorBank,
     bank_supported,
@@ -49,13 +52,10 @@ from pynomaly.engine.banked import (
     make_bank,
     prepare_values,
 )
-from pynomaly.engine.banked_decide import admit, cooldown
 from pynomaly.engine.banked_pipeline import BankedPipeline, PipelineSlots
-from pynomaly.engine.drift import DriftEvent
+from pynomaly.engine.decision.banked_decide import admit, cooldown
+from pynomaly.engine.decision.drift import DriftEvent
 from pynomaly.observability import metrics
-from pynomaly.operators.alert_record import make_alert
-from pynomaly.operators.detect import ShardOutput, _drift_alert, dead_letter
-from pynomaly.records import DeadLetter, EventBatch, Reason
 from pynomaly.spec import FlowSpec
 
 
@@ -252,7 +252,7 @@ class BankedDetectLogic:
         self.decision = AlertDecision(spec)
 
     def shard_label(self, batch: EventBatch) -> int:
-        from pynomaly.operators.detect import shard_of
+        from pynomaly.dataflow.detect import shard_of
 
         return shard_of(batch.keys[0], self.spec.keys.shards) if len(batch) else -1
 

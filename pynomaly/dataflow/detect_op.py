@@ -6,7 +6,7 @@ alert records (the alert JSON Schema), one score record per scored event and
 dead letters:
 
 >>> import bytewax.operators as op
->>> import pynomaly.operators as pxo
+>>> import pynomaly.dataflow as pxo
 >>> from bytewax.dataflow import Dataflow
 >>> from bytewax.testing import TestingSink, TestingSource, run_main
 >>> rows = [{"host": "h1", "ts": 60.0 * i, "cpu": 0.5 + 0.01 * (i % 5)} for i in range(300)]
@@ -26,9 +26,9 @@ dead letters:
 (301, [('missing_field', "missing field 'cpu'")])
 
 The same operator is the detect step of every flow built from a spec
-(:func:`pynomaly.flow.build_flow`): there its input is the columnar event
-batches of :func:`~pynomaly.operators.parse` keyed by shard
-(:func:`~pynomaly.operators.shard`).
+(:func:`pynomaly.dataflow.flow.build_flow`): there its input is the columnar event
+batches of :func:`~pynomaly.dataflow.parse` keyed by shard
+(:func:`~pynomaly.dataflow.shard`).
 """
 
 from __future__ import annotations
@@ -43,8 +43,7 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 from bytewax.operators import KeyedStream, StatefulBatchLogic
 
-from pynomaly.observability import metrics
-from pynomaly.operators.detect import (
+from pynomaly.dataflow.detect import (
     DetectLogic,
     Rebaseline,
     ShardOutput,
@@ -52,11 +51,12 @@ from pynomaly.operators.detect import (
     rebaseline_shard,
     shard_of,
 )
-from pynomaly.operators.detect_options import detect_spec
-from pynomaly.operators.instrumented import DetectFn, detect_step
-from pynomaly.operators.record_rows import RowParser
-from pynomaly.operators.score_records import score_records as make_score_records
-from pynomaly.records import DeadLetter, EventBatch
+from pynomaly.dataflow.detect_options import detect_spec
+from pynomaly.dataflow.instrumented import DetectFn, detect_step
+from pynomaly.dataflow.record_rows import RowParser
+from pynomaly.dataflow.records import DeadLetter, EventBatch
+from pynomaly.dataflow.score_records import score_records as make_score_records
+from pynomaly.observability import metrics
 from pynomaly.spec import FlowSpec
 
 

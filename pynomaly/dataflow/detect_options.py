@@ -1,4 +1,4 @@
-"""Keyword arguments of :func:`pynomaly.operators.detect` → a validated
+"""Keyword arguments of :func:`pynomaly.dataflow.detect` → a validated
 :class:`~pynomaly.spec.FlowSpec`.
 
 Every option of a flow spec's ``detection``, ``alerts``, ``keys`` and
@@ -9,7 +9,7 @@ section's name (``window={...}``, ``detection={...}``). Values are validated
 exactly as in a spec file, and an invalid one raises
 :class:`~pynomaly.spec.SpecError` naming its path.
 
->>> from pynomaly.operators.detect_options import detect_spec
+>>> from pynomaly.dataflow.detect_options import detect_spec
 >>> spec = detect_spec("cpu", ["cpu"], "ts", {"detector": "robust_zscore", "warmup": 50,
 ...                    "cooldown_s": 60, "window": {"kind": "tumbling", "size_s": 10}})
 >>> spec.detection.warmup, spec.alerts.cooldown_s, spec.window.kind
@@ -17,7 +17,7 @@ exactly as in a spec file, and an invalid one raises
 >>> detect_spec("cpu", ["cpu"], "ts", {"warmup": -1})  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-pynomaly.spec.SpecError: detect 'cpu': ...detection.warmup...
+pynomaly.spec.model.SpecError: detect 'cpu': ...detection.warmup...
 >>> detect_spec("cpu", ["cpu"], "ts", {"warmpu": 5})
 Traceback (most recent call last):
 ...

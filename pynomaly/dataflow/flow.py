@@ -5,7 +5,7 @@
     source ─► parse ─┬─► shard ─► detect (stateful, per shard) ─► alerts ─► sinks
                      └─► dead letters ◄─ (late events, key overflow) ◄─┘
 
->>> from pynomaly.flow import build_flow
+>>> from pynomaly.dataflow.flow import build_flow
 >>> from pynomaly.spec import FlowSpec
 >>> spec = FlowSpec.model_validate({"name": "demo", "source": {"type": "file",
 ...     "path": "flows/data/sample.jsonl"}, "record": {"value_fields": ["cpu"]}})
@@ -23,9 +23,9 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
 from bytewax.outputs import DynamicSink
 
-import pynomaly.operators as pxo
-from pynomaly.operators.detect import ShardOutput, rebaseline_items
-from pynomaly.records import RawBatch
+import pynomaly.dataflow as pxo
+from pynomaly.dataflow.detect import ShardOutput, rebaseline_items
+from pynomaly.dataflow.records import RawBatch
 from pynomaly.spec import (
     DashboardSinkSpec,
     FileSourceSpec,
@@ -37,7 +37,7 @@ from pynomaly.spec import (
 )
 
 
-def make_source(spec: FlowSpec) -> Source:
+def make_source(spec: FlowSpec) -> Source[RawBatch]:
     src = spec.source
     if isinstance(src, KafkaSourceSpec):
         from pynomaly.connectors.kafka_source import KafkaBatchSource
@@ -56,7 +56,7 @@ def make_source(spec: FlowSpec) -> Source:
     raise ValueError(f"unsupported source {src!r}")
 
 
-def make_sink(sink: Any, *, dead_letters: bool = False) -> DynamicSink:
+def make_sink(sink: Any, *, dead_letters: bool = False) -> DynamicSink[Any]:
     """A Bytewax sink for one sink spec (alerts, or dead letters)."""
     if isinstance(sink, KafkaSinkSpec):
         from pynomaly.connectors.kafka_sink import KafkaAlertSink, KafkaDeadLetterSink
@@ -80,15 +80,15 @@ def make_sink(sink: Any, *, dead_letters: bool = False) -> DynamicSink:
     raise ValueError(f"sink type {sink.type!r} is not available")
 
 
-def build_flow(spec: FlowSpec, *, source: Source | None = None,
-               alert_sinks: list[DynamicSink] | None = None,
-               dead_letter_sink: DynamicSink | None = None,
+def build_flow(spec: FlowSpec, *, source: Source[RawBatch] | None = None,
+               alert_sinks: list[DynamicSink[Any]] | None = None,
+               dead_letter_sink: DynamicSink[Any] | None = None,
                on_batch: Callable[[RawBatch], None] | None = None,
                per_key: bool = False, recovery: bool = True) -> Dataflow:
     """The dataflow for ``spec``. ``source``/``alert_sinks``/``dead_letter_sink``
     replace the spec's (tests and benchmarks use this); ``on_batch`` is called
     with every raw batch read (progress bars). The detect step is banked when
-    the spec allows it (see :func:`~pynomaly.operators.detect.make_detect_logic`);
+    the spec allows it (see :func:`~pynomaly.dataflow.detect.make_detect_logic`);
     ``per_key`` forces the per-key path (benchmarks compare the two);
     ``recovery=False`` says the flow runs without Bytewax recovery, so the
     detect state is not copied at every epoch for a snapshot nobody keeps."""

@@ -1,9 +1,9 @@
 """The parse and detect steps with their metrics and tracing spans: what the
-Bytewax operators of :mod:`pynomaly.operators` call for every batch.
+Bytewax operators of :mod:`pynomaly.dataflow` call for every batch.
 
->>> from pynomaly.operators.instrumented import parse_step
->>> from pynomaly.operators.parse import RecordParser
->>> from pynomaly.records import RawBatch
+>>> from pynomaly.dataflow.instrumented import parse_step
+>>> from pynomaly.dataflow.parse import RecordParser
+>>> from pynomaly.dataflow.records import RawBatch
 >>> from pynomaly.spec import RecordSpec
 >>> parse = parse_step(RecordParser(RecordSpec(value_fields=["v"])), "demo")
 >>> good, dead = parse(RawBatch([b'{"key":"a","ts":1,"v":2}', b'nope'], "src"))
@@ -18,10 +18,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from pynomaly.dataflow.detect import ShardOutput
+from pynomaly.dataflow.parse import RecordParser
+from pynomaly.dataflow.records import DeadLetter, EventBatch, RawBatch
 from pynomaly.observability import metrics, tracing
-from pynomaly.operators.detect import ShardOutput
-from pynomaly.operators.parse import RecordParser
-from pynomaly.records import DeadLetter, EventBatch, RawBatch
 
 ParseFn = Callable[[RawBatch], tuple[EventBatch, list[DeadLetter]]]
 DetectFn = Callable[[Any, EventBatch], tuple[Any, ShardOutput]]

@@ -1,12 +1,12 @@
 """Parse and validate a raw batch into an :class:`EventBatch` and dead letters.
 
 Nothing raises on bad data: each bad record becomes a
-:class:`~pynomaly.records.DeadLetter` with a reason code.
+:class:`~pynomaly.dataflow.records.DeadLetter` with a reason code.
 
 Example
 -------
->>> from pynomaly.operators.parse import RecordParser
->>> from pynomaly.records import RawBatch
+>>> from pynomaly.dataflow.parse import RecordParser
+>>> from pynomaly.dataflow.records import RawBatch
 >>> from pynomaly.spec import RecordSpec
 >>> parser = RecordParser(RecordSpec(value_fields=["cpu"]), now=lambda: 1.8e9)
 >>> good, dead = parser.parse(RawBatch([
@@ -32,10 +32,10 @@ import orjson
 
 from pynomaly.alerting.labels import LabelPicker
 from pynomaly.alerting.watermark import Watermarks
-from pynomaly.arrow_rows import ArrowRows
-from pynomaly.operators import json_scan
-from pynomaly.operators.parse_arrow import arrow_columns
-from pynomaly.records import BadRow, DeadLetter, EventBatch, RawBatch, Reason, SourceRows
+from pynomaly.dataflow import json_scan
+from pynomaly.dataflow.arrow_rows import ArrowRows
+from pynomaly.dataflow.parse_arrow import arrow_columns
+from pynomaly.dataflow.records import BadRow, DeadLetter, EventBatch, RawBatch, Reason, SourceRows
 from pynomaly.spec import RecordSpec
 
 #: Values beyond this magnitude are dead-lettered as out of range: they are

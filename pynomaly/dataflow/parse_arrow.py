@@ -1,5 +1,5 @@
 """Key, time and value columns of an Arrow record batch (Parquet, CSV), for
-:class:`~pynomaly.operators.parse.RecordParser`.
+:class:`~pynomaly.dataflow.parse.RecordParser`.
 
 Columns of the types the record-by-record validator accepts are converted
 as a whole, giving bit for bit what it would give row by row (timestamps to

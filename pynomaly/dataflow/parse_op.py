@@ -1,8 +1,8 @@
 """``pxo.parse`` and ``pxo.shard``: raw records → columnar event batches,
-dead letters, and batches split into shards for :func:`~pynomaly.operators.detect`.
+dead letters, and batches split into shards for :func:`~pynomaly.dataflow.detect`.
 
 >>> import bytewax.operators as op
->>> import pynomaly.operators as pxo
+>>> import pynomaly.dataflow as pxo
 >>> from bytewax.dataflow import Dataflow
 >>> from bytewax.testing import TestingSink, TestingSource, run_main
 >>> flow = Dataflow("parse-doc")
@@ -26,10 +26,10 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 from bytewax.operators import KeyedStream
 
-from pynomaly.operators.detect import ShardSplitter
-from pynomaly.operators.instrumented import parse_step
-from pynomaly.operators.parse import RecordParser
-from pynomaly.records import DeadLetter, EventBatch, RawBatch
+from pynomaly.dataflow.detect import ShardSplitter
+from pynomaly.dataflow.instrumented import parse_step
+from pynomaly.dataflow.parse import RecordParser
+from pynomaly.dataflow.records import DeadLetter, EventBatch, RawBatch
 from pynomaly.spec import RecordSpec
 
 
@@ -37,7 +37,7 @@ from pynomaly.spec import RecordSpec
 class ParseOut:
     """What :func:`parse` produces."""
 
-    #: valid events, one columnar :class:`~pynomaly.records.EventBatch` per input batch
+    #: valid events, one columnar :class:`~pynomaly.dataflow.records.EventBatch` per input batch
     batches: Stream[EventBatch]
     #: records that failed validation, with their reason and original bytes
     dead: Stream[DeadLetter]
@@ -70,7 +70,7 @@ def parse(step_id: str, up: Stream[Any], fields: list[str] | None = None, *,
     """Validate raw records into event batches and dead letters.
 
     ``up`` carries single records (JSON bytes or str, dicts, Kafka messages)
-    or whole :class:`~pynomaly.records.RawBatch` objects from a source; the
+    or whole :class:`~pynomaly.dataflow.records.RawBatch` objects from a source; the
     records of one Bytewax batch are parsed together. ``fields`` are the
     value fields; ``key_field``, ``time_field`` (epoch seconds or ISO-8601),
     ``max_future_s`` … are the flow spec's ``record`` options, or pass a

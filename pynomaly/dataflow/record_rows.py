@@ -2,12 +2,12 @@
 
 A Bytewax keyed stream carries ``(key, record)`` pairs; the stream key is the
 entity. :class:`RowParser` validates a list of such pairs with the same
-:class:`~pynomaly.operators.parse.RecordParser` checks a source's bytes get
+:class:`~pynomaly.dataflow.parse.RecordParser` checks a source's bytes get
 (missing field, wrong type, non-finite value, bad timestamp …), so a bad
-record becomes a :class:`~pynomaly.records.DeadLetter` with its reason and
+record becomes a :class:`~pynomaly.dataflow.records.DeadLetter` with its reason and
 its original content, never an exception.
 
->>> from pynomaly.operators.record_rows import RowParser
+>>> from pynomaly.dataflow.record_rows import RowParser
 >>> from pynomaly.spec import RecordSpec
 >>> rows = RowParser(RecordSpec(value_fields=["cpu"]), origin="detect")
 >>> good, dead = rows.parse([("a", {"ts": 0, "cpu": 0.5}),
@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pynomaly.operators.parse import RecordParser
-from pynomaly.records import DeadLetter, EventBatch, RawBatch, raw_bytes
+from pynomaly.dataflow.parse import RecordParser
+from pynomaly.dataflow.records import DeadLetter, EventBatch, RawBatch, raw_bytes
 from pynomaly.spec import RecordSpec
 
 

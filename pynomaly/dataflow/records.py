@@ -5,7 +5,7 @@ Every step works on micro-batches (docs/adr/0001-micro-batches-and-shards.md): a
 source hands over a :class:`RawBatch`, parsing turns it into one columnar
 :class:`EventBatch` plus a list of :class:`DeadLetter`.
 
->>> from pynomaly.records import DeadLetter, Reason
+>>> from pynomaly.dataflow.records import DeadLetter, Reason
 >>> dl = DeadLetter(Reason.MALFORMED_JSON, "unexpected character", b"{oops", "metrics/0@12")
 >>> dl.to_json()["reason"]
 'malformed_json'
@@ -160,7 +160,9 @@ def _unpack(origin: str, positions: bytes, blob: bytes, ends: bytes, read_at: fl
     packed = PackedBytes(blob, np.frombuffer(ends, dtype=np.int64))
     offsets = np.frombuffer(positions, dtype=np.int64)
     first = int(offsets[0]) if len(offsets) else 0
-    return SourceRows(RawBatch(packed, origin, first, offsets.tolist(), read_at, packed))
+    # PackedBytes reads like the list of bytes records it packs
+    raw = RawBatch(packed, origin, first, offsets.tolist(), read_at, packed)  # type: ignore[arg-type]
+    return SourceRows(raw)
 
 
 class PackedBytes(Sequence[bytes]):

@@ -1,8 +1,8 @@
 """Score records: one per scored event, for the ``scores`` output of
-:func:`pynomaly.operators.detect`.
+:func:`pynomaly.dataflow.detect`.
 
 >>> import numpy as np
->>> from pynomaly.operators.score_records import score_records
+>>> from pynomaly.dataflow.score_records import score_records
 >>> points = [("k", np.array([0.0, 60.0]), np.array([[1.0], [9.0]]), np.array([0.1, 7.0]),
 ...            np.array([0.4, np.nan]), np.array([0.99, 0.99]), np.array([False, True]))]
 >>> [(r["event_time"], r["values"], r["score"], r["probability"], r["anomaly"])
@@ -16,7 +16,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from pynomaly.operators.alert_record import iso_ms
+from pynomaly.dataflow.alert_record import iso_ms
 
 
 def score_records(flow: str, fields: Sequence[str],

@@ -5,7 +5,7 @@ A sink is given as a flow spec sink (``{"type": "kafka", "topic": "alerts"}``,
 sink; Kafka sinks confirm delivery before the batch is done.
 
 >>> import bytewax.operators as op
->>> import pynomaly.operators as pxo
+>>> import pynomaly.dataflow as pxo
 >>> from bytewax.dataflow import Dataflow
 >>> from bytewax.testing import TestingSink, TestingSource, run_main
 >>> flow = Dataflow("sinks-doc")
@@ -40,7 +40,7 @@ def alert_sink(sink: Any) -> Sink[Any]:
     if isinstance(parsed, DashboardSinkSpec):
         raise ValueError("the dashboard sink reads the detect step's outputs, not alerts; "
                          "use pynomaly.connectors.live_view.LiveViewSink on detect(...).outputs")
-    from pynomaly.flow import make_sink
+    from pynomaly.dataflow.flow import make_sink
 
     return make_sink(parsed)
 

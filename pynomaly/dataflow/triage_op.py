@@ -8,7 +8,7 @@ the budget's open slices are decided, so no alert stays held; open incidents
 stay open (a restarted flow continues them) and resolve by event time.
 
 >>> import bytewax.operators as op
->>> import pynomaly.operators as pxo
+>>> import pynomaly.dataflow as pxo
 >>> from bytewax.dataflow import Dataflow
 >>> from bytewax.testing import TestingSink, TestingSource, run_main
 >>> from pynomaly.incidents.grouping import GroupingConfig

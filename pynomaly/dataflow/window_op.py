@@ -7,7 +7,7 @@ newest event time has passed its end plus ``allowed_lateness_s``. Records
 older than that watermark minus the lateness go to ``dead`` as late events.
 
 >>> import bytewax.operators as op
->>> import pynomaly.operators as pxo
+>>> import pynomaly.dataflow as pxo
 >>> from bytewax.dataflow import Dataflow
 >>> from bytewax.testing import TestingSink, TestingSource, run_main
 >>> rows = [{"k": "a", "ts": t, "cpu": c} for t, c in [(0, 1.0), (30, 3.0), (61, 5.0),
@@ -22,7 +22,7 @@ older than that watermark minus the lateness go to ``dead`` as late events.
 >>> got, late
 ([('a', {'ts': 60.0, 'window_start': 0.0, 'cpu': 2.0}), ('a', {'ts': 120.0, 'window_start': 60.0, 'cpu': 5.0})], ['late_event'])
 
-The windowed records feed :func:`~pynomaly.operators.detect` as they are;
+The windowed records feed :func:`~pynomaly.dataflow.detect` as they are;
 ``detect(..., window={...})`` windows inside the detect step with the same
 logic.
 """
@@ -38,10 +38,10 @@ import bytewax.operators as op
 from bytewax.dataflow import Stream, operator
 from bytewax.operators import KeyedStream, StatefulBatchLogic
 
-from pynomaly.operators.detect_options import KEY_FIELD
-from pynomaly.operators.record_rows import RowParser
-from pynomaly.operators.windowing import KeyWindows
-from pynomaly.records import DeadLetter, Reason, raw_bytes
+from pynomaly.dataflow.detect_options import KEY_FIELD
+from pynomaly.dataflow.record_rows import RowParser
+from pynomaly.dataflow.records import DeadLetter, Reason, raw_bytes
+from pynomaly.dataflow.windowing import KeyWindows
 from pynomaly.spec import RecordSpec, WindowSpec
 
 

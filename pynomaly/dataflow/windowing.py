@@ -7,7 +7,7 @@ minus the allowed lateness are late and reported back to the caller (which
 dead-letters them).
 
 >>> import numpy as np
->>> from pynomaly.operators.windowing import KeyWindows
+>>> from pynomaly.dataflow.windowing import KeyWindows
 >>> w = KeyWindows(size=60.0, slide=60.0, lateness=0.0, agg="mean", n_fields=1)
 >>> w.add(np.array([0.0, 30.0, 61.0]), np.array([[1.0], [3.0], [10.0]]))
 ([], [(60.0, [2.0])])

@@ -36,13 +36,13 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from pynomaly.connectors.arrow_text import float_text, iso_one, iso_utc
-from pynomaly.connectors.generator_anomalies import (
+from pynomaly.devtools.generator_anomalies import (
     ANOMALY_KINDS,
     Anomaly,
     apply_anomaly,
     schedule_anomalies,
 )
-from pynomaly.connectors.generator_malformed import MALFORMED_KINDS, malformed_line
+from pynomaly.devtools.generator_malformed import MALFORMED_KINDS, malformed_line
 
 DAY_S = 86_400.0
 WEEK_S = 7 * DAY_S

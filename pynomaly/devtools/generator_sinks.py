@@ -9,7 +9,7 @@ Examples
 --------
 >>> import os, tempfile
 >>> from pathlib import Path
->>> from pynomaly.connectors.generator import GeneratorConfig
+>>> from pynomaly.devtools.generator import GeneratorConfig
 >>> out = os.path.join(tempfile.mkdtemp(), "m.jsonl")
 >>> summary = produce(GeneratorConfig(keys=3, seed=1), [out], count=10)
 >>> summary.records, summary.malformed, len(Path(out).read_text().splitlines())
@@ -28,7 +28,7 @@ from typing import Any, BinaryIO, Protocol
 import numpy as np
 import orjson
 
-from pynomaly.connectors.generator import GeneratorConfig, MetricBatch, MetricGenerator
+from pynomaly.devtools.generator import GeneratorConfig, MetricBatch, MetricGenerator
 
 
 class BatchWriter(Protocol):

@@ -10,9 +10,9 @@ are bit-identical to the per-key path (tests/speed checks this against the
 per-key detectors).
 
 Any calibration and threshold, and ``fast_page_hinkley`` drift monitors, run
-on the bank's slots (:mod:`pynomaly.engine.banked_calibration`,
+on the bank's slots (:mod:`pynomaly.engine.decision.banked_calibration`,
 :mod:`pynomaly.engine.banked_pipeline`); the per-row warm-up, late-event
-check, threshold and cooldown live in :mod:`pynomaly.engine.banked_decide`.
+check, threshold and cooldown live in :mod:`pynomaly.engine.decision.banked_decide`.
 A detector without a bank here is held as one object per slot
 (:mod:`pynomaly.engine.object_bank`); River drift monitors and ``protect``
 stay per key (see :func:`bank_supported`).
@@ -568,18 +568,18 @@ def bank_supported(config: PipelineConfig) -> bool:
 def make_bank(config: PipelineConfig, n_features: int) -> DetectorBank:
     """An empty bank for ``config`` (see :func:`bank_supported`); with conformal,
     SPOT or DSPOT calibration, the bank also holds each slot's calibrator
-    (:mod:`pynomaly.engine.banked_calibration`)."""
+    (:mod:`pynomaly.engine.decision.banked_calibration`)."""
     if not bank_supported(config):
         raise ValueError(f"detector {config.detector.name!r} with this pipeline config has no bank")
     params = detector_class(config.detector.name).Params(**config.detector.params)
     cls = bank_class(config.detector.name, params)
     cal = config.calibration
     if cal.kind == "conformal":
-        from pynomaly.engine.banked_calibration import CONFORMAL_BANKS
+        from pynomaly.engine.decision.banked_calibration import CONFORMAL_BANKS
 
         return CONFORMAL_BANKS[cls](params, n_features, window=int(cal.window))
     if cal.kind in ("spot", "dspot"):
-        from pynomaly.engine.banked_calibration import SPOT_BANKS
+        from pynomaly.engine.decision.banked_calibration import SPOT_BANKS
 
         return SPOT_BANKS[cls](params, n_features, spot=cal)
     return cls(params, n_features)

@@ -4,7 +4,7 @@ many keys (slots), with the results of one
 :class:`~pynomaly.engine.pipeline.ScoringPipeline` per key.
 
 The detector and its calibrator live in a bank
-(:mod:`pynomaly.engine.banked`, :mod:`pynomaly.engine.banked_calibration`);
+(:mod:`pynomaly.engine.banked`, :mod:`pynomaly.engine.decision.banked_calibration`);
 the rest of a key's pipeline state is a row of :class:`PipelineSlots`: its
 stream position (``n_seen``, for the warm-up), where its warm-up and its
 score monitors start (moved by the drift policies ``rewarm`` and
@@ -61,11 +61,11 @@ from typing import Any
 import numpy as np
 
 from pynomaly.engine.banked import BANKED_MONITORS, DetectorBank
-from pynomaly.engine.banked_calibration import calibrated_bank, reset_detector
-from pynomaly.engine.banked_decide import quantile_thresholds, stream_index
 from pynomaly.engine.base import Detector
-from pynomaly.engine.drift import DriftEvent, FastPageHinkleyMonitor, FastPageHinkleyParams
-from pynomaly.engine.drift_kernels import new_page_hinkley_state, page_hinkley_bank_kernel
+from pynomaly.engine.decision.banked_calibration import calibrated_bank, reset_detector
+from pynomaly.engine.decision.banked_decide import quantile_thresholds, stream_index
+from pynomaly.engine.decision.drift import DriftEvent, FastPageHinkleyMonitor, FastPageHinkleyParams
+from pynomaly.engine.decision.drift_kernels import new_page_hinkley_state, page_hinkley_bank_kernel
 from pynomaly.engine.object_bank import ObjectBank
 from pynomaly.engine.pipeline import PipelineConfig
 

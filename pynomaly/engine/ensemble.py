@@ -49,7 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from scipy.special import chdtrc, gammaln, logsumexp
 
 from pynomaly.engine.base import Detector, DetectorParams
-from pynomaly.engine.calibration import Calibrator, make_calibrator
+from pynomaly.engine.decision.calibration import Calibrator, make_calibrator
 from pynomaly.engine.registry import create_detector, detector_class, register, restore_detector
 
 #: p-values are floored here before taking logs.

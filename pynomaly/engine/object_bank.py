@@ -56,7 +56,7 @@ def _detector_type(params: Any) -> type[Detector]:
 class ObjectBank:
     """Per-slot detector objects with the :class:`~pynomaly.engine.banked.DetectorBank`
     interface (see the module docstring). Mixes with the calibration banks
-    of :mod:`pynomaly.engine.banked_calibration` like the array banks."""
+    of :mod:`pynomaly.engine.decision.banked_calibration` like the array banks."""
 
     #: per-slot arrays (none for the detector; calibration mixins add theirs)
     arrays: tuple[str, ...] = ()

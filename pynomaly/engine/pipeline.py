@@ -59,26 +59,26 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 import pynomaly.engine.ensemble  # noqa: F401  (registers the "ensemble" detector)
 from pynomaly.engine.base import SNAPSHOT_FORMAT, Detector
-from pynomaly.engine.calibration import Calibrator, make_calibrator
-from pynomaly.engine.calibration_conformal import ConformalParams
-from pynomaly.engine.calibration_none import NoCalibrationParams
-from pynomaly.engine.calibration_spot import DSpotParams, SpotParams
-from pynomaly.engine.drift import (
+from pynomaly.engine.decision.calibration import Calibrator, make_calibrator
+from pynomaly.engine.decision.calibration_conformal import ConformalParams
+from pynomaly.engine.decision.calibration_none import NoCalibrationParams
+from pynomaly.engine.decision.calibration_spot import DSpotParams, SpotParams
+from pynomaly.engine.decision.drift import (
     MONITORS,
     DriftEvent,
     DriftMonitor,
     DriftMonitorConfig,
     DriftPolicy,
 )
-from pynomaly.engine.registry import create_detector, detector_class, restore_detector
-from pynomaly.engine.shapes import as_batch
-from pynomaly.engine.thresholds import (
+from pynomaly.engine.decision.thresholds import (
     ProbabilityThresholdParams,
     QuantileThresholdParams,
     StaticThresholdParams,
     Threshold,
     make_threshold,
 )
+from pynomaly.engine.registry import create_detector, detector_class, restore_detector
+from pynomaly.engine.shapes import as_batch
 
 PIPELINE_STATE_VERSION = 1
 #: Smallest speculative pass after a cut: bounds the work a flag wastes.

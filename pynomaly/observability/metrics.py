@@ -22,7 +22,7 @@ from __future__ import annotations
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from pynomaly import metrics_hooks
+from pynomaly.runtime import metrics_hooks
 
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                    0.25, 0.5, 1.0, 2.5, 5.0)
@@ -164,7 +164,7 @@ def enable(registry: CollectorRegistry | None = None) -> EngineMetrics:
 
 def install(recorder: NullMetrics) -> NullMetrics:
     """Make ``recorder`` current (a wrapper such as
-    :class:`pynomaly.run_status.FlowCounters`); returns the one it replaces."""
+    :class:`pynomaly.runtime.run_status.FlowCounters`); returns the one it replaces."""
     global _current
     previous, _current = _current, recorder
     return previous

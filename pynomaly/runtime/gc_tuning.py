@@ -11,7 +11,7 @@ counting frees them; the collector only needs to run rarely.
 :func:`tune_for_streaming` moves everything allocated at start-up (modules,
 the dataflow, compiled kernels) into the permanent generation
 (``gc.freeze``) and raises the young-generation threshold. It is called once
-per process by :func:`pynomaly.runner.run_dataflow`; ADR 0092 has the numbers.
+per process by :func:`pynomaly.runtime.runner.run_dataflow`; ADR 0092 has the numbers.
 
 >>> import gc
 >>> old = gc.get_threshold()

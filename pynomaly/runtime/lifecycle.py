@@ -8,7 +8,7 @@ dataflow: batches already read go through every step, sinks write and close
 recovery is on. A watchdog exits the process with code 3 if draining takes
 longer than the timeout; a second signal exits at once with code 130.
 
->>> from pynomaly import lifecycle
+>>> from pynomaly.runtime import lifecycle
 >>> lifecycle.stopping()
 False
 >>> lifecycle.request_shutdown("test")

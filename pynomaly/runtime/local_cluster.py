@@ -1,6 +1,6 @@
 """``pynomaly run -p N``: N processes of one Bytewax cluster on loopback.
 
-Kept apart from :mod:`pynomaly.runner` so that the launching process imports
+Kept apart from :mod:`pynomaly.runtime.runner` so that the launching process imports
 nothing heavy (Bytewax, numba, the detectors): each child does that itself,
 in parallel, and the launcher only forwards signals and exit codes.
 
@@ -11,7 +11,7 @@ start in three. :func:`wait_for_peers` lets a process wait, on loopback,
 until the peers it connects to listen.
 
 >>> import subprocess, sys
->>> code = ("import sys, pynomaly.local_cluster; "
+>>> code = ("import sys, pynomaly.runtime.local_cluster; "
 ...         "print([m for m in ('bytewax', 'numba', 'numpy', 'pydantic') if m in sys.modules])")
 >>> subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip()
 '[]'

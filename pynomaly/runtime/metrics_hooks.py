@@ -7,7 +7,7 @@ and calls :func:`install` once at start-up. Nothing is registered on import.
 
 Examples
 --------
->>> from pynomaly import metrics_hooks
+>>> from pynomaly.runtime import metrics_hooks
 >>> counts = metrics_hooks.CountingHooks()
 >>> previous = metrics_hooks.install(counts)
 >>> metrics_hooks.current().delivered("kafka", "alerts", 3)

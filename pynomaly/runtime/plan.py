@@ -1,7 +1,7 @@
 """Sizing a flow before it starts: the memory and CPU its detect step needs, measured.
 
 :func:`measure` builds the spec's own detect step (what ``pynomaly run``
-builds, :func:`~pynomaly.operators.detect.make_detect_logic`) and feeds it a
+builds, :func:`~pynomaly.dataflow.detect.make_detect_logic`) and feeds it a
 synthetic stream of the spec's value fields: a sample of keys in one shard,
 each with enough records to pass its warm-up and fill every window the spec
 names (:func:`fill_lengths`). It measures
@@ -67,7 +67,7 @@ from typing import Any
 
 import numpy as np
 
-from pynomaly.records import EventBatch, RawBatch
+from pynomaly.dataflow.records import EventBatch, RawBatch
 from pynomaly.spec import FlowSpec
 
 __all__ = ["MEMORY_LIMIT_ENV", "Estimate", "Measurement", "MemoryRefused", "Room",
@@ -277,7 +277,7 @@ def _sample_spec(spec: FlowSpec) -> FlowSpec:
 
 def _wants_points(spec: FlowSpec) -> bool:
     """Whether the flow keeps every score (a dashboard sink with points), as
-    :func:`~pynomaly.flow.build_flow` decides."""
+    :func:`~pynomaly.dataflow.flow.build_flow` decides."""
     return any(getattr(s, "type", "") == "dashboard" and getattr(s, "points", False)
                for s in spec.sinks)
 
@@ -335,10 +335,10 @@ def _grown(now: Callable[[], int], start: int) -> int:
 
 def _measure(spec: FlowSpec, *, quick: bool, at_keys: int | None,
              sample_keys: int | None) -> Measurement:
-    import pynomaly.flow  # noqa: F401  (what a run has loaded: Bytewax, connectors)
-    from pynomaly.operators.detect import make_detect_logic
-    from pynomaly.operators.detect_banked import per_key_reason
-    from pynomaly.operators.instrumented import detect_step
+    import pynomaly.dataflow.flow  # noqa: F401  (what a run has loaded: Bytewax, connectors)
+    from pynomaly.dataflow.detect import make_detect_logic
+    from pynomaly.dataflow.detect_banked import per_key_reason
+    from pynomaly.dataflow.instrumented import detect_step
 
     t_start = time.perf_counter()
     points = _wants_points(spec)
@@ -535,9 +535,9 @@ def _json_batch(record: Any, keys: list[str], times: np.ndarray,
 
 def _parse_rate(spec: FlowSpec, keys: int) -> float | None:
     """Records/s of the parse and shard steps on JSON records like the spec's."""
-    from pynomaly.operators.detect import ShardSplitter
-    from pynomaly.operators.instrumented import parse_step
-    from pynomaly.operators.parse import RecordParser
+    from pynomaly.dataflow.detect import ShardSplitter
+    from pynomaly.dataflow.instrumented import parse_step
+    from pynomaly.dataflow.parse import RecordParser
 
     n = spec.source.batch_size
     distinct = max(1, min(keys, 1_000_000))
@@ -575,8 +575,8 @@ def _batch_bytes(spec: FlowSpec, logic: Any, state: Any, stream: _Stream) -> flo
     the sample's keys, after their records so far). Returns the bytes."""
     import sys
 
-    from pynomaly.operators.detect import ShardSplitter
-    from pynomaly.operators.parse import RecordParser
+    from pynomaly.dataflow.detect import ShardSplitter
+    from pynomaly.dataflow.parse import RecordParser
 
     record = spec.record.model_copy(update={"max_age_s": 0.0, "max_future_s": 1e12})
     parser = RecordParser(record)

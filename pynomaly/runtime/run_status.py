@@ -162,7 +162,7 @@ def start_line(spec: Any, flow_id: str, *, workers: int, processes: int,
         parts.append("sinks " + (", ".join(describe_sink(s) for s in spec.sinks) or "none"))
         dead = spec.dead_letter
         parts.append("dead letters " + (describe_sink(dead) if dead is not None else "stderr"))
-        from pynomaly.operators.detect_banked import per_key_reason
+        from pynomaly.dataflow.detect_banked import per_key_reason
 
         points = any(getattr(s, "type", "") == "dashboard" and getattr(s, "points", False)
                      for s in spec.sinks)

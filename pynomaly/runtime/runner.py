@@ -19,7 +19,7 @@ from typing import Any
 
 from bytewax.dataflow import Dataflow
 
-from pynomaly.run_status import RunStatus, start_line
+from pynomaly.runtime.run_status import RunStatus, start_line
 from pynomaly.spec import FlowSpec, load_spec
 
 log = logging.getLogger("pynomaly.runner")
@@ -40,7 +40,7 @@ class RunOptions:
     metrics_host: str = "127.0.0.1"
     #: longest time a graceful shutdown may take before the process exits anyway
     shutdown_timeout_s: float = 30.0
-    #: start line, periodic status and summary (:mod:`pynomaly.run_status`); None = silent
+    #: start line, periodic status and summary (:mod:`pynomaly.runtime.run_status`); None = silent
     status: RunStatus | None = None
 
 
@@ -91,8 +91,8 @@ def ensure_recovery_dir(path: str, partitions: int) -> None:
 def start_operations(opts: RunOptions, spec: FlowSpec | None) -> Any:
     """Metrics, health endpoints, tracing and signal handling for a run.
     Returns the health server (or None)."""
-    from pynomaly import lifecycle
     from pynomaly.observability import metrics, tracing
+    from pynomaly.runtime import lifecycle
 
     lifecycle.install_signal_handlers(opts.shutdown_timeout_s)
     tracing.configure(service_name=f"pynomaly-{spec.name}" if spec else "pynomaly")
@@ -114,7 +114,7 @@ def start_operations(opts: RunOptions, spec: FlowSpec | None) -> Any:
 
 def _record_local_worker(opts: RunOptions, spec: FlowSpec | None) -> None:
     """Tell the shard step which worker this process runs (``keys.route: partition``)."""
-    from pynomaly.operators.routing import set_local_worker
+    from pynomaly.dataflow.routing import set_local_worker
 
     count = opts.workers * max(1, len(opts.addresses or [None]))
     if spec is not None and spec.keys.route == "partition" and opts.workers > 1:
@@ -128,17 +128,17 @@ def run_dataflow(flow: Dataflow, opts: RunOptions, spec: FlowSpec | None = None)
 
     With ``opts.metrics_port`` set, also serves metrics and health probes; in
     every case SIGTERM/SIGINT drain the flow gracefully (see
-    :mod:`pynomaly.lifecycle`)."""
+    :mod:`pynomaly.runtime.lifecycle`)."""
     from bytewax._bytewax import cli_main
     from bytewax.recovery import RecoveryConfig
 
-    from pynomaly import lifecycle
     from pynomaly.observability import tracing
+    from pynomaly.runtime import lifecycle
 
     lifecycle.reset()
     _record_local_worker(opts, spec)
     server = start_operations(opts, spec)
-    from pynomaly.gc_tuning import tune_for_streaming
+    from pynomaly.runtime.gc_tuning import tune_for_streaming
 
     tune_for_streaming()
 
@@ -150,7 +150,7 @@ def run_dataflow(flow: Dataflow, opts: RunOptions, spec: FlowSpec | None = None)
         recovery = RecoveryConfig(opts.recovery_dir, timedelta(seconds=0))
         epoch = timedelta(seconds=opts.snapshot_interval_s)
     if opts.addresses and opts.process_id:
-        from pynomaly.local_cluster import wait_for_peers
+        from pynomaly.runtime.local_cluster import wait_for_peers
 
         wait_for_peers(opts.addresses, opts.process_id)  # saves Bytewax's 1 s connect retry
     if opts.status is not None:

@@ -25,7 +25,7 @@ Example
 >>> PathSandbox(root).check_spec(spec)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-pynomaly.sandbox.SandboxError: sinks.0.path: '/etc/cron.d/alerts' is outside the sandbox ... (--sandbox-paths)
+pynomaly.runtime.sandbox.SandboxError: sinks.0.path: '/etc/cron.d/alerts' is outside the sandbox ... (--sandbox-paths)
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from pynomaly.engine.pipeline import PipelineConfig
 from pynomaly.incidents.budget import BudgetConfig
 from pynomaly.incidents.feedback import FeedbackConfig
 from pynomaly.incidents.grouping import GroupingConfig
-from pynomaly.spec_errors import Locator, describe_errors, syntax_error_line, yaml_locator
+from pynomaly.spec.errors import Locator, describe_errors, syntax_error_line, yaml_locator
 
 
 class _Spec(BaseModel):
@@ -250,6 +250,11 @@ class FeedbackSpec(FeedbackConfig):
         default_factory=list, description="where the audit records of adaptations go")
 
 
+def _stdout_sink() -> list[SinkSpec]:
+    """The sinks of a spec that names none: stdout."""
+    return [StdoutSinkSpec()]
+
+
 class FlowSpec(_Spec):
     """A whole flow; see the module docstring."""
 
@@ -260,7 +265,7 @@ class FlowSpec(_Spec):
     detection: PipelineConfig = Field(default_factory=PipelineConfig)
     alerts: AlertPolicySpec = Field(default_factory=AlertPolicySpec)
     keys: KeysSpec = Field(default_factory=KeysSpec)
-    sinks: list[SinkSpec] = Field(default_factory=lambda: [StdoutSinkSpec()])
+    sinks: list[SinkSpec] = Field(default_factory=_stdout_sink)
     dead_letter: DeadLetterSpec | None = None
     #: alert fatigue (ADR 0035): incidents across keys, verdict feedback, a global budget
     incidents: IncidentsSpec | None = None
@@ -300,7 +305,7 @@ def parse_spec(data: dict[str, Any], origin: str = "<spec>",
     """Validate a spec given as a plain dict; raise :class:`SpecError`.
 
     ``locate`` maps a field's path to where the spec text has it (line, column),
-    added to each error (see :func:`pynomaly.spec_errors.yaml_locator`)."""
+    added to each error (see :func:`pynomaly.spec.errors.yaml_locator`)."""
     try:
         return FlowSpec.model_validate(data)
     except ValidationError as exc:

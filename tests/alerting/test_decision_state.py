@@ -10,9 +10,9 @@ import pickle
 import numpy as np
 import pytest
 
-from pynomaly.operators.detect import DetectLogic, split_by_shard
-from pynomaly.operators.detect_banked import BankedDetectLogic
-from pynomaly.records import EventBatch
+from pynomaly.dataflow.detect import DetectLogic, split_by_shard
+from pynomaly.dataflow.detect_banked import BankedDetectLogic
+from pynomaly.dataflow.records import EventBatch
 from pynomaly.spec import FlowSpec
 
 SHARDS = 4

@@ -9,8 +9,8 @@ import numpy as np
 
 from pynomaly.alerting.alert_v2 import alert_schema_v2
 from pynomaly.alerts.models import parse_alert
-from pynomaly.operators.detect import make_detect_logic
-from pynomaly.records import EventBatch
+from pynomaly.dataflow.detect import make_detect_logic
+from pynomaly.dataflow.records import EventBatch
 from pynomaly.spec import FlowSpec
 
 

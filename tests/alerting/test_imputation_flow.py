@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pynomaly.operators.detect import DetectLogic
-from pynomaly.operators.detect_banked import BankedDetectLogic
-from pynomaly.records import EventBatch
+from pynomaly.dataflow.detect import DetectLogic
+from pynomaly.dataflow.detect_banked import BankedDetectLogic
+from pynomaly.dataflow.records import EventBatch
 from pynomaly.spec import FlowSpec
 
 

@@ -17,11 +17,11 @@ from oncall_stream import OncallStream
 
 from pynomaly.alerting.control import ControlFeed, ControlTopicSpec
 from pynomaly.alerting.maintenance import Calendar
-from pynomaly.flow import build_flow
-from pynomaly.operators.detect import DetectLogic
-from pynomaly.operators.detect_banked import BankedDetectLogic
-from pynomaly.records import EventBatch
-from pynomaly.runner import RunOptions, run_dataflow
+from pynomaly.dataflow.detect import DetectLogic
+from pynomaly.dataflow.detect_banked import BankedDetectLogic
+from pynomaly.dataflow.flow import build_flow
+from pynomaly.dataflow.records import EventBatch
+from pynomaly.runtime.runner import RunOptions, run_dataflow
 from pynomaly.spec import parse_spec
 
 

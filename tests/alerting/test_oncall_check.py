@@ -15,9 +15,9 @@ from jsonschema import Draft202012Validator
 from oncall_stream import OncallStream
 
 from pynomaly.alerting.alert_v2 import alert_schema_v2
-from pynomaly.flow import build_flow
-from pynomaly.operators.alert_record import iso_ms
-from pynomaly.runner import RunOptions, run_dataflow
+from pynomaly.dataflow.alert_record import iso_ms
+from pynomaly.dataflow.flow import build_flow
+from pynomaly.runtime.runner import RunOptions, run_dataflow
 from pynomaly.spec import parse_spec
 
 SCENARIOS = {

@@ -14,7 +14,7 @@ from services import unique_name
 
 from pynomaly.alerts import AlertConsumer, AlertError, AlertV1, AlertV2
 from pynomaly.connectors.kafka_admin import ensure_topics
-from pynomaly.operators.alert_record import make_alert
+from pynomaly.dataflow.alert_record import make_alert
 
 BAD = [b"{not json", b"", b'{"schema_version": 7, "id": "x"}', b'{"schema_version": 1}']
 

@@ -13,7 +13,7 @@ import pytest
 
 from pynomaly.alerting.alert_v2 import anomaly_alert, missing_data_alert, recovery_record
 from pynomaly.alerts import AlertFormatError, AlertV1, AlertV2, parse_alert
-from pynomaly.operators.alert_record import make_alert
+from pynomaly.dataflow.alert_record import make_alert
 
 
 def schema(version: int) -> dict[str, Any]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pynomaly.cli._river_api_bench import river_model
-from pynomaly.cli.bench_detectors import build_pairs, make_stream
+from pynomaly.bench.detectors import build_pairs, make_stream
+from pynomaly.bench.river_api import river_model
 from pynomaly.engine import create_detector
 
 X, _ = make_stream(1200, 4, seed=0)

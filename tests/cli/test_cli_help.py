@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from pynomaly.cli.bench_detectors import NATIVE_NAMES, build_pairs
+from pynomaly.bench.detectors import NATIVE_NAMES, build_pairs
 from pynomaly.cli.main import _subcommand_parsers, build_parser
 
 

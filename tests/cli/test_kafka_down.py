@@ -177,7 +177,7 @@ from bytewax.connectors.kafka import KafkaSource
 from bytewax.connectors.stdio import StdOutSink
 from bytewax.dataflow import Dataflow
 
-from pynomaly.flow import build_flow
+from pynomaly.dataflow.flow import build_flow
 from pynomaly.spec import parse_spec
 
 ours = build_flow(parse_spec({{

@@ -5,7 +5,7 @@ from __future__ import annotations
 from services import unique_name
 
 from pynomaly.connectors.kafka_admin import topic_partitions
-from pynomaly.preflight import prepare_kafka
+from pynomaly.runtime.preflight import prepare_kafka
 from pynomaly.spec import parse_spec
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from pynomaly.connectors.csv_source import RETRY_BLOCK_LINES, CsvLayout, csv_chunks
 from pynomaly.connectors.file_source import read_batches
-from pynomaly.operators.parse import RecordParser
+from pynomaly.dataflow.parse import RecordParser
 from pynomaly.spec import RecordSpec
 
 HEADER = b"key,ts,cpu,latency_ms"

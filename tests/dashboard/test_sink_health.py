@@ -2,8 +2,8 @@
 
 import time
 
-from pynomaly import metrics_hooks
 from pynomaly.connectors.live_view import FlowStats
+from pynomaly.runtime import metrics_hooks
 
 
 def test_sink_health_is_recorded_whatever_hooks_are_installed():

@@ -6,9 +6,9 @@ import numpy as np
 import orjson
 import pytest
 
-from pynomaly.flow import build_flow
-from pynomaly.operators.detect_banked import banked_eligible
-from pynomaly.runner import RunOptions, run_dataflow
+from pynomaly.dataflow.detect_banked import banked_eligible
+from pynomaly.dataflow.flow import build_flow
+from pynomaly.runtime.runner import RunOptions, run_dataflow
 from pynomaly.spec import FlowSpec, load_spec
 
 KEYS = ("web-1", "web-2", "db-1")

@@ -3,9 +3,9 @@ import pickle
 import numpy as np
 import pytest
 
-from pynomaly.operators.detect import DetectLogic, split_by_shard
-from pynomaly.operators.windowing import KeyWindows
-from pynomaly.records import EventBatch, Reason
+from pynomaly.dataflow.detect import DetectLogic, split_by_shard
+from pynomaly.dataflow.records import EventBatch, Reason
+from pynomaly.dataflow.windowing import KeyWindows
 from pynomaly.spec import FlowSpec
 
 
@@ -146,8 +146,8 @@ def test_state_survives_pickling_with_pipelines():
 
 @pytest.mark.parametrize("per_key", [True, False])
 def test_cooldown_is_measured_from_the_latest_alert_on_both_sides(per_key):
-    from pynomaly.operators.detect import make_detect_logic
-    from pynomaly.operators.detect_banked import BankedDetectLogic
+    from pynomaly.dataflow.detect import make_detect_logic
+    from pynomaly.dataflow.detect_banked import BankedDetectLogic
 
     def run(cooldown):
         spec = make_spec(alerts={"cooldown_s": cooldown}, window={"allowed_lateness_s": 3600},

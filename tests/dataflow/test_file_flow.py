@@ -6,9 +6,9 @@ import orjson
 import pytest
 from jsonschema import Draft202012Validator
 
-from pynomaly.flow import build_flow
-from pynomaly.operators.alert_record import alert_schema
-from pynomaly.runner import RunOptions, run_dataflow
+from pynomaly.dataflow.alert_record import alert_schema
+from pynomaly.dataflow.flow import build_flow
+from pynomaly.runtime.runner import RunOptions, run_dataflow
 from pynomaly.spec import load_spec
 
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pynomaly.operators import json_scan
-from pynomaly.operators.parse import RecordParser
-from pynomaly.records import RawBatch
+from pynomaly.dataflow import json_scan
+from pynomaly.dataflow.parse import RecordParser
+from pynomaly.dataflow.records import RawBatch
 from pynomaly.spec import RecordSpec
 
 NOW = 1_800_000_000.0
@@ -161,7 +161,7 @@ def test_any_float_repr_round_trips(x):
 def test_key_hashes_from_the_scan_split_shards_as_the_keys_do():
     import zlib
 
-    from pynomaly.operators.detect import split_by_shard
+    from pynomaly.dataflow.detect import split_by_shard
 
     recs = [orjson.dumps({"key": f"k{i % 37}", "ts": "2026-01-01T00:00:00Z", "cpu": i,
                           "mem": 1}) for i in range(300)]

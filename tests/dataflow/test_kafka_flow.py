@@ -9,8 +9,8 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
-from pynomaly.flow import build_flow
-from pynomaly.runner import RunOptions, run_dataflow
+from pynomaly.dataflow.flow import build_flow
+from pynomaly.runtime.runner import RunOptions, run_dataflow
 from pynomaly.spec import parse_spec
 
 MALFORMED = [b"{broken", b"", b'{"key":"x","ts":"2026-01-01T00:00:00Z","cpu":"hot","latency_ms":1}',

@@ -8,11 +8,11 @@ import numpy as np
 import orjson
 import pytest
 
-from pynomaly.flow import build_flow
-from pynomaly.operators.detect import split_by_shard
-from pynomaly.operators.parse import RecordParser
-from pynomaly.records import RawBatch
-from pynomaly.runner import RunOptions, run_dataflow
+from pynomaly.dataflow.detect import split_by_shard
+from pynomaly.dataflow.flow import build_flow
+from pynomaly.dataflow.parse import RecordParser
+from pynomaly.dataflow.records import RawBatch
+from pynomaly.runtime.runner import RunOptions, run_dataflow
 from pynomaly.spec import FlowSpec, RecordSpec
 
 T0 = 1_767_225_600

@@ -1,4 +1,4 @@
-"""``pynomaly.operators`` as Bytewax operators, next to stock operators,
+"""``pynomaly.dataflow`` as Bytewax operators, next to stock operators,
 through real dataflows (``run_main``, ``TestingSource``/``TestingSink``)."""
 
 from datetime import UTC, datetime
@@ -13,10 +13,10 @@ from bytewax.dataflow import Dataflow
 from bytewax.testing import TestingSink, TestingSource, run_main
 from jsonschema import Draft202012Validator
 
-import pynomaly.operators as pxo
-from pynomaly.flow import build_flow
-from pynomaly.operators.alert_record import alert_schema
-from pynomaly.records import DeadLetter, EventBatch
+import pynomaly.dataflow as pxo
+from pynomaly.dataflow.alert_record import alert_schema
+from pynomaly.dataflow.flow import build_flow
+from pynomaly.dataflow.records import DeadLetter, EventBatch
 from pynomaly.spec import FlowSpec, SpecError
 
 HOSTS = ("web-1", "web-2", "db-1")

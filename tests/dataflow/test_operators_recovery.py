@@ -9,7 +9,7 @@ from bytewax.dataflow import Dataflow
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import TestingSink, TestingSource, cluster_main, run_main
 
-import pynomaly.operators as pxo
+import pynomaly.dataflow as pxo
 
 OPTIONS = {"detector": "robust_zscore", "warmup": 30,
            "calibration": {"kind": "conformal", "window": 200},

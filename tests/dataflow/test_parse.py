@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pynomaly.operators.parse import RecordParser
-from pynomaly.records import RawBatch, Reason
+from pynomaly.dataflow.parse import RecordParser
+from pynomaly.dataflow.records import RawBatch, Reason
 from pynomaly.spec import RecordSpec
 
 NOW = 1_800_000_000.0

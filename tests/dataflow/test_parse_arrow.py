@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pynomaly.arrow_rows import ArrowRows
 from pynomaly.connectors.file_source import read_batches
-from pynomaly.operators.parse import RecordParser
-from pynomaly.records import RawBatch
+from pynomaly.dataflow.arrow_rows import ArrowRows
+from pynomaly.dataflow.parse import RecordParser
+from pynomaly.dataflow.records import RawBatch
 from pynomaly.spec import RecordSpec
 
 NOW = 1_800_000_000.0

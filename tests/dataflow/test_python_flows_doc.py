@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 from jsonschema import Draft202012Validator
 
-from pynomaly.operators.alert_record import alert_schema
+from pynomaly.dataflow.alert_record import alert_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "flows" / "python_operators.py"

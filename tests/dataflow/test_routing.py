@@ -11,8 +11,8 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from pynomaly.operators.routing import local_label, set_local_worker, siphash13, worker_of
-from pynomaly.runner import RunOptions, _record_local_worker
+from pynomaly.dataflow.routing import local_label, set_local_worker, siphash13, worker_of
+from pynomaly.runtime.runner import RunOptions, _record_local_worker
 from pynomaly.spec import FlowSpec
 
 
@@ -84,7 +84,7 @@ def test_partition_route_needs_one_worker_per_process() -> None:
     _record_local_worker(RunOptions(workers=2), _spec("hash"))  # fine
     _record_local_worker(RunOptions(workers=1, process_id=1, addresses=["a", "b"]),
                          _spec("partition"))
-    from pynomaly.operators.routing import local_worker
+    from pynomaly.dataflow.routing import local_worker
 
     assert (local_worker().index, local_worker().count) == (1, 2)
     set_local_worker(0, 1)

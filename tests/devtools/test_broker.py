@@ -13,8 +13,8 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from services import FAST_GROUP_CONFIG, RedisServer, free_port, topic_end_offsets, unique_name
 
-from pynomaly.connectors.broker import BrokerError, EmbeddedBroker, broker_reachable
 from pynomaly.connectors.kafka_admin import TopicError, ensure_topics, topic_partitions
+from pynomaly.devtools.broker import BrokerError, EmbeddedBroker, broker_reachable
 
 pytestmark = pytest.mark.broker
 
@@ -125,7 +125,7 @@ def test_stop_leaves_no_process_and_frees_the_port():
 
 def test_broker_dies_with_its_parent():
     script = (
-        "from pynomaly.connectors.broker import EmbeddedBroker\n"
+        "from pynomaly.devtools.broker import EmbeddedBroker\n"
         "b = EmbeddedBroker().start()\n"
         "print(b.pid, flush=True)\n"
         "import time; time.sleep(60)\n"

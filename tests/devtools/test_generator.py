@@ -18,10 +18,10 @@ import pytest
 from pydantic import ValidationError
 
 from pynomaly.connectors.arrow_text import float_text, iso_utc
-from pynomaly.connectors.generator import FieldSpec, GeneratorConfig, MetricGenerator
-from pynomaly.connectors.generator_anomalies import ANOMALY_KINDS
-from pynomaly.connectors.generator_malformed import MALFORMED_KINDS
-from pynomaly.connectors.generator_sinks import label_mask, produce, slice_batch
+from pynomaly.devtools.generator import FieldSpec, GeneratorConfig, MetricGenerator
+from pynomaly.devtools.generator_anomalies import ANOMALY_KINDS
+from pynomaly.devtools.generator_malformed import MALFORMED_KINDS
+from pynomaly.devtools.generator_sinks import label_mask, produce, slice_batch
 
 UNCLIPPED = (
     FieldSpec(name="cpu", base=0.35, daily_amplitude=0.12, weekly_amplitude=0.04, noise=0.02),
@@ -324,7 +324,7 @@ def _cli(argv: list[str]) -> int:
 
 @pytest.mark.broker
 def test_kafka_output_fails_loudly_when_the_broker_is_gone(own_broker):
-    from pynomaly.connectors.generator_sinks import KafkaWriter
+    from pynomaly.devtools.generator_sinks import KafkaWriter
 
     writer = KafkaWriter(own_broker.bootstrap_servers, "gone", timeout=1.0)
     batch = next(MetricGenerator(GeneratorConfig(keys=3)).batches(30))
@@ -386,6 +386,6 @@ def test_cli_rate_alone_ends_cleanly_on_sigterm(tmp_path):
 
 def test_cli_default_field_names_match_the_generator():
     from pynomaly.cli.produce import DEFAULT_FIELD_NAMES
-    from pynomaly.connectors.generator import DEFAULT_FIELDS
+    from pynomaly.devtools.generator import DEFAULT_FIELDS
 
     assert tuple(f.name for f in DEFAULT_FIELDS) == DEFAULT_FIELD_NAMES

@@ -26,12 +26,12 @@ import pickle
 import numpy as np
 import pytest
 
+from pynomaly.dataflow.detect_banked import BankedShardState
 from pynomaly.engine import create_detector
 from pynomaly.engine.banked import BANKS, make_bank, prepare_values
-from pynomaly.engine.calibration_conformal import ConformalCalibrator
+from pynomaly.engine.decision.calibration_conformal import ConformalCalibrator
 from pynomaly.engine.object_bank import ObjectBank
 from pynomaly.engine.pipeline import PipelineConfig
-from pynomaly.operators.detect_banked import BankedShardState
 
 #: (detector, parameters) of every banked form; small windows so the stream
 #: crosses several of them

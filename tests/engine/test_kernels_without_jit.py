@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Directories holding ``kernel`` tests.
-KERNEL_TEST_DIRS = ("tests/engine", "tests/nab", "tests/incidents")
+KERNEL_TEST_DIRS = ("tests/engine", "tests/bench/nab", "tests/incidents")
 
 #: Compiled, these kernels wrap uint64 arithmetic modulo 2**64 silently
 #: (SplitMix64 and the hash mixes rely on it); run as Python, NumPy's uint64

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pynomaly.operators.detect import (
+from pynomaly.dataflow.detect import (
     Rebaseline,
     make_detect_logic,
     rebaseline_items,
     rebaseline_shard,
 )
-from pynomaly.records import EventBatch
+from pynomaly.dataflow.records import EventBatch
 from pynomaly.spec import FlowSpec
 
 BANKED = {"detector": "robust_zscore", "calibration": {"kind": "none"},

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from bytewax.testing import run_main
 
-from pynomaly.flow import build_flow
+from pynomaly.dataflow.flow import build_flow
 from pynomaly.spec import FlowSpec
 
 

@@ -5,9 +5,9 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry, generate_latest
 
-from pynomaly.flow import build_flow
+from pynomaly.dataflow.flow import build_flow
 from pynomaly.observability import metrics, tracing
-from pynomaly.runner import RunOptions, run_dataflow
+from pynomaly.runtime.runner import RunOptions, run_dataflow
 from pynomaly.spec import parse_spec
 
 

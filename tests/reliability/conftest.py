@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pynomaly import metrics_hooks
+from pynomaly.runtime import metrics_hooks
 
 sys.path.insert(0, str(Path(__file__).parent))
 

@@ -14,8 +14,8 @@ from flowproc import alerts_of, without_emit_time
 from services import create_topic
 from streams import metric_events, produce
 
-from pynomaly.flow import build_flow
-from pynomaly.runner import RunOptions, run_dataflow
+from pynomaly.dataflow.flow import build_flow
+from pynomaly.runtime.runner import RunOptions, run_dataflow
 from pynomaly.spec import parse_spec
 
 N_KEYS, N_PER_KEY = 40, 1500

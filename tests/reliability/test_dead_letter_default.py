@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from pynomaly.flow import build_flow
-from pynomaly.runner import RunOptions, run_dataflow
+from pynomaly.dataflow.flow import build_flow
+from pynomaly.runtime.runner import RunOptions, run_dataflow
 from pynomaly.spec import parse_spec
 
 

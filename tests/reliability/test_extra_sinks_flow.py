@@ -10,8 +10,8 @@ import redis
 from services import unique_name
 from webhook_server import FlakyEndpoint
 
-from pynomaly.flow import build_flow
-from pynomaly.runner import RunOptions, run_dataflow
+from pynomaly.dataflow.flow import build_flow
+from pynomaly.runtime.runner import RunOptions, run_dataflow
 from pynomaly.spec import parse_spec
 
 pytestmark = pytest.mark.redis

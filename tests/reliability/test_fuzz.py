@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pynomaly.connectors.kafka_sink import dead_letter_message
-from pynomaly.operators.detect import DetectLogic, split_by_shard
-from pynomaly.operators.parse import RecordParser
-from pynomaly.records import DeadLetter, EventBatch, RawBatch, Reason
+from pynomaly.dataflow.detect import DetectLogic, split_by_shard
+from pynomaly.dataflow.parse import RecordParser
+from pynomaly.dataflow.records import DeadLetter, EventBatch, RawBatch, Reason
 from pynomaly.spec import FlowSpec, RecordSpec
 
 NOW = 1_800_000_000.0

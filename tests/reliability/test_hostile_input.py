@@ -15,9 +15,9 @@ from hostile import BIG, FLOOD_ADMITTED, hostile_stream
 from services import create_topic, unique_name
 from streams import BatchProducer
 
-from pynomaly.flow import build_flow
-from pynomaly.records import Reason
-from pynomaly.runner import RunOptions, run_dataflow
+from pynomaly.dataflow.flow import build_flow
+from pynomaly.dataflow.records import Reason
+from pynomaly.runtime.runner import RunOptions, run_dataflow
 from pynomaly.spec import parse_spec
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]

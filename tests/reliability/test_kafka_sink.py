@@ -19,7 +19,7 @@ from pynomaly.connectors.kafka_sink import (
     KafkaAlertSink,
     KafkaDeadLetterSink,
 )
-from pynomaly.records import DeadLetter, Reason
+from pynomaly.dataflow.records import DeadLetter, Reason
 
 pytestmark = pytest.mark.broker
 

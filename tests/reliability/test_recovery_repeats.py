@@ -18,8 +18,8 @@ import pytest
 
 from pynomaly.connectors.file_sinks import JsonlSink
 from pynomaly.connectors.file_source import FileBatchSource
-from pynomaly.flow import build_flow
-from pynomaly.runner import RunOptions, run_dataflow
+from pynomaly.dataflow.flow import build_flow
+from pynomaly.runtime.runner import RunOptions, run_dataflow
 from pynomaly.spec import FlowSpec
 
 KEYS = ("web-1", "web-2", "db-1")

@@ -16,8 +16,8 @@ import sys
 
 import numpy as np
 
-from pynomaly.operators.detect import make_detect_logic, split_by_shard
-from pynomaly.records import EventBatch
+from pynomaly.dataflow.detect import make_detect_logic, split_by_shard
+from pynomaly.dataflow.records import EventBatch
 from pynomaly.runtime.plan import rows_per_key, rss_bytes
 from pynomaly.spec import FlowSpec
 

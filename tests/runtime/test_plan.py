@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pynomaly.operators.detect_banked import per_key_reason
+from pynomaly.dataflow.detect_banked import per_key_reason
 from pynomaly.runtime.plan import (
     MEMORY_LIMIT_ENV,
     estimate,

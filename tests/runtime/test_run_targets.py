@@ -5,7 +5,7 @@ import pytest
 from bytewax.dataflow import Dataflow
 
 from pynomaly.cli.main import main
-from pynomaly.runner import load_target
+from pynomaly.runtime.runner import load_target
 from pynomaly.spec import FlowSpec
 
 

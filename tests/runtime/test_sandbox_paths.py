@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pynomaly.cli.main import main
-from pynomaly.sandbox import PathSandbox, SandboxError
+from pynomaly.runtime.sandbox import PathSandbox, SandboxError
 from pynomaly.spec import parse_spec
 
 SAMPLE = Path(__file__).resolve().parents[2] / "flows" / "data" / "sample.jsonl"

@@ -12,16 +12,16 @@ import pickle
 import numpy as np
 import pytest
 
-from pynomaly.engine.banked import explanation_shares, make_bank, prepare_values
-from pynomaly.engine.banked_pipeline import BankedPipeline
-from pynomaly.engine.pipeline import PipelineConfig, ScoringPipeline
-from pynomaly.operators.detect import DetectLogic, make_detect_logic, split_by_shard
-from pynomaly.operators.detect_banked import (
+from pynomaly.dataflow.detect import DetectLogic, make_detect_logic, split_by_shard
+from pynomaly.dataflow.detect_banked import (
     BankedDetectLogic,
     BankedShardState,
     per_key_reason,
 )
-from pynomaly.records import EventBatch
+from pynomaly.dataflow.records import EventBatch
+from pynomaly.engine.banked import explanation_shares, make_bank, prepare_values
+from pynomaly.engine.banked_pipeline import BankedPipeline
+from pynomaly.engine.pipeline import PipelineConfig, ScoringPipeline
 from pynomaly.spec import FlowSpec
 
 FIELDS = ("cpu", "lat")

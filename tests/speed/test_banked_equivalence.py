@@ -9,9 +9,9 @@ import pickle
 import numpy as np
 import pytest
 
-from pynomaly.operators.detect import DetectLogic, make_detect_logic, split_by_shard
-from pynomaly.operators.detect_banked import BankedDetectLogic, banked_eligible
-from pynomaly.records import EventBatch
+from pynomaly.dataflow.detect import DetectLogic, make_detect_logic, split_by_shard
+from pynomaly.dataflow.detect_banked import BankedDetectLogic, banked_eligible
+from pynomaly.dataflow.records import EventBatch
 from pynomaly.spec import FlowSpec
 
 FIELDS = ("cpu", "mem", "lat")
@@ -163,7 +163,7 @@ def test_banked_recovery_state_is_refused_by_the_per_key_path() -> None:
 
 
 def test_without_recovery_the_detect_step_skips_the_epoch_copy() -> None:
-    from pynomaly.operators.detect_op import _ShardDetect
+    from pynomaly.dataflow.detect_op import _ShardDetect
 
     spec = _spec(dict(ZSCORE))
     logic = BankedDetectLogic(spec)
@@ -193,7 +193,7 @@ def test_deepcopy_is_independent_and_continues_identically() -> None:
 
 
 def test_the_run_line_names_the_path_the_dispatcher_takes() -> None:
-    from pynomaly.operators.detect_banked import per_key_reason
+    from pynomaly.dataflow.detect_banked import per_key_reason
 
     specs = [_spec(dict(ZSCORE)), _spec(dict(HST), True), _spec(dict(MDEV), True),
              _spec(dict(ZSCORE), window={"kind": "tumbling", "size_s": 60.0}),
@@ -217,7 +217,7 @@ def test_the_run_line_names_the_path_the_dispatcher_takes() -> None:
 @pytest.mark.parametrize("detector", [ZSCORE, HST_AUTO], ids=["robust_zscore", "hst_auto"])
 def test_score_records_match_the_per_key_path(detector: dict, calibrated: bool) -> None:
     """A flow whose dashboard keeps every score runs banked with the same points."""
-    from pynomaly.operators.score_records import score_records
+    from pynomaly.dataflow.score_records import score_records
 
     spec = _spec(dict(detector), calibrated)
     records = []

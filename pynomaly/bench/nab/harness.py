@@ -34,10 +34,10 @@ from typing import Any
 
 import numpy as np
 
+from pynomaly.bench.detector_choice import parse_detector_choice
+from pynomaly.bench.nab import corpus
+from pynomaly.bench.nab.scorer import ProfileScore, SeriesLabels, score_corpus
 from pynomaly.engine.registry import create_detector
-from pynomaly.nab import corpus
-from pynomaly.nab.scorer import ProfileScore, SeriesLabels, score_corpus
-from pynomaly.nab.spec import parse_spec
 
 #: Rows handed to the detector per call (a micro-batch, as a live flow would).
 BATCH = 1024
@@ -49,7 +49,7 @@ def unit_scores(detector: Any, raw: np.ndarray) -> np.ndarray:
     """Map a detector's raw scores onto [0, 1], causally."""
     if getattr(type(detector), "unit_scores", False):
         return np.clip(raw, 0.0, 1.0)
-    from pynomaly.engine.calibration import make_calibrator
+    from pynomaly.engine.decision.calibration import make_calibrator
 
     cal = make_calibrator({"kind": "conformal", "window": CALIBRATION_WINDOW})
     return 1.0 - cal.p_values(raw)
@@ -104,7 +104,7 @@ def run_benchmark(
 ) -> dict[str, Any]:
     """Run a detector over a corpus; write NAB results and score them.
 
-    ``detector`` is a spec (see :func:`parse_spec`) or, for detectors outside
+    ``detector`` is a spec (see :func:`parse_detector_choice`) or, for detectors outside
     the registry (peers), a factory returning a fresh detector; ``name`` then
     names the results.
     """
@@ -114,7 +114,7 @@ def run_benchmark(
             raise ValueError("a detector factory needs a name")
         det_name, params, factory = name, {}, detector
     else:
-        det_name, params = parse_spec(detector)
+        det_name, params = parse_detector_choice(detector)
         factory = partial(create_detector, det_name, **params)
     label = name or det_name
     windows = corpus.load_windows(labels or corpus.find_windows_file(root))
@@ -166,6 +166,37 @@ def score_results(
     report["seconds"] = {"score": time.perf_counter() - t0}
     report["missing"] = sorted(set(windows) - set(found))
     return report
+
+
+def score_folders(
+    results: str | Path,
+    *,
+    data: str | Path | None = None,
+    labels: str | Path | None = None,
+    thresholds: Mapping[str, float] | None = None,
+) -> list[dict[str, Any]]:
+    """Score existing results: of the detector folder ``results``, or of every
+    detector folder under it (NAB's own ``results/``). Labels and cost profiles
+    come from the corpus ``data`` when given, else labels from ``results``."""
+    profiles = corpus.load_profiles(corpus.find_root(data)) if data else None
+    if labels is None and data:
+        labels = corpus.find_windows_file(data)
+    if labels is None:
+        labels = corpus.find_windows_file(results)
+    return [score_results(f, labels=labels, profiles=profiles, thresholds=thresholds)
+            for f in detector_folders(Path(results), Path(labels))]
+
+
+def detector_folders(results: Path, labels: Path) -> list[Path]:
+    """``results`` itself when it holds result files, else its detector sub-folders that do."""
+    series = sorted(corpus.load_windows(labels))
+    if corpus.detector_results(results, series):
+        return [results]
+    subs = [d for d in sorted(results.iterdir()) if d.is_dir()] if results.is_dir() else []
+    found = [d for d in subs if corpus.detector_results(d, series)]
+    if not found:
+        raise FileNotFoundError(f"{results}: no NAB result files for the labelled series")
+    return found
 
 
 def make_report(

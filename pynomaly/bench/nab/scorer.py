@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pynomaly.nab.corpus import DEFAULT_PROFILES
+from pynomaly.bench.nab.corpus import DEFAULT_PROFILES
 
 PROBATION_PERCENT = 0.15
 #: ``scaledSigmoid(-1)``: the weight of the earliest possible detection.

@@ -40,11 +40,17 @@ from typing import Any
 
 import numpy as np
 
+from pynomaly.bench.smd import corpus
+from pynomaly.bench.smd.scoring import (
+    average_precision,
+    best_f1,
+    f1_at,
+    hit_rates,
+    incident_of_rows,
+)
 from pynomaly.engine.default_detectors import MULTIVARIATE_DEFAULT
 from pynomaly.engine.pipeline import ScoringPipeline
 from pynomaly.engine.registry import detector_class
-from pynomaly.smd import corpus
-from pynomaly.smd.scoring import average_precision, best_f1, f1_at, hit_rates, incident_of_rows
 
 #: Rows handed to the pipeline per call (a micro-batch, as a live flow would).
 BATCH = 1024
@@ -61,19 +67,19 @@ def resolve(spec: str) -> tuple[str, dict[str, Any], DetectorFactory | None]:
     """Detector name, parameters and, for peers, a factory of fresh detectors.
 
     ``default``, registry specs (``name``, ``name:k=v,...``, JSON/YAML, see
-    :func:`pynomaly.nab.spec.parse_spec`) and ``peer:NAME`` (see
-    :mod:`pynomaly.smd.peers`).
+    :func:`pynomaly.bench.detector_choice.parse_detector_choice`) and ``peer:NAME`` (see
+    :mod:`pynomaly.bench.smd.peers`).
     """
     if spec.startswith("peer:"):
-        from pynomaly.smd.peers import peer_factory
+        from pynomaly.bench.smd.peers import peer_factory
 
         name = spec.removeprefix("peer:")
         return f"peer:{name}", {}, peer_factory(name)
-    from pynomaly.nab.spec import parse_spec
+    from pynomaly.bench.detector_choice import parse_detector_choice
 
     if spec.strip() == "default":
         return DEFAULT_DETECTOR, {}, None
-    name, params = parse_spec(spec)
+    name, params = parse_detector_choice(spec)
     try:
         detector_class(name).Params(**params)
     except KeyError as exc:

@@ -2,6 +2,6 @@
 
 Each archive series holds one labelled anomaly; a detector's answer is the
 location of its highest score after the training part. Callers import from the
-defining modules (:mod:`pynomaly.ucr.archive`, :mod:`pynomaly.ucr.rules`,
-:mod:`pynomaly.ucr.harness`).
+defining modules (:mod:`pynomaly.bench.ucr.archive`, :mod:`pynomaly.bench.ucr.rules`,
+:mod:`pynomaly.bench.ucr.harness`).
 """

@@ -2,7 +2,7 @@
 
 Every series is streamed through a fresh detector built from one
 configuration, from its first point: micro-batches of
-:data:`~pynomaly.nab.harness.BATCH` rows, each row scored before it is
+:data:`~pynomaly.bench.nab.harness.BATCH` rows, each row scored before it is
 learned, nothing looked ahead. The training part is learned like any other
 data; only its scores are not judged. The raw scores are kept (no clipping,
 no calibration): the answer is an argmax, and scores that saturate would tie.
@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from pynomaly.bench.detector_choice import parse_detector_choice
+from pynomaly.bench.nab.harness import BATCH
+from pynomaly.bench.ucr import archive, rules
 from pynomaly.engine.registry import create_detector
-from pynomaly.nab.harness import BATCH
-from pynomaly.nab.spec import parse_spec
-from pynomaly.ucr import archive, rules
 
 
 def stream_scores(det: Any, values: np.ndarray, batch: int = BATCH) -> np.ndarray:
@@ -91,7 +91,7 @@ def run_benchmark(
 ) -> dict[str, Any]:
     """Run a detector over every archive file of ``data``; save ``OUT/<stem>.npy``; judge.
 
-    ``detector`` is a spec (see :func:`~pynomaly.nab.spec.parse_spec`) or a
+    ``detector`` is a spec (see :func:`~pynomaly.bench.detector_choice.parse_detector_choice`) or a
     factory returning a fresh detector (anything with ``score_learn_many``);
     ``name`` then names it. ``out=None`` saves nothing.
     """
@@ -100,7 +100,7 @@ def run_benchmark(
             raise ValueError("a detector factory needs a name")
         det_name, params, factory = name, {}, detector
     else:
-        det_name, params = parse_spec(detector)
+        det_name, params = parse_detector_choice(detector)
         factory = partial(create_detector, det_name, **params)
     series = archive.list_series(data)
     if out is not None:

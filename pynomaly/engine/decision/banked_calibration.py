@@ -3,11 +3,11 @@ rows of shared arrays, so a flow with the default calibration runs on the
 banked detect path (ADR 0090) instead of one pipeline object per key.
 
 The statements are those of
-:mod:`pynomaly.engine.calibration_conformal` on row ``slot`` of the arrays:
+:mod:`pynomaly.engine.decision.calibration_conformal` on row ``slot`` of the arrays:
 for each kept row, in arrival order, the p-value of its score against the
 slot's window, then the score joins the window (dropping the oldest when
 full). So p-values are bit-identical to a per-key
-:class:`~pynomaly.engine.calibration_conformal.ConformalCalibrator`.
+:class:`~pynomaly.engine.decision.calibration_conformal.ConformalCalibrator`.
 
 Memory: two float64 rows of ``window`` per slot (16 kB per key at the default
 window of 1000).
@@ -16,7 +16,7 @@ Example
 -------
 >>> import numpy as np
 >>> from pynomaly.engine.banked import ZScoreBank
->>> from pynomaly.engine.calibration_conformal import ConformalCalibrator
+>>> from pynomaly.engine.decision.calibration_conformal import ConformalCalibrator
 >>> from pynomaly.engine.detectors.robust_zscore import RobustZScore
 >>> bank = ConformalZScoreBank(RobustZScore.Params(), n_features=1, window=50)
 >>> bank.ensure(2)
@@ -26,13 +26,13 @@ Example
 >>> bool(np.array_equal(p[0::2], ConformalCalibrator(window=50).p_values(s[0::2])))
 True
 
-SPOT and DSPOT (:mod:`pynomaly.engine.calibration_spot`) are banked the same
+SPOT and DSPOT (:mod:`pynomaly.engine.decision.calibration_spot`) are banked the same
 way: each slot is one row of the SPOT arrays, updated by the very kernel a
-per-key :class:`~pynomaly.engine.calibration_spot.SpotCalibrator` runs on
+per-key :class:`~pynomaly.engine.decision.calibration_spot.SpotCalibrator` runs on
 its single row. Memory: ``8 * (13 + n_init + max_peaks + depth)`` bytes per
 slot (16 kB at the defaults).
 
->>> from pynomaly.engine.calibration_spot import SpotCalibrator, SpotParams
+>>> from pynomaly.engine.decision.calibration_spot import SpotCalibrator, SpotParams
 >>> spot = SpotParams(n_init=50, level=0.9, q=1e-3)
 >>> bank = SpotZScoreBank(RobustZScore.Params(), n_features=1, spot=spot)
 >>> bank.ensure(2)
@@ -57,8 +57,8 @@ from pynomaly.engine.banked import (
     MetricDeviationBank,
     ZScoreBank,
 )
-from pynomaly.engine.calibration_conformal import _lower_bound, _window_push_at
-from pynomaly.engine.calibration_spot import SpotParams, new_spot_state, spot_bank_kernel
+from pynomaly.engine.decision.calibration_conformal import _lower_bound, _window_push_at
+from pynomaly.engine.decision.calibration_spot import SpotParams, new_spot_state, spot_bank_kernel
 from pynomaly.engine.object_bank import ObjectBank
 
 #: names of the calibration arrays a calibrated bank adds to its detector's
@@ -126,7 +126,7 @@ class SpotBankMixin:
     """Adds a SPOT (or, with ``depth``, DSPOT) calibrator per slot to a
     :class:`DetectorBank`: row ``slot`` of ``spot_st``, ``spot_init``,
     ``spot_peaks`` and ``spot_dwin`` (see
-    :func:`~pynomaly.engine.calibration_spot.new_spot_state`)."""
+    :func:`~pynomaly.engine.decision.calibration_spot.new_spot_state`)."""
 
     spot: SpotParams
     spot_st: np.ndarray

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from pynomaly.engine.calibration_conformal import _window_push, window_quantile
+from pynomaly.engine.decision.calibration_conformal import _window_push, window_quantile
 
 
 @njit(cache=True, nogil=True)
@@ -106,7 +106,7 @@ def quantile_thresholds(scores: np.ndarray, slots: np.ndarray, keep: np.ndarray,
     row's score against the ``level``-quantile of its slot's window of past
     scores (``ring``, ``sorted_w``, ``n``, ``head`` per slot; inf until
     ``count`` reaches ``min_count``), then learned into it — the statements
-    of :class:`~pynomaly.engine.thresholds.QuantileThreshold` per row. Other
+    of :class:`~pynomaly.engine.decision.thresholds.QuantileThreshold` per row. Other
     rows get no flag and a NaN threshold.
 
     >>> ring, srt = np.zeros((1, 3)), np.zeros((1, 3))

@@ -17,8 +17,8 @@ This module holds what every stateful part of the decision layer shares:
   each score's p-value is computed *before* that score is learned, in order).
 - :func:`make_calibrator`: build one from its params (``kind`` picks the class).
 
-Implementations: :mod:`pynomaly.engine.calibration_conformal` (sliding-window
-empirical/conformal p-values) and :mod:`pynomaly.engine.calibration_spot`
+Implementations: :mod:`pynomaly.engine.decision.calibration_conformal` (sliding-window
+empirical/conformal p-values) and :mod:`pynomaly.engine.decision.calibration_spot`
 (SPOT/DSPOT extreme-value tail fit).
 
 Examples
@@ -191,9 +191,9 @@ class Calibrator(StatefulComponent):
 
 def make_calibrator(params: ComponentParams | dict[str, Any]) -> Calibrator:
     """Build a calibrator from its params (a model or a dict with ``kind``)."""
-    from pynomaly.engine.calibration_conformal import ConformalCalibrator
-    from pynomaly.engine.calibration_none import NoCalibrator
-    from pynomaly.engine.calibration_spot import DSpotCalibrator, SpotCalibrator
+    from pynomaly.engine.decision.calibration_conformal import ConformalCalibrator
+    from pynomaly.engine.decision.calibration_none import NoCalibrator
+    from pynomaly.engine.decision.calibration_spot import DSpotCalibrator, SpotCalibrator
 
     classes: dict[str, type[Calibrator]] = {
         c.kind: c for c in (ConformalCalibrator, SpotCalibrator, DSpotCalibrator, NoCalibrator)

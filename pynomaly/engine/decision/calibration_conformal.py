@@ -39,7 +39,7 @@ import numpy as np
 from numba import njit
 from pydantic import Field
 
-from pynomaly.engine.calibration import Calibrator, ComponentParams, as_scores
+from pynomaly.engine.decision.calibration import Calibrator, ComponentParams, as_scores
 
 
 @njit(cache=True, nogil=True)

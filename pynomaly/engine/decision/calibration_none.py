@@ -3,7 +3,7 @@ attached (p-values are NaN). For static thresholds on a detector's own scale,
 when per-key calibration memory is not worth it (many keys).
 
 >>> import numpy as np
->>> from pynomaly.engine.calibration import make_calibrator
+>>> from pynomaly.engine.decision.calibration import make_calibrator
 >>> cal = make_calibrator({"kind": "none"})
 >>> bool(np.isnan(cal.p_values(np.array([1.0, 5.0]))).all()), cal.n_seen
 (True, 2)
@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from pynomaly.engine.calibration import Calibrator, ComponentParams
+from pynomaly.engine.decision.calibration import Calibrator, ComponentParams
 
 
 class NoCalibrationParams(ComponentParams):

@@ -44,7 +44,7 @@ and fit in ``st``, the sorted initial sample, the ring of peaks, DSPOT's ring
 of learned scores; :func:`new_spot_state`), updated by
 :func:`spot_bank_kernel` for a batch of rows of mixed slots. A
 :class:`SpotCalibrator` is the one-slot case; the banked detect path
-(:mod:`pynomaly.engine.banked_calibration`) keeps one slot per key, so both
+(:mod:`pynomaly.engine.decision.banked_calibration`) keeps one slot per key, so both
 compute the same statements on the same numbers.
 
 The calibrated p-value is the tail probability above; for ``x <= t`` it is
@@ -87,8 +87,8 @@ import numpy as np
 from numba import njit
 from pydantic import Field, model_validator
 
-from pynomaly.engine.calibration import Calibrator, ComponentParams
-from pynomaly.engine.calibration_conformal import _lower_bound
+from pynomaly.engine.decision.calibration import Calibrator, ComponentParams
+from pynomaly.engine.decision.calibration_conformal import _lower_bound
 
 _GRID = 32
 _ROOT_ITERS = 40
@@ -467,7 +467,7 @@ class SpotCalibrator(Calibrator):
 
     def thresholds(self, scores: Any, learn: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """``(p_values, z_q in force for each score)`` — z_q is ``inf`` before calibration."""
-        from pynomaly.engine.calibration import as_scores
+        from pynomaly.engine.decision.calibration import as_scores
 
         return self._run(as_scores(scores, self.kind), learn)
 

@@ -6,7 +6,7 @@ and reports the positions where it detected a change. Kinds:
 - ``adwin``, ``page_hinkley``, ``kswin``: wrappers over ``river.drift``
   (one Python call per value; parameters are River's, validated on build).
 - ``fast_page_hinkley``: the same test as River's PageHinkley as a numba
-  kernel over a whole batch (:mod:`pynomaly.engine.drift_kernels`); the fast
+  kernel over a whole batch (:mod:`pynomaly.engine.decision.drift_kernels`); the fast
   choice, and the one a flow on the banked detect path can use (one state
   vector per key, :mod:`pynomaly.engine.banked_pipeline`).
 
@@ -40,8 +40,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pynomaly.engine.calibration import ComponentParams, StatefulComponent
-from pynomaly.engine.drift_kernels import (
+from pynomaly.engine.decision.calibration import ComponentParams, StatefulComponent
+from pynomaly.engine.decision.drift_kernels import (
     MODE_BOTH,
     MODE_DOWN,
     MODE_UP,

@@ -35,8 +35,8 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from pynomaly.engine.calibration import ComponentParams, StatefulComponent, as_scores
-from pynomaly.engine.calibration_conformal import SlidingWindow, _window_quantile_kernel
+from pynomaly.engine.decision.calibration import ComponentParams, StatefulComponent, as_scores
+from pynomaly.engine.decision.calibration_conformal import SlidingWindow, _window_quantile_kernel
 
 
 class Threshold(StatefulComponent):

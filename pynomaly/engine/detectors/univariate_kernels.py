@@ -2,7 +2,7 @@
 
 Each function works on plain arrays and scalars; the detector class in
 :mod:`pynomaly.engine.detectors.univariate_ensemble` holds the state and
-explains the method. Every kernel has a slow twin in ``tests/nab/naive_univariate.py``.
+explains the method. Every kernel has a slow twin in ``tests/bench/nab/naive_univariate.py``.
 
 Example
 -------

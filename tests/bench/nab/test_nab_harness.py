@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pynomaly.bench.detector_choice import parse_detector_choice
+from pynomaly.bench.nab import corpus
 from pynomaly.cli.main import main
-from pynomaly.nab import corpus
-from pynomaly.nab.spec import parse_spec
 
-NAB = Path(__file__).resolve().parents[2].parent / "shared" / "nab"
+NAB = Path(__file__).resolve().parents[3].parent / "shared" / "nab"
 needs_nab = pytest.mark.skipif(not (NAB / "data").is_dir(), reason="NAB corpus not present")
 #: A few short series of different categories: a quick sanity run, not the benchmark.
 SAMPLE = [
@@ -66,7 +66,7 @@ def test_run_writes_nab_results_and_score_only_agrees(
 def test_raw_score_detector_is_calibrated_into_unit_range(
     small_corpus: Path, tmp_path: Path
 ) -> None:
-    from pynomaly.nab.harness import run_benchmark
+    from pynomaly.bench.nab.harness import run_benchmark
 
     report = run_benchmark(small_corpus, "robust_zscore:alpha=0.05", tmp_path, progress=False)
     files = list((tmp_path / "robust_zscore").rglob("*.csv"))
@@ -82,13 +82,13 @@ def test_cli_needs_data_or_score_only(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_spec_forms(tmp_path: Path) -> None:
-    assert parse_spec("hst") == ("hst", {})
-    assert parse_spec("default:shape_weight=0.5") == ("shape_ensemble", {"shape_weight": 0.5})
+    assert parse_detector_choice("hst") == ("hst", {})
+    assert parse_detector_choice("default:shape_weight=0.5") == ("shape_ensemble", {"shape_weight": 0.5})
     path = tmp_path / "d.yaml"
     path.write_text("name: robust_zscore\nparams:\n  alpha: 0.2\n")
-    assert parse_spec(str(path)) == ("robust_zscore", {"alpha": 0.2})
+    assert parse_detector_choice(str(path)) == ("robust_zscore", {"alpha": 0.2})
     with pytest.raises(ValueError, match="key=value"):
-        parse_spec("hst:oops")
+        parse_detector_choice("hst:oops")
 
 
 @needs_nab

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from naive_nab import best_score, sweep_rows
 
-from pynomaly.nab import corpus
-from pynomaly.nab.harness import score_results
-from pynomaly.nab.scorer import SeriesLabels, raw_at_threshold, score_corpus, sweep
+from pynomaly.bench.nab import corpus
+from pynomaly.bench.nab.harness import score_results
+from pynomaly.bench.nab.scorer import SeriesLabels, raw_at_threshold, score_corpus, sweep
 
-NAB = Path(__file__).resolve().parents[2].parent / "shared" / "nab"
+NAB = Path(__file__).resolve().parents[3].parent / "shared" / "nab"
 REFERENCE = NAB / "reference_results"
 needs_nab = pytest.mark.skipif(not REFERENCE.is_dir(), reason="NAB reference results not present")
 

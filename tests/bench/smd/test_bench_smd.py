@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
+from pynomaly.bench.smd import corpus
+from pynomaly.bench.smd.harness import stream_machine
+from pynomaly.bench.smd.scoring import average_precision, best_f1, f1_at, hit_rates
 from pynomaly.cli.main import main
-from pynomaly.smd import corpus
-from pynomaly.smd.harness import stream_machine
-from pynomaly.smd.scoring import average_precision, best_f1, f1_at, hit_rates
 
 
 def _write(path: Path, arr: np.ndarray, gz: bool) -> None:
@@ -151,7 +151,7 @@ def test_hit_rates() -> None:
 
 @pytest.mark.parametrize(("spec", "message"), [("nope", "unknown detector 'nope'"), ("peer:nope", "unknown peer 'nope'")])
 def test_unknown_detectors_are_named(spec: str, message: str) -> None:
-    from pynomaly.smd.harness import resolve
+    from pynomaly.bench.smd.harness import resolve
 
     with pytest.raises(ValueError, match=message):
         resolve(spec)

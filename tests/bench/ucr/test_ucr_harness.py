@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pynomaly.bench.ucr import archive, rules
+from pynomaly.bench.ucr.harness import stream_scores
 from pynomaly.cli.main import main
 from pynomaly.engine.registry import create_detector
-from pynomaly.ucr import archive, rules
-from pynomaly.ucr.harness import stream_scores
 
-UCR = Path(__file__).resolve().parents[2].parent / "shared" / "ucr"
+UCR = Path(__file__).resolve().parents[3].parent / "shared" / "ucr"
 
 
 def test_parse_name_reads_the_labels_and_the_group() -> None:

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from scipy import stats
 
-from pynomaly.engine.calibration import StatefulComponent, make_calibrator
-from pynomaly.engine.calibration_conformal import ConformalCalibrator
-from pynomaly.engine.calibration_spot import DSpotCalibrator, SpotCalibrator
+from pynomaly.engine.decision.calibration import StatefulComponent, make_calibrator
+from pynomaly.engine.decision.calibration_conformal import ConformalCalibrator
+from pynomaly.engine.decision.calibration_spot import DSpotCalibrator, SpotCalibrator
 
 
 # -- naive twins ---------------------------------------------------------------

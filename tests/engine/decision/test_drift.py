@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from river.drift import PageHinkley
 
-from pynomaly.engine.drift import (
+from pynomaly.engine.decision.drift import (
     MONITORS,
     DriftEvent,
     DriftMonitorConfig,

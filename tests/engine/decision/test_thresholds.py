@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from pynomaly.engine.thresholds import (
+from pynomaly.engine.decision.thresholds import (
     ProbabilityThreshold,
     QuantileThreshold,
     StaticThreshold,

@@ -1,12 +1,13 @@
-"""Detector specs for the NAB harness: ``default``, ``name``, ``name:k=v,...``, JSON/YAML.
+"""Detector choices of the benchmark harnesses (NAB, UCR, SMD): ``default``, ``name``,
+``name:k=v,...``, or a JSON/YAML mapping, to a detector name and its parameters.
 
 Example
 -------
->>> parse_spec("robust_zscore:alpha=0.01,warmup=50")
+>>> parse_detector_choice("robust_zscore:alpha=0.01,warmup=50")
 ('robust_zscore', {'alpha': 0.01, 'warmup': 50})
->>> parse_spec('{"name": "robust_zscore", "params": {"alpha": 0.05}}')
+>>> parse_detector_choice('{"name": "robust_zscore", "params": {"alpha": 0.05}}')
 ('robust_zscore', {'alpha': 0.05})
->>> parse_spec("default")[0]
+>>> parse_detector_choice("default")[0]
 'shape_ensemble'
 """
 
@@ -28,7 +29,7 @@ def _scalar(text: str) -> Any:
     )
 
 
-def parse_spec(spec: str) -> tuple[str, dict[str, Any]]:
+def parse_detector_choice(spec: str) -> tuple[str, dict[str, Any]]:
     """Detector name and parameters from a command-line spec.
 
     Accepts ``default``, a registry name, ``name:key=value,...``, a JSON or

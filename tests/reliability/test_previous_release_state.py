@@ -5,9 +5,10 @@ operators snapshotted before the package was laid out along the flow
 (docs/adr/0102), pickled as Bytewax pickles a snapshot, with the outputs of
 the batch that followed (``scripts/make_state_fixtures.py``). Each snapshot
 is loaded with plain ``pickle.loads`` (as Bytewax does on resume); the step
-continues with the next batch and must give the very same outputs. A
-snapshot that cannot be read is refused with a message that says which
-snapshot and what to do.
+continues with the next batch and must give the very same outputs (a
+per-key snapshot of a spec that runs banked now is refused by name there,
+and continues on the per-key path). A snapshot that cannot be read is
+refused with a message that says which snapshot and what to do.
 """
 
 from __future__ import annotations
@@ -23,8 +24,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pynomaly.dataflow.detect import ShardState, _load_shard, make_detect_logic
-from pynomaly.dataflow.detect_banked import BankedDetectLogic, BankedShardState
+from pynomaly.dataflow.detect import DetectLogic, ShardState, _load_shard, make_detect_logic
+from pynomaly.dataflow.detect_banked import (
+    BankedDetectLogic,
+    BankedShardState,
+    banked_eligible,
+)
 from pynomaly.dataflow.detect_op import _ShardDetect
 from pynomaly.dataflow.detect_options import KEY_FIELD
 from pynomaly.dataflow.instrumented import detect_step
@@ -62,11 +67,14 @@ def _same(got: Any, expected: Any) -> None:
     assert json.dumps(got, sort_keys=True) == json.dumps(expected, sort_keys=True)
 
 
-def _resume_detect(case: dict[str, Any], state: Any) -> tuple[list[Any], Any]:
+def _resume_detect(case: dict[str, Any], state: Any,
+                   per_key: bool = False) -> tuple[list[Any], Any]:
     """What ``pxo.detect``'s ``stateful_batch`` step does on resume: build the
-    shard logic around the resumed state, then take the next batch."""
+    shard logic around the resumed state, then take the next batch.
+    ``per_key`` forces the per-key path (``pxo.detect(..., per_key=True)``)."""
     spec = parse_spec(case["spec"], "fixture")
-    logic = make_detect_logic(spec, keep_points=case["keep_points"])
+    logic = (DetectLogic(spec, keep_points=case["keep_points"]) if per_key
+             else make_detect_logic(spec, keep_points=case["keep_points"]))
     step = detect_step(logic, spec.name, spec.detection.detector.name)
     shard = _ShardDetect(step, RowParser(spec.record, origin=spec.name), state)
     nxt = case["next"]
@@ -111,7 +119,13 @@ def test_detect_snapshot_resumes_with_the_same_outputs(name: str) -> None:
     state = pickle.loads(blob)
     assert isinstance(state, BankedShardState | ShardState)
     assert type(state).__name__ == case["state_class"].rpartition(".")[2]
-    outs, after = _resume_detect(case, state)
+    per_key = isinstance(state, ShardState) and banked_eligible(parse_spec(case["spec"]))
+    if per_key:
+        # the spec runs banked now: its per-key state is refused by name, and
+        # continues on the per-key path, which a flow can still ask for
+        with pytest.raises(TypeError, match=r"written by the per-key detect path"):
+            _resume_detect(case, pickle.loads(blob))
+    outs, after = _resume_detect(case, state, per_key=per_key)
     _same(SCRIPT.detect_outputs(outs, after), case["expected"])
     assert case["expected"]["alerts"] or name == "detect_banked_metric_deviation"
 
@@ -181,12 +195,13 @@ def test_a_banked_snapshot_naming_a_missing_module_is_refused_with_what_to_do() 
 
 def test_a_shard_state_of_the_other_detect_path_is_refused() -> None:
     banked_blob, banked = _case("detect_banked_robust_zscore")
-    per_key_blob, per_key = _case("detect_per_key_rcf")
+    per_key_blob, per_key = _case("detect_per_key_window_spot_drift")  # windows: per key
     with pytest.raises(TypeError, match=r"written by the per-key detect path.*empty recovery"):
         _resume_detect(banked, pickle.loads(per_key_blob))
     with pytest.raises(TypeError, match=r"written by the banked detect path.*empty recovery"):
         _resume_detect(per_key, pickle.loads(banked_blob))
     assert isinstance(make_detect_logic(parse_spec(banked["spec"])), BankedDetectLogic)
+    assert isinstance(make_detect_logic(parse_spec(per_key["spec"])), DetectLogic)
 
 
 def test_a_per_key_snapshot_with_an_unreadable_shard_is_refused() -> None:

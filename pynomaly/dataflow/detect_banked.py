@@ -32,6 +32,7 @@ Example
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any, cast
 
 import numpy as np
@@ -103,6 +104,14 @@ def _rows_through(explain_row: Any, index: np.ndarray) -> Any:
     if explain_row is None:
         return None
     return lambda i: explain_row(int(index[i]))
+
+
+def bank_layout(bank: Any) -> tuple[Any, ...]:
+    """What fixes the shapes and meaning of a bank's arrays: its class, field
+    count, detector parameters and calibration settings."""
+    return (type(bank).__name__, bank.n_features, bank.params.model_dump(),
+            getattr(bank, "window", None),
+            getattr(getattr(bank, "spot", None), "model_dump", lambda: None)())
 
 
 class BankedShardState:
@@ -250,6 +259,9 @@ class BankedDetectLogic:
         #: every scored row goes to ``ShardOutput.points`` (score records, dashboard)
         self.keep_points = keep_points
         self.decision = AlertDecision(spec)
+        #: resumed states found to fit this spec (each checked once)
+        self._checked: weakref.WeakSet[BankedShardState] = weakref.WeakSet()
+        self._layout: tuple[Any, ...] | None = None
 
     def shard_label(self, batch: EventBatch) -> int:
         from pynomaly.dataflow.detect import shard_of
@@ -259,6 +271,21 @@ class BankedDetectLogic:
     def new_state(self) -> BankedShardState:
         return BankedShardState(make_bank(self.spec.detection, len(self.fields)),
                                 self.pipeline.new_slots())
+
+    def _check_layout(self, state: BankedShardState) -> None:
+        """Refuse a resumed shard state whose bank another spec made (another
+        detector, parameters, calibration or field count): its arrays do not
+        have the shapes this spec's kernels index."""
+        if self._layout is None:
+            self._layout = bank_layout(make_bank(self.spec.detection, len(self.fields)))
+        mine, theirs = self._layout, bank_layout(state.bank)
+        if mine != theirs:
+            raise TypeError(
+                f"flow {self.flow!r}: recovery state of shard was written for another "
+                f"detector or decision ({theirs[0]}, not {mine[0]}: detector, its parameters, "
+                "calibration or value fields changed); start from an empty recovery "
+                "directory or run the spec that wrote it")
+        self._checked.add(state)
 
     def _pipe(self, st: BankedShardState) -> PipelineSlots:
         """The shard's pipeline state; for a state written before it had its
@@ -305,6 +332,8 @@ class BankedDetectLogic:
                 f"flow {self.flow!r}: recovery state of shard was written by the per-key detect "
                 "path (an older version or another spec); start from an empty recovery "
                 "directory or run the version that wrote it")
+        if state is not None and state not in self._checked:
+            self._check_layout(state)
         st = state if state is not None else self.new_state()
         out = ShardOutput(read_at=batch.read_at)
         st.batches += 1

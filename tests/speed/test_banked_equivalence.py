@@ -146,6 +146,19 @@ def test_dispatch_keeps_per_key_path_for_other_specs() -> None:
     assert isinstance(make_detect_logic(_spec(dict(ZSCORE)), keep_points=True), BankedDetectLogic)
 
 
+@pytest.mark.parametrize("other", [dict(HST), dict(RCF), dict(ZSCORE, params={"alpha": 0.1})],
+                         ids=["another_detector", "objects", "other_parameters"])
+def test_banked_state_of_another_spec_is_refused_not_indexed(other: dict) -> None:
+    """Resuming arrays shaped for another detector would index them out of bounds."""
+    batch = next(_stream(1, n_batches=1, batch=50))
+    state, _ = BankedDetectLogic(_spec(dict(ZSCORE))).process(None, batch)
+    state = pickle.loads(pickle.dumps(state))
+    with pytest.raises(TypeError, match="written for another detector or decision"):
+        BankedDetectLogic(_spec(other)).process(state, batch)
+    again, _ = BankedDetectLogic(_spec(dict(ZSCORE))).process(state, batch)  # its own spec reads it
+    assert again is state
+
+
 def test_per_key_recovery_state_is_refused_with_a_clear_message() -> None:
     spec = _spec(dict(ZSCORE))
     batch = next(_stream(1, n_batches=1, batch=50))

@@ -42,6 +42,7 @@ from pynomaly.alerting.watermark import Ticker, with_ticks
 from pynomaly.dataflow.alert_record import make_alert
 from pynomaly.dataflow.records import DeadLetter, EventBatch, Reason, raw_bytes
 from pynomaly.dataflow.windowing import KeyWindows
+from pynomaly.engine.banked import prepare_values
 from pynomaly.engine.pipeline import ScoringPipeline
 from pynomaly.observability import metrics
 from pynomaly.spec import FlowSpec
@@ -495,7 +496,8 @@ class DetectLogic:
         ks.last_time = max(ks.last_time, float(times.max()))
         n = len(times)
         flags = np.asarray(res.is_anomaly, dtype=bool)
-        obs = self.decision.observe(decision_of(st), [key] * n, X, ~skip, flags,
+        # the values as the detector takes them (NaN → 0, clipped), as on the banked path
+        obs = self.decision.observe(decision_of(st), [key] * n, prepare_values(X), ~skip, flags,
                                     labels_for(batch.labels, [key]))
         now = time.time()
         passed = np.flatnonzero(self.decision.hold(decision_of(st), obs, hold))

@@ -2,7 +2,8 @@
 
 Used instead of :class:`~pynomaly.dataflow.detect.DetectLogic` when the spec
 allows it (see :func:`banked_eligible`, :func:`per_key_reason`): a detector
-with a bank, no windows, any calibration and threshold, drift monitors of
+with a bank or held as objects, event-time windows kept per slot, any
+calibration and threshold, drift monitors of
 the numba kind (``fast_page_hinkley``) with any drift policy, no
 ``protect``. A batch of the shard's events is handled by a few numba passes
 over all rows (admit → score → calibrate → threshold → monitor, see
@@ -31,6 +32,7 @@ Example
 
 from __future__ import annotations
 
+import copy
 import time
 import weakref
 from typing import Any, cast
@@ -46,6 +48,7 @@ from pynomaly.alerting.decision import (
 from pynomaly.dataflow.alert_record import make_alert
 from pynomaly.dataflow.detect import ShardOutput, _drift_alert, dead_letter
 from pynomaly.dataflow.records import DeadLetter, EventBatch, Reason
+from pynomaly.dataflow.windowing import KeyWindows
 from pynomaly.engine.banked import (
     DetectorBank,
     bank_supported,
@@ -81,8 +84,6 @@ def per_key_reason(spec: FlowSpec, keep_points: bool = False) -> str | None:
     from pynomaly.engine.banked import BANKED_MONITORS
 
     det = spec.detection
-    if spec.window.kind != "none":
-        return "event-time windows"
     river = [m.monitor for m in det.drift if m.monitor not in BANKED_MONITORS]
     if river:
         return f"drift monitor {river[0]} runs River per value"
@@ -95,7 +96,7 @@ def per_key_reason(spec: FlowSpec, keep_points: bool = False) -> str | None:
 
 def banked_eligible(spec: FlowSpec, keep_points: bool = False) -> bool:
     """Whether ``spec`` runs on the banked path (same alerts as the per-key path)."""
-    return spec.window.kind == "none" and bank_supported(spec.detection)
+    return bank_supported(spec.detection)
 
 
 def _rows_through(explain_row: Any, index: np.ndarray) -> Any:
@@ -139,6 +140,27 @@ class BankedShardState:
         self.batches = 0
         #: cadence, baseline, rule counters and labels per key (pynomaly.alerting)
         self.decision: DecisionState | None = None
+        #: event-time windows of each slot (flows with windows; made on first use)
+        self.windows: list[KeyWindows | None] = []
+
+    def window_of(self, slot: int, args: tuple[float, float, float, str],
+                  n_fields: int) -> KeyWindows:
+        """The open windows of ``slot`` (new ones for a new key)."""
+        windows: list[KeyWindows | None] = self.__dict__.setdefault("windows", [])
+        if slot >= len(windows):
+            windows.extend([None] * (slot + 1 - len(windows)))
+        w = windows[slot]
+        if w is None:
+            size, slide, lateness, agg = args
+            w = windows[slot] = KeyWindows(size, slide, lateness, agg, n_fields)
+        return w
+
+    def _drop_windows(self, slots: list[int]) -> None:
+        windows = self.__dict__.get("windows")
+        if windows:
+            for s in slots:
+                if s < len(windows):
+                    windows[s] = None
 
     def _grow(self, n: int) -> None:
         cap = self.last_time.shape[0]
@@ -165,6 +187,7 @@ class BankedShardState:
         self.cooldown_until[slots] = -np.inf
         if reuse:  # slots beyond the old top are fresh from ensure(): writing them
             self.bank.reset(slots[: len(reuse)])  # would touch every page for nothing
+            self._drop_windows(reuse)
             self.pipe.reset(slots[: len(reuse)])
         sk, km = self.slot_keys, self.keys
         for k, s in zip(new_keys, slots.tolist(), strict=True):
@@ -180,6 +203,7 @@ class BankedShardState:
             self.bank.reset(slots)
             self.pipe.reset(slots)
             self.cooldown_until[slots] = -np.inf
+            self._drop_windows(slots.tolist())  # the per-key path drops the key's windows
 
     def evict_before(self, before: float) -> None:
         """Drop keys whose newest event time is before ``before``."""
@@ -194,6 +218,7 @@ class BankedShardState:
             sk[s] = None
         self.free.extend(stale)
         self.evicted += len(stale)
+        self._drop_windows(stale)
 
     def bytes_per_key(self) -> int:
         """Array bytes per slot (detector, calibrator, pipeline counters, drift
@@ -215,6 +240,8 @@ class BankedShardState:
         new.pipe = self.pipe.copy()
         if self.decision is not None:
             new.decision = self.decision.copy()
+        if self.__dict__.get("windows"):
+            new.windows = copy.deepcopy(self.windows)
         return new
 
     def __getstate__(self) -> dict[str, Any]:
@@ -259,6 +286,12 @@ class BankedDetectLogic:
         #: every scored row goes to ``ShardOutput.points`` (score records, dashboard)
         self.keep_points = keep_points
         self.decision = AlertDecision(spec)
+        w = spec.window
+        #: event-time windows: (size, slide, allowed lateness, aggregate), or None
+        self.window_args: tuple[float, float, float, str] | None = (
+            None if w.kind == "none"
+            else (w.size_s, w.size_s if w.kind == "tumbling" else (w.slide_s or w.size_s / 2),
+                  w.allowed_lateness_s, w.agg))
         #: resumed states found to fit this spec (each checked once)
         self._checked: weakref.WeakSet[BankedShardState] = weakref.WeakSet()
         self._layout: tuple[Any, ...] | None = None
@@ -337,6 +370,71 @@ class BankedDetectLogic:
         st = state if state is not None else self.new_state()
         out = ShardOutput(read_at=batch.read_at)
         st.batches += 1
+        if len(batch):
+            if self.window_args is None:
+                self._score(st, batch, out)
+            else:
+                self._score_windows(st, batch, out)
+            st.watermark = max(st.watermark, float(batch.times.max()))
+        out.alerts += self.decision.missing(self._decision_state(st), batch, st.watermark)
+        ttl = self.spec.keys.ttl_s
+        if ttl > 0 and st.batches % 16 == 0:
+            st.evict_before(st.watermark - ttl)
+            self._decision_state(st).evict_before(st.watermark - ttl)
+        out.windows = self.decision.windows_in_force(st.watermark)
+        return st, out
+
+    def _score_windows(self, st: BankedShardState, batch: EventBatch, out: ShardOutput) -> None:
+        """Event-time windows: each key's events go to its windows (late ones
+        to the dead letters, on-time ones to its cadence), and the windows they
+        close are scored as a batch of their own, one row per window (its end
+        time and aggregate), as the per-key path scores them."""
+        assert self.window_args is not None
+        n = len(batch)
+        slots = self._slots(st, batch.keys)
+        times = np.ascontiguousarray(batch.times, dtype=np.float64)
+        late = np.zeros(n, dtype=bool)
+        w_keys: list[str] = []
+        w_times: list[float] = []
+        w_rows: list[list[float]] = []
+        order = self._group_order(slots, np.arange(n))
+        cuts = np.flatnonzero(np.diff(slots[order])) + 1
+        for group in np.split(order, cuts):
+            s = int(slots[group[0]])
+            if s < 0:
+                continue
+            windows = st.window_of(s, self.window_args, len(self.fields))
+            late_at, closed = windows.add(times[group], batch.values[group])
+            late[group[late_at]] = True
+            key = batch.keys[int(group[0])]
+            for end, agg in closed:
+                w_keys.append(key)
+                w_times.append(end)
+                w_rows.append(agg)
+        on_time = (slots >= 0) & ~late
+        dst = self._decision_state(st)
+        arr = self.decision.arrivals(dst, batch.keys, times, on_time,
+                                     batch_watermarks(dst, batch), batch.watermark_from,
+                                     dst.slots_of_bank(batch.keys, slots, (
+                                         len(st.slot_keys), st.evicted, len(st.keys))))
+        if not on_time.all():
+            self._dead_rows(st, batch, slots, on_time, out,
+                            "event older than the window watermark minus lateness")
+        if arr.recovered.any():
+            out.alerts += self.decision.recoveries(dst, arr, batch.keys, times)
+        if w_keys:
+            closed_batch = EventBatch(w_keys, np.array(w_times),
+                                      np.array(w_rows, dtype=np.float64).reshape(
+                                          len(w_keys), len(self.fields)),
+                                      batch.fields, read_at=batch.read_at, labels=batch.labels)
+            self._score(st, closed_batch, out, windows=True)
+        if arr.recovered.any() or w_keys:  # in the order the per-key path gives
+            out.alerts = in_key_order(out.alerts, batch.keys)
+
+    def _score(self, st: BankedShardState, batch: EventBatch, out: ShardOutput,
+               windows: bool = False) -> None:
+        """Score, decide and alert a batch of rows: events, or with ``windows``
+        the windows a batch closed (their events already went to the cadence)."""
         n = len(batch)
         if n:
             slots = self._slots(st, batch.keys)
@@ -345,17 +443,17 @@ class BankedDetectLogic:
             raw = np.ascontiguousarray(batch.values, dtype=np.float64)
             X = prepare_values(raw)
             dst = self._decision_state(st)
-            arr = self.decision.arrivals(dst, batch.keys, times, keep,
-                                         batch_watermarks(dst, batch), batch.watermark_from,
-                                         dst.slots_of_bank(batch.keys, slots, (
-                                             len(st.slot_keys), st.evicted, len(st.keys))))
+            arr = None if windows else self.decision.arrivals(
+                dst, batch.keys, times, keep, batch_watermarks(dst, batch),
+                batch.watermark_from, dst.slots_of_bank(batch.keys, slots, (
+                    len(st.slot_keys), st.evicted, len(st.keys))))
             hold, skip = self.decision.maintenance(dst, batch.keys, times)
             learn = keep & ~skip
             # what the pipelines learn: the values as read, with the imputed
             # records (as the per-key path imputes them), then cleaned
-            aug = self.decision.imputed(dst, arr, raw, learn)
+            aug = None if arr is None else self.decision.imputed(dst, arr, raw, learn)
             pipe = self._pipe(st)
-            if aug.imputed:
+            if aug is not None and aug.imputed:
                 res = self.pipeline.run(st.bank, pipe, prepare_values(aug.X), aug.X,
                                         slots[aug.source], aug.keep, self._explain_at())
                 real = aug.real
@@ -376,7 +474,7 @@ class BankedDetectLogic:
             if self.keep_points:
                 self._points(batch, slots, keep, times, raw, scores, prob, thr, flags, out)
             obs = self.decision.observe(dst, batch.keys, X, learn, flags, batch.labels,
-                                        arr.slots)
+                                        None if arr is None else arr.slots)
             # rules and maintenance windows gate the flags before the cooldown:
             # a held-back flag starts none
             passed = flags & self.decision.hold(dst, obs, hold)
@@ -386,7 +484,7 @@ class BankedDetectLogic:
             out.scored = n_keep
             if n_keep < n:
                 self._dead_rows(st, batch, slots, keep, out)
-            if arr.recovered.any():
+            if arr is not None and arr.recovered.any():
                 out.alerts += self.decision.recoveries(dst, arr, batch.keys, times)
             if drift:
                 self._drift(st, batch, drift, out)
@@ -405,16 +503,8 @@ class BankedDetectLogic:
                         self.decision.upgrade(dst, obs, i, a, int(held[i])) for i, a in
                         zip(self._group_order(slots, rows).tolist(), out.alerts[start:],
                             strict=True)]
-            if arr.recovered.any() or drift:  # in the order the per-key path gives
+            if (arr is not None and arr.recovered.any()) or drift:  # the per-key path's order
                 out.alerts = in_key_order(out.alerts, batch.keys)
-            st.watermark = max(st.watermark, float(times.max()))
-        out.alerts += self.decision.missing(self._decision_state(st), batch, st.watermark)
-        ttl = self.spec.keys.ttl_s
-        if ttl > 0 and st.batches % 16 == 0:
-            st.evict_before(st.watermark - ttl)
-            self._decision_state(st).evict_before(st.watermark - ttl)
-        out.windows = self.decision.windows_in_force(st.watermark)
-        return st, out
 
     def _drift(self, st: BankedShardState, batch: EventBatch,
                drift: list[tuple[int, DriftEvent]], out: ShardOutput) -> None:
@@ -466,7 +556,8 @@ class BankedDetectLogic:
                                prob[part], thr[part], flags[part]))
 
     def _dead_rows(self, st: BankedShardState, batch: EventBatch, slots: np.ndarray,
-                   keep: np.ndarray, out: Any) -> None:
+                   keep: np.ndarray, out: Any,
+                   late_detail: str = "event time behind the key's newest event") -> None:
         rows = self._group_order(slots, np.flatnonzero(~keep))
         for i in rows.tolist():
             if slots[i] < 0:
@@ -474,8 +565,7 @@ class BankedDetectLogic:
                 out.dead.append(self._dead(batch, i, Reason.KEY_OVERFLOW, "live-key cap reached"))
             else:
                 st.late += 1
-                out.dead.append(self._dead(batch, i, Reason.LATE_EVENT,
-                                           "event time behind the key's newest event"))
+                out.dead.append(self._dead(batch, i, Reason.LATE_EVENT, late_detail))
 
     def _dead(self, batch: EventBatch, i: int, reason: Reason, detail: str) -> DeadLetter:
         return dead_letter(batch, i, reason, detail)

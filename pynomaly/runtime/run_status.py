@@ -15,10 +15,10 @@ dead letters and keeps the newest event-time lag, and passes every call on.
 ...               {"type": "dashboard", "url": "ws://127.0.0.1:8765/ws/ingest"}]})
 >>> start_line(spec, "cpu", workers=2, processes=1, metrics_url="http://127.0.0.1:9100")
 'run cpu | source kafka k:9092 [metrics] | sinks kafka k:9092/alerts, dashboard http://127.0.0.1:8765/ | dead letters stderr | detect banked | 2 workers | metrics http://127.0.0.1:9100/metrics'
->>> windowed = spec.model_copy(update={"window": spec.window.model_copy(
-...     update={"kind": "tumbling", "size_s": 60.0})})
->>> start_line(windowed, "cpu", workers=1, processes=1).split(" | ")[4]
-'detect per key (event-time windows)'
+>>> protected = spec.model_copy(update={"detection": spec.detection.model_copy(
+...     update={"protect": True})})
+>>> start_line(protected, "cpu", workers=1, processes=1).split(" | ")[4]
+'detect per key (protect)'
 >>> c = FlowCounters()
 >>> c.events_in("metrics/0", 1000); c.alerts("cpu", "hst", 2); c.parse_failed("bad_json", 3)
 >>> c.event_lag("cpu", 0.25)

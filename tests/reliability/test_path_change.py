@@ -27,8 +27,8 @@ def _spec(tmp: Path, path_kind: str) -> Path:
             "record": {"value_fields": ["v"]},
             "detection": {"detector": "robust_zscore", "warmup": 20},
             "sinks": [{"type": "jsonl", "path": str(tmp / "alerts.jsonl")}]}
-    if path_kind == "per-key":  # event-time windows run on the per-key path
-        spec["window"] = {"kind": "tumbling", "size_s": 120.0}
+    if path_kind == "per-key":  # protect runs on the per-key path
+        spec["detection"]["protect"] = True
     path = tmp / f"{path_kind}.json"
     path.write_text(json.dumps(spec))
     return path

@@ -195,13 +195,18 @@ def test_a_banked_snapshot_naming_a_missing_module_is_refused_with_what_to_do() 
 
 def test_a_shard_state_of_the_other_detect_path_is_refused() -> None:
     banked_blob, banked = _case("detect_banked_robust_zscore")
-    per_key_blob, per_key = _case("detect_per_key_window_spot_drift")  # windows: per key
+    # written per key (windows ran per key then); its spec runs banked now
+    per_key_blob, per_key = _case("detect_per_key_window_spot_drift")
     with pytest.raises(TypeError, match=r"written by the per-key detect path.*empty recovery"):
         _resume_detect(banked, pickle.loads(per_key_blob))
-    with pytest.raises(TypeError, match=r"written by the banked detect path.*empty recovery"):
+    with pytest.raises(TypeError, match=r"written by the per-key detect path.*empty recovery"):
+        _resume_detect(per_key, pickle.loads(per_key_blob))
+    with pytest.raises(TypeError, match=r"written for another detector or decision.*empty"):
         _resume_detect(per_key, pickle.loads(banked_blob))
     assert isinstance(make_detect_logic(parse_spec(banked["spec"])), BankedDetectLogic)
-    assert isinstance(make_detect_logic(parse_spec(per_key["spec"])), DetectLogic)
+    assert isinstance(make_detect_logic(parse_spec(per_key["spec"])), BankedDetectLogic)
+    with pytest.raises(TypeError, match=r"written by the banked detect path.*empty recovery"):
+        _resume_detect(per_key, pickle.loads(banked_blob), per_key=True)
 
 
 def test_a_per_key_snapshot_with_an_unreadable_shard_is_refused() -> None:

@@ -144,7 +144,9 @@ def test_dispatch_keeps_per_key_path_for_other_specs() -> None:
     auto_hst = dict(HST, params={**HST["params"], "limits": "auto"})
     assert isinstance(make_detect_logic(_spec(auto_hst)), BankedDetectLogic)
     windowed = _spec(dict(ZSCORE), window={"kind": "tumbling", "size_s": 60.0})
-    assert isinstance(make_detect_logic(windowed), DetectLogic)
+    assert isinstance(make_detect_logic(windowed), BankedDetectLogic)
+    protected = _spec(dict(ZSCORE), detection={"protect": True})
+    assert isinstance(make_detect_logic(protected), DetectLogic)
     assert isinstance(make_detect_logic(_spec(dict(ZSCORE)), keep_points=True), BankedDetectLogic)
 
 
@@ -222,7 +224,8 @@ def test_the_run_line_names_the_path_the_dispatcher_takes() -> None:
     for spec in specs:
         banked = isinstance(make_detect_logic(spec), BankedDetectLogic)
         assert (per_key_reason(spec) is None) == banked, (spec.detection, per_key_reason(spec))
-    assert per_key_reason(specs[3]) == "event-time windows"
+    assert per_key_reason(specs[3]) is None  # windows per slot
+    assert per_key_reason(specs[8]) == "protect"
     assert per_key_reason(specs[4]) is None  # one RCF object per slot
     assert per_key_reason(specs[7]) == "drift monitor kswin runs River per value"
     assert [per_key_reason(s) is None for s in specs[5:7]] == [True, True]
@@ -247,3 +250,24 @@ def test_score_records_match_the_per_key_path(detector: dict, calibrated: bool) 
     assert isinstance(logic, BankedDetectLogic)
     assert len(records[0]) > 1000 and any(r["anomaly"] for r in records[0])
     assert records[1] == records[0]
+
+
+@pytest.mark.parametrize("window", [
+    {"kind": "tumbling", "size_s": 120.0, "agg": "mean"},
+    {"kind": "sliding", "size_s": 180.0, "slide_s": 60.0, "agg": "max"},
+], ids=["tumbling_mean", "sliding_max"])
+@pytest.mark.parametrize(("detector", "calibrated"), [(ZSCORE, False), (HST_AUTO, True),
+                                                      (LODA, True)],
+                         ids=["robust_zscore", "hst_auto_conformal", "loda_objects_conformal"])
+@pytest.mark.parametrize("recover_at", [None, 23])
+def test_windowed_flows_run_banked_with_the_per_key_paths_outputs(
+        window: dict, detector: dict, calibrated: bool, recover_at: int | None) -> None:
+    spec = _spec(dict(detector), calibrated, window=window)
+    assert banked_eligible(spec)
+    per_key = _run(DetectLogic(spec), spec, _stream(11))
+    banked = _run(BankedDetectLogic(spec), spec, _stream(11), recover_at)
+    alerts, dead, _, _ = per_key
+    assert alerts and len(dead) > 50
+    assert {d[0] for d in dead} == {"late_event", "key_overflow"}
+    for got, expected in zip(banked, per_key, strict=True):
+        assert got == expected

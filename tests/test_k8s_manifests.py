@@ -2,6 +2,10 @@
 offline copies, strict: unknown fields fail), and consistent with each other
 and with what ``pynomaly run`` accepts."""
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import kubernetes_validate
@@ -88,26 +92,47 @@ def _bytes(quantity: str) -> int:
         else int(quantity)
 
 
-def test_the_flow_at_its_key_cap_fits_the_pods_memory_limit(monkeypatch):
+_CHECK = """
+import json, sys
+from pynomaly.runtime.plan import MemoryRefused, check_memory
+from pynomaly.spec import parse_spec
+spec, keys, sizing = json.loads(sys.argv[1])
+try:
+    check_memory(parse_spec(spec, "configmap"), keys, **sizing)
+except MemoryRefused as exc:
+    print("refused", exc)
+else:
+    print("fits")
+"""
+
+
+def _pod_check(spec: dict, keys: int, sizing: dict, limit: int) -> str:
+    """``check_memory`` as a pod's ``pynomaly run`` calls it at start, in a fresh
+    process: the estimate counts the process's own resident memory, and this
+    test session's is far larger than a flow process's."""
+    from pynomaly.runtime.plan import MEMORY_LIMIT_ENV
+
+    proc = subprocess.run([sys.executable, "-c", _CHECK, json.dumps([spec, keys, sizing])],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, MEMORY_LIMIT_ENV: str(limit)})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_the_flow_at_its_key_cap_fits_the_pods_memory_limit():
     """What each pod's ``pynomaly run`` checks at start: the flow at its
     keys.max_keys, spread over the pods, with a recovery snapshot's copy,
     within the container's memory limit (and four times the keys would not)."""
-    from pynomaly.runtime.plan import (
-        MEMORY_LIMIT_ENV,
-        MemoryRefused,
-        check_memory,
-        key_limit,
-        processes_here,
-    )
+    from pynomaly.runtime.plan import key_limit, processes_here
 
     sts, cm = _one("StatefulSet"), _one("ConfigMap")
     container, args = _engine_args(sts, 0)
-    spec = parse_spec(yaml.safe_load(cm["data"][Path(args.target).name]), "configmap")
-    monkeypatch.setenv(MEMORY_LIMIT_ENV, str(_bytes(container["resources"]["limits"]["memory"])))
+    raw = yaml.safe_load(cm["data"][Path(args.target).name])
+    limit = _bytes(container["resources"]["limits"]["memory"])
     addresses = args.addresses.split(";")
     sizing = {"processes": len(addresses), "colocated": processes_here(addresses, 0),
               "recovery": bool(args.recovery_dir)}
-    keys = key_limit(spec)
-    assert keys is not None and check_memory(spec, keys, **sizing) is not None
-    with pytest.raises(MemoryRefused):
-        check_memory(spec, 4 * keys, **sizing)
+    keys = key_limit(parse_spec(raw, "configmap"))
+    assert keys is not None
+    assert _pod_check(raw, keys, sizing, limit).startswith("fits")
+    assert _pod_check(raw, 4 * keys, sizing, limit).startswith("refused")

@@ -256,30 +256,21 @@ def _hst_auto_bank_kernel(X: np.ndarray, slots: np.ndarray, keep: np.ndarray,
 
 
 # -- banks -------------------------------------------------------------------
-class DetectorBank:
-    """Per-slot detector state of one shard; subclasses hold the arrays.
-
-    ``ensure(capacity)`` grows the arrays, ``reset(slots)`` gives slots a
-    fresh detector, ``score_learn(X, slots, keep)`` scores and learns the
-    kept rows in order; ``score_learn_explain`` also gives the contributions
-    of the rows scoring at least a level, each on the state it was scored
-    with (so they do not depend on the batching); ``explain(slot, x)`` is the
-    detector's ``explain_one`` on that slot's current state.
-    """
+class SlotArrays:
+    """Per-slot arrays (first axis = slot) that grow by doubling: the state
+    layout every bank, and the banked pipeline's own slots, share.
+    Subclasses name their arrays in ``arrays`` and make fresh rows in
+    ``_fresh``."""
 
     #: names of the per-slot arrays (first axis = slot)
     arrays: tuple[str, ...] = ()
-
-    def __init__(self, params: Any, n_features: int) -> None:
-        self.params = params
-        self.n_features = n_features
-        self.capacity = 0
+    capacity: int = 0
 
     def _fresh(self, n: int) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
     def ensure(self, capacity: int) -> None:
-        """Make room for slots ``0 .. capacity - 1`` (doubling)."""
+        """Make room for slots ``0 .. capacity - 1`` (doubling); new slots are fresh."""
         if capacity <= self.capacity:
             return
         new_cap = max(capacity, 2 * self.capacity, 16)
@@ -291,13 +282,52 @@ class DetectorBank:
             setattr(self, name, arr)
         self.capacity = new_cap
 
-    def reset(self, slots: np.ndarray) -> None:
-        """Give ``slots`` the state of a new, untrained detector."""
-        if len(slots) == 0:
+    def reset(self, slots: np.ndarray, names: tuple[str, ...] | None = None) -> None:
+        """Give ``slots`` fresh rows (of the ``names`` arrays; default all)."""
+        if len(slots) == 0 or not self.capacity:
             return
         fresh = self._fresh(1)
-        for name in self.arrays:
+        for name in self.arrays if names is None else names:
             getattr(self, name)[slots] = fresh[name][0]
+
+    def bytes_per_slot(self) -> int:
+        """Bytes of the per-slot arrays per slot."""
+        return sum(getattr(self, n)[0].nbytes for n in self.arrays) if self.capacity else 0
+
+    def copy(self) -> Any:
+        """An independent copy (the per-slot arrays copied, anything shared not)."""
+        new = type(self).__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        if self.capacity:
+            for name in self.arrays:
+                setattr(new, name, getattr(self, name).copy())
+        return new
+
+    def truncated_state(self, n: int) -> dict[str, Any]:
+        """State with the arrays cut to the first ``n`` slots (for snapshots)."""
+        st = dict(self.__dict__)
+        if self.capacity:
+            for name in self.arrays:
+                st[name] = getattr(self, name)[:n].copy()
+        st["capacity"] = min(n, self.capacity)
+        return st
+
+
+class DetectorBank(SlotArrays):
+    """Per-slot detector state of one shard; subclasses hold the arrays.
+
+    ``ensure(capacity)`` grows the arrays, ``reset(slots)`` gives slots a
+    fresh detector, ``score_learn(X, slots, keep)`` scores and learns the
+    kept rows in order; ``score_learn_explain`` also gives the contributions
+    of the rows scoring at least a level, each on the state it was scored
+    with (so they do not depend on the batching); ``explain(slot, x)`` is the
+    detector's ``explain_one`` on that slot's current state.
+    """
+
+    def __init__(self, params: Any, n_features: int) -> None:
+        self.params = params
+        self.n_features = n_features
+        self.capacity = 0
 
     def score_learn(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray) -> np.ndarray:
         """Scores of the kept rows (0 for the others), learning each after scoring it."""
@@ -313,28 +343,6 @@ class DetectorBank:
 
     def explain(self, slot: int, x: np.ndarray) -> np.ndarray | None:
         return None
-
-    def bytes_per_slot(self) -> int:
-        """Bytes of detector state per slot."""
-        return sum(getattr(self, n)[0].nbytes for n in self.arrays) if self.capacity else 0
-
-    def copy(self) -> DetectorBank:
-        """An independent copy (state arrays copied, shared trees not)."""
-        new = type(self).__new__(type(self))
-        new.__dict__.update(self.__dict__)
-        for name in self.arrays:
-            if self.capacity:
-                setattr(new, name, getattr(self, name).copy())
-        return new
-
-    def truncated_state(self, n: int) -> dict[str, Any]:
-        """State with the arrays cut to the first ``n`` slots (for snapshots)."""
-        st = dict(self.__dict__)
-        for name in self.arrays:
-            if self.capacity:
-                st[name] = getattr(self, name)[:n].copy()
-        st["capacity"] = min(n, self.capacity)
-        return st
 
 
 class ZScoreBank(DetectorBank):
@@ -545,7 +553,7 @@ def bank_class(name: str, params: Any) -> type[DetectorBank]:
     if entry is None:
         from pynomaly.engine.object_bank import ObjectBank
 
-        return ObjectBank  # type: ignore[return-value]
+        return ObjectBank
     return entry[0]
 
 

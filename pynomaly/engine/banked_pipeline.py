@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from pynomaly.engine.banked import BANKED_MONITORS, DetectorBank
+from pynomaly.engine.banked import BANKED_MONITORS, DetectorBank, SlotArrays
 from pynomaly.engine.base import Detector
 from pynomaly.engine.decision.banked_calibration import calibrated_bank, reset_detector
 from pynomaly.engine.decision.banked_decide import quantile_thresholds, stream_index
@@ -83,7 +83,7 @@ class _Monitor:
         return {"feature": self.feature} if self.stream == "input" else {}
 
 
-class PipelineSlots:
+class PipelineSlots(SlotArrays):
     """A shard's per-slot pipeline state besides the detector bank (one row
     per slot; see the module docstring). ``ensure``, ``reset``, ``copy`` and
     ``truncated_state`` work as a :class:`~pynomaly.engine.banked.DetectorBank`'s.
@@ -141,27 +141,6 @@ class PipelineSlots:
                          q_count=np.zeros(n, dtype=np.int64))
         return fresh
 
-    def ensure(self, capacity: int) -> None:
-        """Make room for slots ``0 .. capacity - 1`` (doubling); new slots are fresh."""
-        if capacity <= self.capacity:
-            return
-        new_cap = max(capacity, 2 * self.capacity, 16)
-        fresh = self._fresh(new_cap)
-        for name in self.arrays:
-            arr = fresh[name]
-            if self.capacity:
-                arr[: self.capacity] = getattr(self, name)
-            setattr(self, name, arr)
-        self.capacity = new_cap
-
-    def reset(self, slots: np.ndarray, names: tuple[str, ...] | None = None) -> None:
-        """Give ``slots`` fresh state (of the ``names`` arrays; default all)."""
-        if len(slots) == 0 or not self.capacity:
-            return
-        fresh = self._fresh(1)
-        for name in self.arrays if names is None else names:
-            getattr(self, name)[slots] = fresh[name][0]
-
     def reset_score_monitors(self, slots: np.ndarray) -> None:
         """Fresh score monitors for ``slots`` (their input monitors go on)."""
         if self.score_monitors and len(slots):
@@ -186,26 +165,10 @@ class PipelineSlots:
         if self.quantile_window:
             self.reset(slots, ("q_ring", "q_sorted", "q_n", "q_head", "q_count"))
 
-    def bytes_per_slot(self) -> int:
-        return sum(getattr(self, n)[0].nbytes for n in self.arrays) if self.capacity else 0
-
     def copy(self) -> PipelineSlots:
         """An independent copy."""
-        new = PipelineSlots.__new__(PipelineSlots)
-        new.__dict__.update(self.__dict__)
-        if self.capacity:
-            for name in self.arrays:
-                setattr(new, name, getattr(self, name).copy())
+        new: PipelineSlots = super().copy()
         return new
-
-    def truncated_state(self, n: int) -> dict[str, Any]:
-        """State with the arrays cut to the first ``n`` slots (for snapshots)."""
-        st = dict(self.__dict__)
-        if self.capacity:
-            for name in self.arrays:
-                st[name] = getattr(self, name)[:n].copy()
-        st["capacity"] = min(n, self.capacity)
-        return st
 
 
 @dataclass

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from pynomaly.engine.banked import DetectorBank
 from pynomaly.engine.base import Detector
 from pynomaly.engine.pipeline import _can_explain, _detector_from, _state_copy
 from pynomaly.engine.registry import detector_class, list_detectors
@@ -53,8 +54,8 @@ def _detector_type(params: Any) -> type[Detector]:
     raise ValueError(f"no registered detector takes {type(params).__name__}")
 
 
-class ObjectBank:
-    """Per-slot detector objects with the :class:`~pynomaly.engine.banked.DetectorBank`
+class ObjectBank(DetectorBank):
+    """Per-slot detector objects behind the :class:`~pynomaly.engine.banked.DetectorBank`
     interface (see the module docstring). Mixes with the calibration banks
     of :mod:`pynomaly.engine.decision.banked_calibration` like the array banks."""
 
@@ -64,9 +65,7 @@ class ObjectBank:
     deferred_explanations = True
 
     def __init__(self, params: Any, n_features: int) -> None:
-        self.params = params
-        self.n_features = n_features
-        self.capacity = 0
+        super().__init__(params, n_features)
         self.detector_type = _detector_type(params)
         self.detectors: list[Detector | None] = []
         #: whether the detector attributes scores at all (else nothing is kept to explain)
@@ -80,26 +79,15 @@ class ObjectBank:
 
     def ensure(self, capacity: int) -> None:
         """Make room for slots ``0 .. capacity - 1`` (doubling, as array banks)."""
-        if capacity <= self.capacity:
-            return
-        new_cap = max(capacity, 2 * self.capacity, 16)
-        fresh = self._fresh(new_cap)
-        for name in self.arrays:
-            arr = fresh[name]
-            if self.capacity:
-                arr[: self.capacity] = getattr(self, name)
-            setattr(self, name, arr)
-        self.detectors.extend([None] * (new_cap - len(self.detectors)))
-        self.capacity = new_cap
+        super().ensure(capacity)
+        self.detectors.extend([None] * (self.capacity - len(self.detectors)))
 
-    def reset(self, slots: np.ndarray) -> None:
-        """Give ``slots`` a new detector (made at their next row) and fresh arrays."""
-        if len(slots) == 0:
-            return
-        fresh = self._fresh(1)
-        for name in self.arrays:
-            getattr(self, name)[slots] = fresh[name][0]
-        self.reset_detectors(slots)
+    def reset(self, slots: np.ndarray, names: tuple[str, ...] | None = None) -> None:
+        """Give ``slots`` a new detector (made at their next row) and fresh
+        arrays (of ``names`` only, and then no new detector)."""
+        super().reset(slots, names)
+        if names is None:
+            self.reset_detectors(slots)
 
     def reset_detectors(self, slots: np.ndarray) -> None:
         """Give ``slots`` a new detector, keeping every array (calibration)."""
@@ -111,10 +99,6 @@ class ObjectBank:
         if det is None:
             det = self.detectors[slot] = self.detector_type(**self.params.model_dump())
         return det
-
-    def score_learn(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray) -> np.ndarray:
-        """Scores of the kept rows (0 for the others), learning each after scoring it."""
-        return self.score_learn_explain(X, slots, keep, np.inf)[0]
 
     def score_learn_explain(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray,
                             explain_at: float) -> tuple[np.ndarray, np.ndarray]:
@@ -172,18 +156,12 @@ class ObjectBank:
         det = self.detectors[slot] if slot < len(self.detectors) else None
         return None if det is None or det.n_features is None else det.explain_one(x)
 
-    def bytes_per_slot(self) -> int:
-        """Bytes of the per-slot arrays (the detector objects are not counted:
-        ``pynomaly plan`` measures them)."""
-        return sum(getattr(self, n)[0].nbytes for n in self.arrays) if self.capacity else 0
-
     def copy(self) -> ObjectBank:
-        """An independent copy (each detector copied through its state)."""
-        new = type(self).__new__(type(self))
-        new.__dict__.update(self.__dict__)
-        for name in self.arrays:
-            if self.capacity:
-                setattr(new, name, getattr(self, name).copy())
+        """An independent copy (arrays copied, each detector through its state;
+        the detector objects are not in ``bytes_per_slot``: ``pynomaly plan``
+        measures them)."""
+        new = super().copy()
+        assert isinstance(new, ObjectBank)
         new.detectors = [None if d is None else type(d).restore(d.snapshot())
                          for d in self.detectors]
         new._replay = {}
@@ -191,11 +169,7 @@ class ObjectBank:
 
     def truncated_state(self, n: int) -> dict[str, Any]:
         """State with the arrays and detectors cut to the first ``n`` slots."""
-        st = dict(self.__dict__)
-        for name in self.arrays:
-            if self.capacity:
-                st[name] = getattr(self, name)[:n].copy()
+        st = super().truncated_state(n)
         st["detectors"] = self.detectors[:n]
-        st["capacity"] = min(n, self.capacity)
         st["_replay"] = {}
         return st

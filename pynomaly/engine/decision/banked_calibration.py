@@ -45,7 +45,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numba import njit
@@ -115,7 +115,7 @@ class ConformalBankMixin:
 
     def reset_calibration(self, slots: np.ndarray) -> None:
         """Give ``slots`` an empty window (the detector state is kept)."""
-        reset_arrays(self, slots, CALIBRATION_ARRAYS)
+        cast(DetectorBank, self).reset(slots, CALIBRATION_ARRAYS)
 
 
 #: names of the arrays a SPOT-calibrated bank adds to its detector's
@@ -165,16 +165,7 @@ class SpotBankMixin:
 
     def reset_calibration(self, slots: np.ndarray) -> None:
         """Give ``slots`` a fresh calibrator (the detector state is kept)."""
-        reset_arrays(self, slots, SPOT_ARRAYS)
-
-
-def reset_arrays(bank: Any, slots: np.ndarray, names: tuple[str, ...]) -> None:
-    """Set the ``names`` arrays of ``bank`` at ``slots`` to a fresh slot's values."""
-    if len(slots) == 0 or not bank.capacity:
-        return
-    fresh = bank._fresh(1)
-    for name in names:
-        getattr(bank, name)[slots] = fresh[name][0]
+        cast(DetectorBank, self).reset(slots, SPOT_ARRAYS)
 
 
 def reset_detector(bank: DetectorBank, slots: np.ndarray) -> None:
@@ -184,7 +175,7 @@ def reset_detector(bank: DetectorBank, slots: np.ndarray) -> None:
         bank.reset_detectors(slots)
         return
     calibration = set(CALIBRATION_ARRAYS) | set(SPOT_ARRAYS)
-    reset_arrays(bank, slots, tuple(n for n in bank.arrays if n not in calibration))
+    bank.reset(slots, tuple(n for n in bank.arrays if n not in calibration))
 
 
 class ConformalZScoreBank(ConformalBankMixin, ZScoreBank):
@@ -223,7 +214,7 @@ CONFORMAL_BANKS: dict[type[DetectorBank], Callable[..., DetectorBank]] = {
     HSTBank: ConformalHSTBank,
     AutoHSTBank: ConformalAutoHSTBank,
     MetricDeviationBank: ConformalMetricDeviationBank,
-    ObjectBank: ConformalObjectBank,  # type: ignore[dict-item]
+    ObjectBank: ConformalObjectBank,
 }
 
 
@@ -263,7 +254,7 @@ SPOT_BANKS: dict[type[DetectorBank], Callable[..., DetectorBank]] = {
     HSTBank: SpotHSTBank,
     AutoHSTBank: SpotAutoHSTBank,
     MetricDeviationBank: SpotMetricDeviationBank,
-    ObjectBank: SpotObjectBank,  # type: ignore[dict-item]
+    ObjectBank: SpotObjectBank,
 }
 
 

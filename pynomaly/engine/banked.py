@@ -333,12 +333,25 @@ class DetectorBank(SlotArrays):
         """Scores of the kept rows (0 for the others), learning each after scoring it."""
         return self.score_learn_explain(X, slots, keep, np.inf)[0]
 
+    #: who a refused input names (``as_batch``)
+    label = "bank"
+
     def score_learn_explain(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray,
                             explain_at: float) -> tuple[np.ndarray, np.ndarray]:
         """``score_learn``, and the contributions (``explain_one``) of each kept
         row scoring at least ``explain_at`` (or NaN), on the state it was
         scored with; rows of the ``(n, n_features)`` array are undefined for
         the other rows."""
+        X = as_batch(X, self.label)
+        out = np.empty(X.shape[0])
+        contrib = np.empty(X.shape if explain_at < np.inf else (0, X.shape[1]))
+        self._run(X, slots, keep, float(explain_at), out, contrib)
+        return out, contrib
+
+    def _run(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray, explain_at: float,
+             out: np.ndarray, contrib: np.ndarray) -> None:
+        """The bank's kernel over a batch: scores into ``out``, the contributions
+        of rows scoring at least ``explain_at`` into ``contrib``."""
         raise NotImplementedError
 
     def explain(self, slot: int, x: np.ndarray) -> np.ndarray | None:
@@ -358,15 +371,13 @@ class ZScoreBank(DetectorBank):
         return {"mean": np.zeros((n, d)), "var": np.zeros((n, d)),
                 "count": np.zeros(n, dtype=np.int64)}
 
-    def score_learn_explain(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray,
-                            explain_at: float) -> tuple[np.ndarray, np.ndarray]:
-        X = as_batch(X, "robust_zscore bank")
-        out = np.empty(X.shape[0])
-        contrib = np.empty(X.shape if explain_at < np.inf else (0, X.shape[1]))
+    label = "robust_zscore bank"
+
+    def _run(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray, explain_at: float,
+             out: np.ndarray, contrib: np.ndarray) -> None:
         p = self.params
         _zscore_bank_kernel(X, slots, keep, self.mean, self.var, self.count, p.alpha, p.warmup,
-                            p.clip_z, out, float(explain_at), contrib)
-        return out, contrib
+                            p.clip_z, out, explain_at, contrib)
 
     def explain(self, slot: int, x: np.ndarray) -> np.ndarray:
         return np.asarray(np.abs(x - self.mean[slot]) / np.sqrt(self.var[slot] + EPS))
@@ -399,15 +410,13 @@ class HSTBank(DetectorBank):
         return {"mass": np.zeros((n, *lm.shape, 2), dtype=lm.dtype),
                 "state": np.tile(st, (n, 1))}
 
-    def score_learn_explain(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray,
-                            explain_at: float) -> tuple[np.ndarray, np.ndarray]:
-        X = as_batch(X, "hst bank")
-        out = np.empty(X.shape[0])
-        contrib = np.empty(X.shape if explain_at < np.inf else (0, X.shape[1]))
+    label = "hst bank"
+
+    def _run(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray, explain_at: float,
+             out: np.ndarray, contrib: np.ndarray) -> None:
         p = self.params
         _hst_bank_kernel(X, slots, keep, self.feature, self.threshold, self.mass, p.height,
-                         p.window_size, self.state, out, float(explain_at), contrib)
-        return out, contrib
+                         p.window_size, self.state, out, explain_at, contrib)
 
     def _tree_space(self, slot: int, x: np.ndarray) -> np.ndarray:
         return x
@@ -444,16 +453,12 @@ class AutoHSTBank(HSTBank):
         fresh["pending"] = np.zeros((n, w, d))
         return fresh
 
-    def score_learn_explain(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray,
-                            explain_at: float) -> tuple[np.ndarray, np.ndarray]:
-        X = as_batch(X, "hst bank")
-        out = np.empty(X.shape[0])
-        contrib = np.empty(X.shape if explain_at < np.inf else (0, X.shape[1]))
+    def _run(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray, explain_at: float,
+             out: np.ndarray, contrib: np.ndarray) -> None:
         p = self.params
         _hst_auto_bank_kernel(X, slots, keep, self.feature, self.threshold, self.mass,
                               p.height, p.window_size, self.state, self.scale, self.pending,
-                              out, float(explain_at), contrib)
-        return out, contrib
+                              out, explain_at, contrib)
 
     def _tree_space(self, slot: int, x: np.ndarray) -> np.ndarray:
         return np.asarray((x - self.scale[slot, 0]) / self.scale[slot, 1])
@@ -511,17 +516,15 @@ class MetricDeviationBank(DetectorBank):
         return {"mean": np.zeros((n, d)), "var": np.zeros((n, d)), "lo": np.zeros((n, d)),
                 "hi": np.zeros((n, d)), "smooth_z": np.zeros((n, d)), "state": np.zeros((n, 2))}
 
-    def score_learn_explain(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray,
-                            explain_at: float) -> tuple[np.ndarray, np.ndarray]:
-        X = as_batch(X, "metric_deviation bank")
-        out = np.empty(X.shape[0])
-        contrib = np.empty(X.shape if explain_at < np.inf else (0, X.shape[1]))
+    label = "metric_deviation bank"
+
+    def _run(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray, explain_at: float,
+             out: np.ndarray, contrib: np.ndarray) -> None:
         p = self.params
         _metric_deviation_bank_kernel(
             X, slots, keep, self.mean, self.var, self.lo, self.hi, self.smooth_z, self.state,
             p.top_k, p.smoothing, p.floor, p.relative_floor, p.cap, p.memory, p.learn_clip,
-            p.learn_gate, out, float(explain_at), contrib, np.empty(X.shape[1]))
-        return out, contrib
+            p.learn_gate, out, explain_at, contrib, np.empty(X.shape[1]))
 
     def explain(self, slot: int, x: np.ndarray) -> np.ndarray:
         """Each metric's smoothed z on the slot's state (``MetricDeviation.explain_one``)."""

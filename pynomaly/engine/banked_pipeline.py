@@ -254,7 +254,8 @@ class BankedPipeline:
         rows = np.arange(n)
         keep = learn
         first = True
-        deferred = explain_at < np.inf and isinstance(bank, ObjectBank)
+        # a bank of detector objects explains the alerting rows after the decision
+        objects = bank if explain_at < np.inf and isinstance(bank, ObjectBank) else None
         replay: dict[int, Any] = {}
         while True:
             sl = slots[rows]
@@ -263,8 +264,8 @@ class BankedPipeline:
                 scores, contrib = bank.score_learn_explain(X if first else X[rows], sl, keep,
                                                            explain_at)
                 scores = Detector._finish(scores)
-                if isinstance(bank, ObjectBank):  # this round's rows: map them to the batch's
-                    replay.update({int(rows[k]): v for k, v in bank.take_replay().items()})
+                if objects is not None:  # this round's rows: map them to the batch's
+                    replay.update({int(rows[k]): v for k, v in objects.take_replay().items()})
                 res.scores[rows] = np.where(keep, scores, 0.0)
                 if contrib.shape[0]:
                     res.contrib[rows] = contrib
@@ -296,9 +297,9 @@ class BankedPipeline:
             first = False
         # each row's hits are those of the round that made it final
         res.drift = self._events(hits, index, acting)
-        if deferred and isinstance(bank, ObjectBank):
-            objects = bank
-            res.explain_row = lambda row: objects.explain_from(replay.get(row))
+        if objects is not None:
+            explain_from = objects.explain_from
+            res.explain_row = lambda row: explain_from(replay.get(row))
         return res
 
     def _monitor(self, ps: PipelineSlots, m: int, values: np.ndarray, slots: np.ndarray,

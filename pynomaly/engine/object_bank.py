@@ -11,7 +11,7 @@ one-slot case of the bank contract, for detectors whose state is not arrays.
 Explanations are computed for the rows that alert, after the decision, as the
 per-key pipeline does: the bank keeps each key's detector as it was before
 the batch and replays the key's rows up to the alerting one
-(:meth:`ObjectBank.explain_row`), instead of attributing every row's score.
+(:meth:`ObjectBank.take_replay`, :meth:`ObjectBank.explain_from`), instead of attributing every row's score.
 
 Example
 -------
@@ -59,14 +59,10 @@ class ObjectBank(DetectorBank):
     interface (see the module docstring). Mixes with the calibration banks
     of :mod:`pynomaly.engine.decision.banked_calibration` like the array banks."""
 
-    #: per-slot arrays (none for the detector; calibration mixins add theirs)
-    arrays: tuple[str, ...] = ()
-    #: explanations come from :meth:`explain_row` after the decision
-    deferred_explanations = True
-
     def __init__(self, params: Any, n_features: int) -> None:
         super().__init__(params, n_features)
         self.detector_type = _detector_type(params)
+        self.label = f"{self.detector_type.name} bank"
         self.detectors: list[Detector | None] = []
         #: whether the detector attributes scores at all (else nothing is kept to explain)
         self.attributes = _can_explain(self.detector_type(**params.model_dump()))
@@ -100,19 +96,18 @@ class ObjectBank(DetectorBank):
             det = self.detectors[slot] = self.detector_type(**self.params.model_dump())
         return det
 
-    def score_learn_explain(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray,
-                            explain_at: float) -> tuple[np.ndarray, np.ndarray]:
+    def _run(self, X: np.ndarray, slots: np.ndarray, keep: np.ndarray, explain_at: float,
+             out: np.ndarray, contrib: np.ndarray) -> None:
         """Each slot's kept rows through its detector's ``score_learn_many``, in
         order. With ``explain_at`` finite or ``-inf`` the contributions are left
-        NaN and each kept row can be explained later (:meth:`explain_row`)."""
-        n = X.shape[0]
-        out = np.zeros(n)
-        contrib = np.full((n if explain_at < np.inf else 0, X.shape[1]), np.nan)
+        NaN and each kept row can be explained later (:meth:`explain_from`)."""
+        out[:] = 0.0
+        contrib[:] = np.nan
         explaining = explain_at < np.inf and self.attributes
         self._replay = {}
         rows = np.flatnonzero(keep)
         if not rows.size:
-            return out, contrib
+            return
         sl = np.asarray(slots)[rows]
         order = np.argsort(sl, kind="stable")
         bounds = np.flatnonzero(np.diff(sl[order])) + 1
@@ -125,7 +120,6 @@ class ObjectBank(DetectorBank):
                 for k, r in enumerate(group.tolist()):
                     self._replay[r] = (before, mine, k)
             out[group] = det.score_learn_many(X[group])
-        return out, contrib
 
     def take_replay(self) -> dict[int, tuple[Any, np.ndarray, int]]:
         """What the latest call keeps to explain its rows: row → replay entry
@@ -133,14 +127,10 @@ class ObjectBank(DetectorBank):
         replay, self._replay = self._replay, {}
         return replay
 
-    def explain_row(self, row: int) -> np.ndarray | None:
-        """The contributions of row ``row`` of the latest call, on the state its
-        key's detector scored it with (None: the detector does not attribute,
-        or the row was not scored)."""
-        return self.explain_from(self._replay.get(row))
-
     def explain_from(self, entry: tuple[Any, np.ndarray, int] | None) -> np.ndarray | None:
-        """The contributions of a replay entry's row (see :meth:`take_replay`)."""
+        """The contributions of a replay entry's row (see :meth:`take_replay`) on
+        the state its key's detector scored it with (None: the detector does not
+        attribute, or the row was not scored)."""
         if entry is None:
             return None
         before, mine, k = entry

@@ -397,9 +397,7 @@ class BankedDetectLogic:
         w_keys: list[str] = []
         w_times: list[float] = []
         w_rows: list[list[float]] = []
-        order = self._group_order(slots, np.arange(n))
-        cuts = np.flatnonzero(np.diff(slots[order])) + 1
-        for group in np.split(order, cuts):
+        for group in self._key_groups(slots, np.arange(n)):
             s = int(slots[group[0]])
             if s < 0:
                 continue
@@ -541,17 +539,21 @@ class BankedDetectLogic:
         rank = first[np.searchsorted(ids, slots[rows])]
         return rows[np.lexsort((rows, rank))]
 
+    @classmethod
+    def _key_groups(cls, slots: np.ndarray, rows: np.ndarray) -> list[np.ndarray]:
+        """``rows`` split by key: keys in order of first appearance in the
+        batch, rows in order within a key (rows over the key cap have a slot
+        of their own key too)."""
+        rows = cls._group_order(slots, rows)
+        return np.split(rows, np.flatnonzero(np.diff(slots[rows])) + 1) if len(rows) else []
+
     def _points(self, batch: EventBatch, slots: np.ndarray, keep: np.ndarray,
                 times: np.ndarray, X: np.ndarray, scores: np.ndarray, prob: np.ndarray,
                 thr: np.ndarray, flags: np.ndarray, out: Any) -> None:
         """The scored rows as the per-key path's points: one ``(key, times,
         values, scores, probabilities, thresholds, flags)`` per key, keys in
         order of first appearance."""
-        rows = self._group_order(slots, np.flatnonzero(keep))
-        if not len(rows):
-            return
-        cuts = np.flatnonzero(np.diff(slots[rows])) + 1
-        for part in np.split(rows, cuts):
+        for part in self._key_groups(slots, np.flatnonzero(keep)):
             out.points.append((batch.keys[int(part[0])], times[part], X[part], scores[part],
                                prob[part], thr[part], flags[part]))
 

@@ -325,7 +325,7 @@ def make_detect_logic(spec: FlowSpec, keep_points: bool = False) -> Any:
     alerts, far less Python per key — else the per-key :class:`DetectLogic`."""
     from pynomaly.dataflow.detect_banked import BankedDetectLogic, banked_eligible
 
-    if banked_eligible(spec, keep_points):
+    if banked_eligible(spec):
         return BankedDetectLogic(spec, keep_points=keep_points)
     return DetectLogic(spec, keep_points=keep_points)
 

@@ -63,7 +63,7 @@ from pynomaly.observability import metrics
 from pynomaly.spec import FlowSpec
 
 
-def per_key_reason(spec: FlowSpec, keep_points: bool = False) -> str | None:
+def per_key_reason(spec: FlowSpec) -> str | None:
     """Why ``spec`` runs on the per-key detect path (None: it runs banked).
 
     >>> from pynomaly.spec import FlowSpec
@@ -94,7 +94,7 @@ def per_key_reason(spec: FlowSpec, keep_points: bool = False) -> str | None:
     return None
 
 
-def banked_eligible(spec: FlowSpec, keep_points: bool = False) -> bool:
+def banked_eligible(spec: FlowSpec) -> bool:
     """Whether ``spec`` runs on the banked path (same alerts as the per-key path)."""
     return bank_supported(spec.detection)
 

@@ -342,7 +342,7 @@ def _measure(spec: FlowSpec, *, quick: bool, at_keys: int | None,
 
     t_start = time.perf_counter()
     points = _wants_points(spec)
-    reason = per_key_reason(spec, points)
+    reason = per_key_reason(spec)
     sample = _sample_spec(spec)
     logic = make_detect_logic(sample, keep_points=points)
     rows = rows_per_key(spec)

@@ -168,9 +168,7 @@ def start_line(spec: Any, flow_id: str, *, workers: int, processes: int,
         parts.append("dead letters " + (describe_sink(dead) if dead is not None else "stderr"))
         from pynomaly.dataflow.detect_banked import per_key_reason
 
-        points = any(getattr(s, "type", "") == "dashboard" and getattr(s, "points", False)
-                     for s in spec.sinks)
-        reason = per_key_reason(spec, points)
+        reason = per_key_reason(spec)
         parts.append("detect banked" if reason is None else f"detect per key ({reason})")
     else:
         parts.append("source and sinks defined in Python")
